@@ -1,0 +1,137 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Development credentials; printed at start-up so nobody mistakes them for secrets. */
+export const DEV_ACCESS_KEY_ID = 'darkroom-dev';
+export const DEV_SECRET_ACCESS_KEY = 'darkroom-dev-secret-change-me';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()))
+  .pipe(z.array(z.string().min(1, 'list items must not be empty')));
+
+/** Every DARKROOM_* variable Darkroom reads, with its default. */
+const envSchema = z.object({
+  DARKROOM_HOST: z.string().min(1).default('127.0.0.1'),
+  DARKROOM_PORT: port(3000),
+  DARKROOM_S3_PORT: port(9000),
+  DARKROOM_SQS_PORT: port(9324),
+  DARKROOM_DATA_DIR: z.string().min(1).default('./data'),
+  DARKROOM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DARKROOM_S3_ENDPOINT: z.url().optional(),
+  DARKROOM_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 chars: a-z, 0-9, . and -)')
+    .default('darkroom'),
+  DARKROOM_S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'expected a region name such as us-east-1')
+    .default('us-east-1'),
+  DARKROOM_S3_FORCE_PATH_STYLE: bool(true),
+  DARKROOM_S3_ACCELERATE: bool(false),
+  /** Base domain for virtual-host-style addressing on the embedded server: `{bucket}.{domain}`. */
+  DARKROOM_S3_DOMAIN: z.string().min(1).default('localhost'),
+  DARKROOM_S3_ACCESS_KEY_ID: list.optional(),
+  DARKROOM_S3_SECRET_ACCESS_KEY: list.optional(),
+  /** Grace period for in-flight requests on SIGTERM before connections are cut. */
+  DARKROOM_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export interface AccessKey {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/** Validated, frozen configuration shared by every role. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: z.infer<typeof envSchema>['DARKROOM_LOG_LEVEL'];
+  readonly dataDir: string;
+  readonly shutdownTimeoutMs: number;
+  readonly s3: {
+    readonly port: number;
+    /** Unset means the embedded server at host:port. */
+    readonly endpoint: string | undefined;
+    readonly bucket: string;
+    readonly region: string;
+    readonly forcePathStyle: boolean;
+    readonly accelerate: boolean;
+    readonly domain: string;
+    /** Key pairs the embedded server accepts; the first is the one Darkroom signs with. */
+    readonly accessKeys: readonly AccessKey[];
+    /** True when the key pairs are the built-in development ones. */
+    readonly usingDevCredentials: boolean;
+  };
+  readonly sqs: { readonly port: number };
+}
+
+/** Raised when the environment is invalid; the message names each bad variable. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates DARKROOM_* variables once; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  // Empty strings mean "unset", as they do for most twelve-factor tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('DARKROOM_') && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        const received = present[name];
+        return `${name}: ${issue.message}${received === undefined ? '' : ` (received ${JSON.stringify(received)})`}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const accessKeys = pairKeys(e.DARKROOM_S3_ACCESS_KEY_ID, e.DARKROOM_S3_SECRET_ACCESS_KEY);
+  return deepFreeze({
+    host: e.DARKROOM_HOST,
+    port: e.DARKROOM_PORT,
+    logLevel: e.DARKROOM_LOG_LEVEL,
+    dataDir: path.resolve(e.DARKROOM_DATA_DIR),
+    shutdownTimeoutMs: e.DARKROOM_SHUTDOWN_TIMEOUT_MS,
+    s3: {
+      port: e.DARKROOM_S3_PORT,
+      endpoint: e.DARKROOM_S3_ENDPOINT,
+      bucket: e.DARKROOM_S3_BUCKET,
+      region: e.DARKROOM_S3_REGION,
+      forcePathStyle: e.DARKROOM_S3_FORCE_PATH_STYLE,
+      accelerate: e.DARKROOM_S3_ACCELERATE,
+      domain: e.DARKROOM_S3_DOMAIN,
+      accessKeys: accessKeys ?? [{ accessKeyId: DEV_ACCESS_KEY_ID, secretAccessKey: DEV_SECRET_ACCESS_KEY }],
+      usingDevCredentials: accessKeys === undefined,
+    },
+    sqs: { port: e.DARKROOM_SQS_PORT },
+  });
+}
+
+function pairKeys(ids: string[] | undefined, secrets: string[] | undefined): AccessKey[] | undefined {
+  if (ids === undefined && secrets === undefined) return undefined;
+  if (ids === undefined || secrets === undefined || ids.length !== secrets.length) {
+    throw new ConfigError([
+      'DARKROOM_S3_ACCESS_KEY_ID / DARKROOM_S3_SECRET_ACCESS_KEY: set both, with the same number of comma-separated entries',
+    ]);
+  }
+  return ids.map((accessKeyId, i) => ({ accessKeyId, secretAccessKey: secrets[i]! }));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
