@@ -84,7 +84,9 @@ export class ConfigError extends Error {
 /** Reads and validates DARKROOM_* variables once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   // Empty strings mean "unset", as they do for most twelve-factor tools.
-  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('DARKROOM_') && v !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k.startsWith('DARKROOM_') && v !== ''),
+  );
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(

@@ -3,7 +3,11 @@ import { S3Error } from './errors.ts';
 
 const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: false });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  suppressEmptyNode: false,
+});
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,

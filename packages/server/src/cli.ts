@@ -1,0 +1,103 @@
+import { Command } from 'commander';
+import { config as loadDotenv } from 'dotenv';
+import type { Logger } from 'pino';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { runS3Role } from './roles/s3.ts';
+import { runStart } from './roles/start.ts';
+
+interface Closable {
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Exits 0 after closing `parts` on SIGINT/SIGTERM; a second signal exits at once. */
+function closeOnSignal(parts: Closable[], config: Config, log: Logger): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      log.warn({ signal }, 'second signal, exiting now');
+      process.exit(1);
+    }
+    closing = true;
+    log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    Promise.all(parts.map((p) => p.close(config.shutdownTimeoutMs))).then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+function configOrExit(): Config {
+  // A .env file fills in what the environment does not set; real variables win.
+  loadDotenv({ quiet: true });
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`darkroom: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+function printCredentials(config: Config): void {
+  if (config.s3.usingDevCredentials) {
+    const key = config.s3.accessKeys[0]!;
+    process.stdout.write(
+      `  S3 access key (development default): ${key.accessKeyId} / ${key.secretAccessKey}\n` +
+        '  Set DARKROOM_S3_ACCESS_KEY_ID and DARKROOM_S3_SECRET_ACCESS_KEY for anything but local development.\n',
+    );
+  }
+}
+
+/** Builds the `darkroom` command line. */
+export function buildCli(): Command {
+  const program = new Command('darkroom')
+    .description(
+      'Image uploads the way large sites do them: presigned URLs, direct-to-S3, queues, CDN delivery.',
+    )
+    .addHelpText(
+      'after',
+      '\nConfiguration comes from DARKROOM_* environment variables (and a .env file); see README.md.',
+    )
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('Run everything in one process (currently: the embedded S3 server and the Darkroom bucket).')
+    .action(async () => {
+      const config = configOrExit();
+      const log = createLogger(config, 'start');
+      const started = await runStart(config, log);
+      process.stdout.write(
+        `Darkroom is running.\n  S3 endpoint: ${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})\n`,
+      );
+      printCredentials(config);
+      closeOnSignal([started.s3], config, log);
+    });
+
+  program
+    .command('s3')
+    .description(
+      'Run the embedded S3-compatible server alone (port DARKROOM_S3_PORT, data under DARKROOM_DATA_DIR/s3).',
+    )
+    .action(async () => {
+      const config = configOrExit();
+      const log = createLogger(config, 's3');
+      const s3 = await runS3Role(config, log);
+      process.stdout.write(`Embedded S3 listening on ${s3.url} (region ${config.s3.region})\n`);
+      printCredentials(config);
+      closeOnSignal([s3], config, log);
+    });
+
+  return program;
+}
