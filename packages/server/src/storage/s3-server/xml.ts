@@ -13,8 +13,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: true,
   removeNSPrefix: true,
-  // S3 request documents never need entities; refusing them closes the billion-laughs door.
-  processEntities: false,
+  // Predefined entities (&quot; in ETags) must decode; DTDs, which could define more, are refused below.
+  processEntities: true,
 });
 
 /** Renders an S3 response document: `<Root xmlns="…">…</Root>` with the XML declaration. */
@@ -30,6 +30,9 @@ export function plainXml(root: string, body: Record<string, unknown>): string {
 /** Parses a request body; returns the root element's content or throws MalformedXML. */
 export function parseS3Xml(text: string, root: string): Record<string, unknown> {
   let doc: Record<string, unknown>;
+  // S3 documents never carry a DTD; refusing one closes the entity-expansion (billion laughs) door.
+  if (/<!DOCTYPE|<!ENTITY/i.test(text))
+    throw new S3Error('MalformedXML', 'XML documents with a DTD are not accepted.');
   try {
     doc = parser.parse(text, true) as Record<string, unknown>;
   } catch (err) {

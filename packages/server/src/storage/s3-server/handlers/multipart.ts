@@ -135,37 +135,36 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
   const requested = asArray(doc.Part as RequestedPart | RequestedPart[] | undefined);
   if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
   const stored = new Map(r.store.listParts(upload.uploadId).map((p) => [p.partNumber, p]));
-  const chosen: PartRecord[] = [];
-  let previous = 0;
-  for (const [i, want] of requested.entries()) {
-    const number = Number(want.PartNumber);
-    if (!Number.isInteger(number) || number <= previous) throw new S3Error('InvalidPartOrder');
-    previous = number;
+  // S3 checks the whole list's order first, then each part, then the sizes.
+  const numbers = requested.map((want) => Number(want.PartNumber));
+  numbers.forEach((n, i) => {
+    if (!Number.isInteger(n) || n < 1 || (i > 0 && n <= numbers[i - 1]!))
+      throw new S3Error('InvalidPartOrder');
+  });
+  const chosen = requested.map((want, i) => {
+    const number = numbers[i]!;
     const part = stored.get(number);
     const etag = (want.ETag ?? '').replace(/^"|"$/g, '');
     if (!part || part.etag !== etag)
       throw new S3Error('InvalidPart', undefined, { PartNumber: number, ETag: want.ETag ?? '' });
-    if (upload.checksumAlgorithm) {
-      const given = want[checksumField(upload.checksumAlgorithm)];
-      if (given !== undefined && given !== part.checksumValue) {
-        throw new S3Error(
-          'InvalidPart',
-          `The ${upload.checksumAlgorithm} checksum of part ${number} does not match.`,
-          {
-            PartNumber: number,
-          },
-        );
-      }
+    const algorithm = upload.checksumAlgorithm;
+    const given = algorithm ? want[checksumField(algorithm)] : undefined;
+    if (given !== undefined && given !== part.checksumValue) {
+      throw new S3Error('InvalidPart', `The ${algorithm} checksum of part ${number} does not match.`, {
+        PartNumber: number,
+      });
     }
-    if (i < requested.length - 1 && part.size < MIN_PART_BYTES) {
+    return part;
+  });
+  for (const part of chosen.slice(0, -1)) {
+    if (part.size < MIN_PART_BYTES) {
       throw new S3Error('EntityTooSmall', undefined, {
         ProposedSize: part.size,
         MinSizeAllowed: MIN_PART_BYTES,
-        PartNumber: number,
+        PartNumber: part.partNumber,
         ETag: quoteEtag(part.etag),
       });
     }
-    chosen.push(part);
   }
 
   const tempPath = r.store.tempPath();
