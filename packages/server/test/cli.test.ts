@@ -1,15 +1,22 @@
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, type RunningProcess, runDarkroom } from './helpers/process.ts';
 import { s3ErrorOf, TEST_KEY } from './helpers/s3.ts';
 
 const MiB = 1024 * 1024;
-const cleanups: (() => void | Promise<unknown>)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -20,7 +27,10 @@ function tempDir(): string {
   return dir;
 }
 
-async function startS3(dataDir: string, port?: number): Promise<{ proc: RunningProcess; client: S3Client; port: number }> {
+async function startS3(
+  dataDir: string,
+  port?: number,
+): Promise<{ proc: RunningProcess; client: S3Client; port: number }> {
   const p = port ?? (await freePort());
   const proc = runDarkroom(['s3'], {
     DARKROOM_S3_PORT: String(p),
@@ -33,7 +43,12 @@ async function startS3(dataDir: string, port?: number): Promise<{ proc: RunningP
     return proc.exited;
   });
   await proc.waitForOutput('Embedded S3 listening');
-  const client = new S3Client({ endpoint: `http://127.0.0.1:${p}`, region: 'us-east-1', forcePathStyle: true, credentials: TEST_KEY });
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${p}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: TEST_KEY,
+  });
   cleanups.push(() => client.destroy());
   return { proc, client, port: p };
 }
@@ -74,7 +89,11 @@ describe('darkroom CLI', () => {
   it('`darkroom start` serves S3 with the Darkroom bucket and exits 0 on SIGINT', async () => {
     const dataDir = tempDir();
     const port = await freePort();
-    const proc = runDarkroom(['start'], { DARKROOM_S3_PORT: String(port), DARKROOM_DATA_DIR: dataDir, DARKROOM_S3_BUCKET: 'photos' });
+    const proc = runDarkroom(['start'], {
+      DARKROOM_S3_PORT: String(port),
+      DARKROOM_DATA_DIR: dataDir,
+      DARKROOM_S3_BUCKET: 'photos',
+    });
     cleanups.push(() => (proc.child.exitCode === null ? proc.child.kill('SIGKILL') : undefined));
     await proc.waitForOutput('Darkroom is running');
     expect(proc.output()).toContain(`http://127.0.0.1:${port}`);
@@ -96,7 +115,12 @@ describe('darkroom CLI', () => {
     const { proc, client } = await startS3(tempDir());
     await client.send(new CreateBucketCommand({ Bucket: 'graceful' }));
     const upload = client.send(
-      new PutObjectCommand({ Bucket: 'graceful', Key: 'slow', Body: slowBody(8 * MiB, 100), ContentLength: 8 * MiB }),
+      new PutObjectCommand({
+        Bucket: 'graceful',
+        Key: 'slow',
+        Body: slowBody(8 * MiB, 100),
+        ContentLength: 8 * MiB,
+      }),
     );
     await new Promise((r) => setTimeout(r, 300));
     proc.child.kill('SIGTERM');
@@ -113,12 +137,22 @@ describe('durability of the embedded S3 server process', () => {
     const first = await startS3(dataDir);
     await first.client.send(new CreateBucketCommand({ Bucket: 'crash' }));
     const upload = first.client
-      .send(new PutObjectCommand({ Bucket: 'crash', Key: 'victim', Body: slowBody(32 * MiB, 20), ContentLength: 32 * MiB }))
+      .send(
+        new PutObjectCommand({
+          Bucket: 'crash',
+          Key: 'victim',
+          Body: slowBody(32 * MiB, 20),
+          ContentLength: 32 * MiB,
+        }),
+      )
       .catch((err: unknown) => err);
     // Wait until bytes are landing in the temp folder, then kill the process without warning.
     const tmp = path.join(dataDir, 's3', 'tmp');
     const deadline = Date.now() + 10_000;
-    while (!fs.readdirSync(tmp).some((f) => fs.statSync(path.join(tmp, f)).size > MiB) && Date.now() < deadline) {
+    while (
+      !fs.readdirSync(tmp).some((f) => fs.statSync(path.join(tmp, f)).size > MiB) &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(fs.readdirSync(tmp).length).toBeGreaterThan(0);
@@ -128,7 +162,10 @@ describe('durability of the embedded S3 server process', () => {
 
     const second = await startS3(dataDir, first.port);
     expect(fs.readdirSync(tmp)).toEqual([]);
-    expect((await s3ErrorOf(() => second.client.send(new HeadObjectCommand({ Bucket: 'crash', Key: 'victim' })))).status).toBe(404);
+    expect(
+      (await s3ErrorOf(() => second.client.send(new HeadObjectCommand({ Bucket: 'crash', Key: 'victim' }))))
+        .status,
+    ).toBe(404);
     // The client's retry succeeds.
     const body = Buffer.alloc(3 * MiB, 1);
     await second.client.send(new PutObjectCommand({ Bucket: 'crash', Key: 'victim', Body: body }));
@@ -141,7 +178,9 @@ describe('durability of the embedded S3 server process', () => {
     await client.send(new CreateBucketCommand({ Bucket: 'big' }));
     const size = 1024 * MiB;
     const baseline = proc.peakRss();
-    await client.send(new PutObjectCommand({ Bucket: 'big', Key: 'gig', Body: slowBody(size), ContentLength: size }));
+    await client.send(
+      new PutObjectCommand({ Bucket: 'big', Key: 'gig', Body: slowBody(size), ContentLength: size }),
+    );
     const got = await client.send(new GetObjectCommand({ Bucket: 'big', Key: 'gig' }));
     const md5 = createHash('md5');
     let received = 0;

@@ -4,7 +4,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const DARKROOM_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/darkroom.js');
+export const DARKROOM_BIN = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../bin/darkroom.js',
+);
 
 /** A free loopback port (the listener is closed before it is returned). */
 export async function freePort(): Promise<number> {
@@ -38,7 +41,9 @@ export function runDarkroom(args: string[], env: Record<string, string>, cwd?: s
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return {
     child,
     output: () => out,
@@ -47,8 +52,10 @@ export function runDarkroom(args: string[], env: Record<string, string>, cwd?: s
       const deadline = Date.now() + timeoutMs;
       const matches = () => (typeof text === 'string' ? out.includes(text) : text.test(out));
       while (!matches()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(text)}; output so far:\n${out}`);
-        if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before ${String(text)}:\n${out}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${String(text)}; output so far:\n${out}`);
+        if (child.exitCode !== null)
+          throw new Error(`process exited (${child.exitCode}) before ${String(text)}:\n${out}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },
