@@ -3,8 +3,10 @@ import { config as loadDotenv } from 'dotenv';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
+import { runApiRole } from './roles/api.ts';
 import { runS3Role } from './roles/s3.ts';
 import { runStart } from './roles/start.ts';
+import { runTokenCommand } from './roles/token.ts';
 
 interface Closable {
   close(graceMs?: number): Promise<void>;
@@ -50,7 +52,13 @@ function configOrExit(): Config {
 }
 
 function printCredentials(config: Config): void {
-  if (config.s3.usingDevCredentials) {
+  if (config.jwt.usingDevSecret) {
+    process.stdout.write(
+      '  JWT secret: development default. Mint a token with `npx darkroom token --sub you`.\n' +
+        '  Set DARKROOM_JWT_SECRET (or DARKROOM_JWT_JWKS_URL) for anything but local development.\n',
+    );
+  }
+  if (config.s3.usingDevCredentials && config.s3.endpoint === undefined) {
     const key = config.s3.accessKeys[0]!;
     process.stdout.write(
       `  S3 access key (development default): ${key.accessKeyId} / ${key.secretAccessKey}\n` +
@@ -73,16 +81,54 @@ export function buildCli(): Command {
 
   program
     .command('start')
-    .description('Run everything in one process (currently: the embedded S3 server and the Darkroom bucket).')
+    .description(
+      'Run everything in one process: the API, and the embedded S3 server with the Darkroom bucket.',
+    )
     .action(async () => {
       const config = configOrExit();
       const log = createLogger(config, 'start');
       const started = await runStart(config, log);
       process.stdout.write(
-        `Darkroom is running.\n  S3 endpoint: ${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})\n`,
+        `Darkroom is running.\n  API:         ${started.urls.api}  (OpenAPI docs at ${started.urls.api}/docs)\n` +
+          `  S3 endpoint: ${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})\n`,
       );
       printCredentials(config);
-      closeOnSignal([started.s3], config, log);
+      closeOnSignal(started.parts, config, log);
+    });
+
+  program
+    .command('api')
+    .description(
+      'Run the HTTP API alone (port DARKROOM_PORT). Without DARKROOM_S3_ENDPOINT it uses the embedded S3 server at DARKROOM_HOST:DARKROOM_S3_PORT.',
+    )
+    .action(async () => {
+      const config = configOrExit();
+      const log = createLogger(config, 'api');
+      const api = await runApiRole(config, log);
+      process.stdout.write(`Darkroom API listening on ${api.url}\n`);
+      printCredentials(config);
+      closeOnSignal([api], config, log);
+    });
+
+  program
+    .command('token')
+    .description('Mint an API token (HS256, signed with DARKROOM_JWT_SECRET) for development and scripts.')
+    .requiredOption('--sub <user>', 'the owner the token speaks for (JWT sub)')
+    .option('--ttl <duration>', 'lifetime: 90s, 15m, 1h, 7d or seconds', '1h')
+    .action(async (opts: { sub: string; ttl: string }) => {
+      const config = configOrExit();
+      try {
+        const result = await runTokenCommand(config, opts);
+        if (result.usingDevSecret) {
+          process.stderr.write(
+            'darkroom: warning: signed with the development JWT secret; set DARKROOM_JWT_SECRET.\n',
+          );
+        }
+        process.stdout.write(`${result.token}\n`);
+      } catch (err) {
+        process.stderr.write(`darkroom: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(2);
+      }
     });
 
   program

@@ -4,6 +4,8 @@ import { z } from 'zod';
 /** Development credentials; printed at start-up so nobody mistakes them for secrets. */
 export const DEV_ACCESS_KEY_ID = 'darkroom-dev';
 export const DEV_SECRET_ACCESS_KEY = 'darkroom-dev-secret-change-me';
+/** Development JWT secret, used only when neither DARKROOM_JWT_SECRET nor DARKROOM_JWT_JWKS_URL is set. */
+export const DEV_JWT_SECRET = 'darkroom-development-jwt-secret-change-me';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const bool = (fallback: boolean) =>
@@ -41,6 +43,55 @@ const envSchema = z.object({
   DARKROOM_S3_SECRET_ACCESS_KEY: list.optional(),
   /** Grace period for in-flight requests on SIGTERM before connections are cut. */
   DARKROOM_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  /** `sqlite:` path (relative to the working directory) or `postgres://…`; default: SQLite in the data dir. */
+  DARKROOM_DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'expected sqlite:<path> or postgres://…')
+    .optional(),
+  DARKROOM_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  DARKROOM_JWT_JWKS_URL: z.url().optional(),
+  DARKROOM_JWT_ISSUER: z.string().min(1).optional(),
+  DARKROOM_JWT_AUDIENCE: z.string().min(1).optional(),
+  DARKROOM_PUBLIC_BASE_URL: z.url().optional(),
+  DARKROOM_CDN_BASE_URL: z.url().optional(),
+  /** Origins allowed to upload from a browser (bucket CORS on the embedded server); default: PUBLIC_BASE_URL. */
+  DARKROOM_CORS_ORIGINS: list.optional(),
+  DARKROOM_MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(5 * 1024 ** 4)
+    .default(200 * 1024 ** 2),
+  DARKROOM_ALLOWED_TYPES: list
+    .pipe(z.array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/, 'expected MIME types such as image/jpeg')))
+    .default([
+      'image/jpeg',
+      'image/png',
+      'image/webp',
+      'image/avif',
+      'image/gif',
+      'image/heic',
+      'image/heif',
+    ]),
+  DARKROOM_MULTIPART_THRESHOLD: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 ** 2)
+    .default(64 * 1024 ** 2),
+  DARKROOM_MULTIPART_PART_SIZE: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 ** 2)
+    .max(5 * 1024 ** 3)
+    .default(8 * 1024 ** 2),
+  DARKROOM_PRESIGN_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(600),
+  DARKROOM_UPLOADS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  DARKROOM_MAX_PENDING_UPLOADS: z.coerce.number().int().min(1).default(50),
+  DARKROOM_QUOTA_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(10 * 1024 ** 3),
 });
 
 export interface AccessKey {
@@ -70,6 +121,32 @@ export interface Config {
     readonly usingDevCredentials: boolean;
   };
   readonly sqs: { readonly port: number };
+  /** `sqlite:/abs/path` or a postgres URL. */
+  readonly databaseUrl: string;
+  readonly jwt: {
+    /** HS256 secret; undefined when tokens are verified against a JWKS instead. */
+    readonly secret: string | undefined;
+    /** True when the secret is the built-in development one. */
+    readonly usingDevSecret: boolean;
+    readonly jwksUrl: string | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+  };
+  /** Where browsers reach the API (no trailing slash). */
+  readonly publicBaseUrl: string;
+  /** Base of variant URLs the API returns (the CDN in production; publicBaseUrl otherwise). */
+  readonly cdnBaseUrl: string | undefined;
+  readonly corsOrigins: readonly string[];
+  readonly uploads: {
+    readonly maxBytes: number;
+    readonly allowedTypes: readonly string[];
+    readonly multipartThreshold: number;
+    readonly partSize: number;
+    readonly presignTtlSeconds: number;
+    readonly perMinute: number;
+    readonly maxPending: number;
+    readonly quotaBytes: number;
+  };
 }
 
 /** Raised when the environment is invalid; the message names each bad variable. */
@@ -99,11 +176,25 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   const e = parsed.data;
   const accessKeys = pairKeys(e.DARKROOM_S3_ACCESS_KEY_ID, e.DARKROOM_S3_SECRET_ACCESS_KEY);
+  const dataDir = path.resolve(e.DARKROOM_DATA_DIR);
+  const host = e.DARKROOM_HOST.includes(':') ? `[${e.DARKROOM_HOST}]` : e.DARKROOM_HOST;
+  const publicBaseUrl = (e.DARKROOM_PUBLIC_BASE_URL ?? `http://${host}:${e.DARKROOM_PORT}`).replace(
+    /\/+$/,
+    '',
+  );
+  const databaseUrl = e.DARKROOM_DATABASE_URL?.startsWith('sqlite:')
+    ? `sqlite:${path.resolve(e.DARKROOM_DATABASE_URL.slice('sqlite:'.length))}`
+    : (e.DARKROOM_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'darkroom.sqlite')}`);
+  if (e.DARKROOM_MULTIPART_THRESHOLD < e.DARKROOM_MULTIPART_PART_SIZE) {
+    throw new ConfigError([
+      'DARKROOM_MULTIPART_THRESHOLD: must not be smaller than DARKROOM_MULTIPART_PART_SIZE',
+    ]);
+  }
   return deepFreeze({
     host: e.DARKROOM_HOST,
     port: e.DARKROOM_PORT,
     logLevel: e.DARKROOM_LOG_LEVEL,
-    dataDir: path.resolve(e.DARKROOM_DATA_DIR),
+    dataDir,
     shutdownTimeoutMs: e.DARKROOM_SHUTDOWN_TIMEOUT_MS,
     s3: {
       port: e.DARKROOM_S3_PORT,
@@ -117,6 +208,27 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       usingDevCredentials: accessKeys === undefined,
     },
     sqs: { port: e.DARKROOM_SQS_PORT },
+    databaseUrl,
+    jwt: {
+      secret: e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET),
+      usingDevSecret: !e.DARKROOM_JWT_SECRET && !e.DARKROOM_JWT_JWKS_URL,
+      jwksUrl: e.DARKROOM_JWT_JWKS_URL,
+      issuer: e.DARKROOM_JWT_ISSUER,
+      audience: e.DARKROOM_JWT_AUDIENCE,
+    },
+    publicBaseUrl,
+    cdnBaseUrl: e.DARKROOM_CDN_BASE_URL?.replace(/\/+$/, ''),
+    corsOrigins: e.DARKROOM_CORS_ORIGINS ?? [new URL(publicBaseUrl).origin],
+    uploads: {
+      maxBytes: e.DARKROOM_MAX_UPLOAD_BYTES,
+      allowedTypes: e.DARKROOM_ALLOWED_TYPES,
+      multipartThreshold: e.DARKROOM_MULTIPART_THRESHOLD,
+      partSize: e.DARKROOM_MULTIPART_PART_SIZE,
+      presignTtlSeconds: e.DARKROOM_PRESIGN_TTL_SECONDS,
+      perMinute: e.DARKROOM_UPLOADS_PER_MINUTE,
+      maxPending: e.DARKROOM_MAX_PENDING_UPLOADS,
+      quotaBytes: e.DARKROOM_QUOTA_BYTES,
+    },
   });
 }
 

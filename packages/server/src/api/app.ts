@@ -1,0 +1,84 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import type { Caller, TokenVerifier } from './auth/jwt.ts';
+import { handleError } from './error-handler.ts';
+import { ApiError } from './errors.ts';
+import { operationalRoutes } from './routes/health.ts';
+import { deleteImageRoute } from './routes/images/delete.ts';
+import { getImageRoute } from './routes/images/get.ts';
+import { listImagesRoute } from './routes/images/list.ts';
+import { abortUploadRoute } from './routes/uploads/abort.ts';
+import { completeUploadRoute } from './routes/uploads/complete.ts';
+import { createUploadRoute } from './routes/uploads/create.ts';
+import { presignPartsRoute } from './routes/uploads/parts.ts';
+import { ErrorBody, Image } from './schemas.ts';
+import type { ApiDeps, App } from './types.ts';
+
+/** Builds the Darkroom HTTP API (not yet listening). */
+export async function buildApi(deps: ApiDeps & { verifier: TokenVerifier; log: Logger }): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    // Upload intents are tiny JSON documents; image bytes never come here.
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    handleError(
+      new ApiError('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    ),
+  );
+  app.addSchema(ErrorBody);
+  app.addSchema(Image);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    deps.metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Darkroom API',
+        version: '1',
+        description:
+          'Upload intents with presigned URLs, and image metadata. Image bytes never pass through this API: they go straight to storage.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  operationalRoutes(app, deps);
+
+  // Authenticated routes live in their own encapsulated context, so the auth hook cannot leak out.
+  await app.register(async (authed: App) => {
+    // Placeholder until the onRequest hook sets it; every route in this context runs after that hook.
+    authed.decorateRequest('caller', null as unknown as Caller);
+    authed.addHook('onRequest', async (request) => {
+      request.caller = await deps.verifier.verify(request.headers.authorization);
+    });
+    for (const route of [
+      createUploadRoute,
+      presignPartsRoute,
+      completeUploadRoute,
+      abortUploadRoute,
+      getImageRoute,
+      listImagesRoute,
+      deleteImageRoute,
+    ]) {
+      route(authed, deps);
+    }
+  });
+  return app;
+}

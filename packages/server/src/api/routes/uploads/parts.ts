@@ -1,0 +1,38 @@
+import { Type } from 'typebox';
+import { presignParts } from '../../../domain/uploads.ts';
+import { errors, IdParams } from '../../schemas.ts';
+import type { ApiDeps, App } from '../../types.ts';
+
+/** POST /v1/uploads/{id}/parts — presign a batch of part URLs, just before they are needed. */
+export function presignPartsRoute(app: App, deps: ApiDeps): void {
+  app.post(
+    '/v1/uploads/:id/parts',
+    {
+      schema: {
+        summary: 'Presign multipart part URLs',
+        description: 'Each URL binds its part number and exact length. Ask for up to 100 parts at a time.',
+        tags: ['uploads'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            partNumbers: Type.Array(Type.Integer({ minimum: 1, maximum: 10_000 }), {
+              minItems: 1,
+              maxItems: 100,
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            parts: Type.Array(
+              Type.Object({ partNumber: Type.Integer(), url: Type.String(), size: Type.Integer() }),
+            ),
+            expiresAt: Type.String(),
+          }),
+          ...errors(400, 401, 404, 409, 503),
+        },
+      },
+    },
+    async (request) => presignParts(deps, request.caller.sub, request.params.id, request.body.partNumbers),
+  );
+}

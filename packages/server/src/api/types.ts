@@ -1,0 +1,34 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { Config } from '../config.ts';
+import type { UploadDeps } from '../domain/uploads.ts';
+import type { Caller } from './auth/jwt.ts';
+import type { ApiMetrics } from './metrics.ts';
+
+/** The Fastify instance type every route module registers on. */
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** What the routes need: domain dependencies plus metrics. */
+export interface ApiDeps extends UploadDeps {
+  config: Config;
+  metrics: ApiMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller; set by the auth hook on /v1 routes. */
+    caller: Caller;
+  }
+}

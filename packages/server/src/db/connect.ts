@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { migrateToLatest } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+
+// BIGINT columns hold epoch milliseconds and byte counts, all far below 2^53; numbers, not strings.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/** Which engine a Db talks to, for the few statements that differ (advisory locks). */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Opens the metadata database from a `sqlite:` or `postgres://` URL and runs migrations. */
+export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dialect }> {
+  let db: Db;
+  let dialect: Dialect;
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const sqlite = new SqliteDatabase(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('synchronous = NORMAL');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    dialect = 'sqlite';
+  } else {
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+    // An idle client that loses its server must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    dialect = 'postgres';
+  }
+  await migrateToLatest(db as Kysely<unknown>);
+  return { db, dialect };
+}

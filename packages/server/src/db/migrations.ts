@@ -1,0 +1,74 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+
+// Migrations live in code (not files on disk) so they ship with the CLI and run at start-up.
+const migrations: Record<string, Migration> = {
+  '0001_images': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('images')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('owner', 'varchar(255)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('filename', 'varchar(1024)', (c) => c.notNull())
+        .addColumn('content_type', 'varchar(255)', (c) => c.notNull())
+        .addColumn('declared_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('bytes', 'bigint')
+        .addColumn('sha256', 'varchar(64)')
+        .addColumn('client_thumbhash', 'varchar(255)')
+        .addColumn('visibility', 'varchar(16)', (c) => c.notNull())
+        .addColumn('upload_method', 'varchar(16)', (c) => c.notNull())
+        .addColumn('multipart_upload_id', 'varchar(1024)')
+        .addColumn('part_size', 'bigint')
+        .addColumn('part_count', 'integer')
+        .addColumn('etag', 'varchar(128)')
+        .addColumn('width', 'integer')
+        .addColumn('height', 'integer')
+        .addColumn('format', 'varchar(16)')
+        .addColumn('thumbhash', 'varchar(255)')
+        .addColumn('dominant_color', 'varchar(16)')
+        .addColumn('variants', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('error_code', 'varchar(64)')
+        .addColumn('error_message', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // GET /v1/images: one owner's images, newest first, keyset-paginated on (created_at, id).
+      await db.schema
+        .createIndex('images_owner_created')
+        .on('images')
+        .columns(['owner', 'created_at', 'id'])
+        .execute();
+      // Limits (pending count) and the janitor's sweeps.
+      await db.schema.createIndex('images_owner_status').on('images').columns(['owner', 'status']).execute();
+      await db.schema
+        .createIndex('images_status_updated')
+        .on('images')
+        .columns(['status', 'updated_at'])
+        .execute();
+
+      await db.schema
+        .createTable('intent_log')
+        .addColumn('owner', 'varchar(255)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('intent_log_owner_created')
+        .on('intent_log')
+        .columns(['owner', 'created_at'])
+        .execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Brings the schema up to date; safe to run from several processes at once (Kysely locks). */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, {
+      cause: error,
+    });
+  }
+}

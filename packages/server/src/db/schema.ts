@@ -1,0 +1,47 @@
+/** Lifecycle of an image, as the API reports it. */
+export type ImageStatus = 'pending' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
+export type UploadMethod = 'put' | 'post' | 'multipart';
+export type Visibility = 'public' | 'private';
+
+/** One row per image; times are epoch milliseconds so SQLite and PostgreSQL store them alike. */
+export interface ImagesTable {
+  id: string;
+  owner: string;
+  status: ImageStatus;
+  filename: string;
+  content_type: string;
+  /** The size the client declared (exact for PUT and multipart, the maximum for POST). */
+  declared_bytes: number;
+  /** The size storage reported once the original arrived. */
+  bytes: number | null;
+  sha256: string | null;
+  client_thumbhash: string | null;
+  visibility: Visibility;
+  upload_method: UploadMethod;
+  multipart_upload_id: string | null;
+  part_size: number | null;
+  part_count: number | null;
+  etag: string | null;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  thumbhash: string | null;
+  dominant_color: string | null;
+  /** JSON object: variant name → { key, width, height, bytes, contentType }. */
+  variants: string;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Every upload intent, kept for an hour, so per-minute limits survive deletes and aborts. */
+export interface IntentLogTable {
+  owner: string;
+  created_at: number;
+}
+
+export interface Database {
+  images: ImagesTable;
+  intent_log: IntentLogTable;
+}

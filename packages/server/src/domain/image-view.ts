@@ -1,0 +1,76 @@
+import type { ImageRow } from '../db/images.ts';
+
+/** A stored variant, as the worker records it. */
+export interface VariantRecord {
+  key: string;
+  width: number;
+  height: number;
+  bytes: number;
+  contentType: string;
+}
+
+/** The image JSON every API route returns. */
+export interface ImageView {
+  id: string;
+  status: ImageRow['status'];
+  filename: string;
+  contentType: string;
+  bytes: number;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  thumbhash: string | null;
+  dominantColor: string | null;
+  visibility: ImageRow['visibility'];
+  variants: Record<
+    string,
+    { url: string; width: number; height: number; bytes: number; contentType: string }
+  >;
+  createdAt: string;
+  updatedAt: string;
+  error?: { code: string; message: string };
+}
+
+/** Renders a row for the API; variant URLs live under the CDN base when one is configured. */
+export function toImageView(row: ImageRow, deliveryBaseUrl: string): ImageView {
+  const variants = JSON.parse(row.variants) as Record<string, VariantRecord>;
+  return {
+    id: row.id,
+    status: row.status,
+    filename: row.filename,
+    contentType: row.content_type,
+    bytes: row.bytes ?? row.declared_bytes,
+    width: row.width,
+    height: row.height,
+    format: row.format,
+    // The client's placeholder shows until the worker computes one from the real pixels.
+    thumbhash: row.thumbhash ?? row.client_thumbhash,
+    dominantColor: row.dominant_color,
+    visibility: row.visibility,
+    variants: Object.fromEntries(
+      Object.entries(variants).map(([name, v]) => [
+        name,
+        {
+          url: `${deliveryBaseUrl}/img/${row.id}/${encodeURIComponent(name)}`,
+          width: v.width,
+          height: v.height,
+          bytes: v.bytes,
+          contentType: v.contentType,
+        },
+      ]),
+    ),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+    ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+  };
+}
+
+/** The storage key of an image's original: never derived from anything the client named. */
+export function originalKey(id: string): string {
+  return `uploads/${id}`;
+}
+
+/** The storage prefix under which an image's variants live. */
+export function variantPrefix(id: string): string {
+  return `variants/${id}/`;
+}

@@ -1,0 +1,359 @@
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../api/errors.ts';
+import type { Config } from '../config.ts';
+import type { ImageRepository, ImageRow } from '../db/images.ts';
+import type { UploadMethod, Visibility } from '../db/schema.ts';
+import { type StorageGateway, s3ErrorCode } from '../storage/gateway.ts';
+import { type ImageView, originalKey, toImageView, variantPrefix } from './image-view.ts';
+
+/** S3 allows at most this many parts and this much in one PUT or POST. */
+const MAX_PARTS = 10_000;
+const MAX_SINGLE_UPLOAD = 5 * 1024 ** 3;
+const MiB = 1024 * 1024;
+
+export interface UploadDeps {
+  config: Config;
+  images: ImageRepository;
+  storage: StorageGateway;
+  /** Called once per intent with its method and outcome, for metrics. */
+  onIntent?: (method: UploadMethod | 'unknown', outcome: string) => void;
+}
+
+/** The validated body of POST /v1/uploads. */
+export interface UploadIntentInput {
+  filename: string;
+  contentType: string;
+  size: number;
+  sha256?: string | undefined;
+  thumbhash?: string | undefined;
+  visibility?: Visibility | undefined;
+  method?: UploadMethod | undefined;
+}
+
+export type UploadInstructions =
+  | { method: 'put'; url: string; headers: Record<string, string>; expiresAt: string }
+  | { method: 'post'; url: string; fields: Record<string, string>; expiresAt: string }
+  | { method: 'multipart'; uploadId: string; partSize: number; partCount: number; expiresAt: string };
+
+/** SHA-256 arrives as hex or base64; S3 wants base64. */
+export function normaliseSha256(value: string): string {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex').toString('base64');
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(value)) {
+    throw new ApiError(
+      'invalid_request',
+      'body/sha256 must be a SHA-256 digest in hex (64 chars) or base64 (44 chars)',
+    );
+  }
+  return value;
+}
+
+/** Part size for an upload: the configured size, grown so the part count stays within S3's 10,000. */
+export function planParts(size: number, configured: number): { partSize: number; partCount: number } {
+  const partSize = Math.max(configured, Math.ceil(size / MAX_PARTS / MiB) * MiB);
+  return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
+}
+
+function chooseMethod(input: UploadIntentInput, config: Config): UploadMethod {
+  const method = input.method ?? (input.size > config.uploads.multipartThreshold ? 'multipart' : 'put');
+  if (method !== 'multipart' && input.size > MAX_SINGLE_UPLOAD) {
+    throw new ApiError(
+      'invalid_request',
+      `body/method '${method}' cannot carry more than 5 GiB; use 'multipart'`,
+    );
+  }
+  return method;
+}
+
+function expiresAt(config: Config, now: number): string {
+  return new Date(now + config.uploads.presignTtlSeconds * 1000).toISOString();
+}
+
+/** Checks type and size against configuration before anything is recorded. */
+function checkDeclared(input: UploadIntentInput, config: Config): void {
+  const type = input.contentType.toLowerCase();
+  if (!config.uploads.allowedTypes.includes(type)) {
+    throw new ApiError(
+      'unsupported_type',
+      `body/contentType '${input.contentType}' is not accepted; allowed: ${config.uploads.allowedTypes.join(', ')}`,
+    );
+  }
+  if (input.size > config.uploads.maxBytes) {
+    throw new ApiError(
+      'too_large',
+      `body/size ${input.size} is larger than the maximum of ${config.uploads.maxBytes} bytes`,
+    );
+  }
+}
+
+/** Refuses an intent that would break one of the owner's limits, with a Retry-After that means something. */
+async function checkLimits(repo: ImageRepository, owner: string, size: number, config: Config, now: number) {
+  const usage = await repo.usage(owner, now);
+  const limits = config.uploads;
+  if (usage.intentsLastMinute >= limits.perMinute) {
+    const wait = Math.max(1, Math.ceil(((usage.oldestIntentAt ?? now) + 60_000 - now) / 1000));
+    throw new ApiError(
+      'rate_limited',
+      `at most ${limits.perMinute} uploads per minute; try again in ${wait} s`,
+      {
+        'retry-after': String(wait),
+      },
+    );
+  }
+  if (usage.pending >= limits.maxPending) {
+    throw new ApiError('too_many_pending', `at most ${limits.maxPending} uploads may be pending at once`, {
+      'retry-after': '30',
+    });
+  }
+  if (usage.bytes + size > limits.quotaBytes) {
+    throw new ApiError(
+      'quota_exceeded',
+      `this upload would take you to ${usage.bytes + size} of your ${limits.quotaBytes} bytes`,
+      { 'retry-after': '3600' },
+    );
+  }
+}
+
+/** POST /v1/uploads: records a pending image and returns how to send its bytes straight to storage. */
+export async function createUploadIntent(
+  deps: UploadDeps,
+  owner: string,
+  input: UploadIntentInput,
+): Promise<{ image: { id: string; status: 'pending' }; upload: UploadInstructions }> {
+  const { config, images, storage } = deps;
+  let method: UploadMethod | 'unknown' = input.method ?? 'unknown';
+  try {
+    checkDeclared(input, config);
+    method = chooseMethod(input, config);
+    const sha256 = input.sha256 === undefined ? undefined : normaliseSha256(input.sha256);
+    const now = Date.now();
+    const id = randomUUID();
+    const key = originalKey(id);
+    const contentType = input.contentType.toLowerCase();
+    const plan = method === 'multipart' ? planParts(input.size, config.uploads.partSize) : undefined;
+    const row: ImageRow = {
+      id,
+      owner,
+      status: 'pending',
+      filename: input.filename,
+      content_type: contentType,
+      declared_bytes: input.size,
+      bytes: null,
+      sha256: sha256 ?? null,
+      client_thumbhash: input.thumbhash ?? null,
+      visibility: input.visibility ?? 'public',
+      upload_method: method,
+      multipart_upload_id: null,
+      part_size: plan?.partSize ?? null,
+      part_count: plan?.partCount ?? null,
+      etag: null,
+      width: null,
+      height: null,
+      format: null,
+      thumbhash: null,
+      dominant_color: null,
+      variants: '{}',
+      error_code: null,
+      error_message: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await images.withOwnerLock(owner, async (repo) => {
+      await checkLimits(repo, owner, input.size, config, now);
+      await repo.logIntent(owner, now);
+      await repo.insert(row);
+    });
+
+    const expiresIn = config.uploads.presignTtlSeconds;
+    let upload: UploadInstructions;
+    try {
+      if (method === 'put') {
+        const signed = await storage.presignPut({
+          key,
+          contentType,
+          contentLength: input.size,
+          sha256,
+          expiresIn,
+        });
+        upload = { method, ...signed, expiresAt: expiresAt(config, now) };
+      } else if (method === 'post') {
+        const signed = await storage.presignPost({ key, contentType, maxBytes: input.size, expiresIn });
+        upload = { method, url: signed.url, fields: signed.fields, expiresAt: expiresAt(config, now) };
+      } else {
+        const uploadId = await storage.createMultipart(key, contentType);
+        await images.transition(id, ['pending'], { multipart_upload_id: uploadId });
+        upload = {
+          method,
+          uploadId,
+          partSize: plan!.partSize,
+          partCount: plan!.partCount,
+          expiresAt: expiresAt(config, now),
+        };
+      }
+    } catch (err) {
+      // No URL, no upload: the record must not linger as pending and count against the owner.
+      await images.delete(id);
+      throw err;
+    }
+    deps.onIntent?.(method, 'issued');
+    return { image: { id, status: 'pending' }, upload };
+  } catch (err) {
+    deps.onIntent?.(method, err instanceof ApiError ? err.code : 'error');
+    throw err;
+  }
+}
+
+async function ownedImage(deps: UploadDeps, owner: string, id: string): Promise<ImageRow> {
+  const row = await deps.images.findOwned(owner, id);
+  if (!row || row.status === 'deleted') throw new ApiError('not_found', `no image ${id}`);
+  return row;
+}
+
+async function pendingMultipart(deps: UploadDeps, owner: string, id: string): Promise<ImageRow> {
+  const row = await ownedImage(deps, owner, id);
+  if (row.upload_method !== 'multipart' || !row.multipart_upload_id) {
+    throw new ApiError('conflict', `image ${id} is not a multipart upload`);
+  }
+  if (row.status !== 'pending') throw new ApiError('conflict', `image ${id} is ${row.status}, not pending`);
+  return row;
+}
+
+/** POST /v1/uploads/{id}/parts: presigns the requested parts, each bound to its exact length. */
+export async function presignParts(
+  deps: UploadDeps,
+  owner: string,
+  id: string,
+  partNumbers: readonly number[],
+) {
+  const row = await pendingMultipart(deps, owner, id);
+  const count = row.part_count!;
+  const partSize = row.part_size!;
+  const now = Date.now();
+  const parts = [];
+  for (const partNumber of [...new Set(partNumbers)].sort((a, b) => a - b)) {
+    if (partNumber < 1 || partNumber > count) {
+      throw new ApiError('invalid_request', `body/partNumbers ${partNumber} is outside 1..${count}`);
+    }
+    const contentLength = partNumber < count ? partSize : row.declared_bytes - partSize * (count - 1);
+    const url = await deps.storage.presignPart({
+      key: originalKey(id),
+      uploadId: row.multipart_upload_id!,
+      partNumber,
+      contentLength,
+      expiresIn: deps.config.uploads.presignTtlSeconds,
+    });
+    parts.push({ partNumber, url, size: contentLength });
+  }
+  return { parts, expiresAt: expiresAt(deps.config, now) };
+}
+
+/**
+ * POST /v1/uploads/{id}/complete: finishes a multipart upload, or confirms a PUT/POST one by looking
+ * at storage (for S3s without notifications). Idempotent: completing twice returns the same image.
+ */
+export async function completeUpload(
+  deps: UploadDeps,
+  owner: string,
+  id: string,
+  parts: readonly { partNumber: number; etag: string }[] | undefined,
+): Promise<ImageView> {
+  const row = await ownedImage(deps, owner, id);
+  const key = originalKey(id);
+  if (row.status === 'pending' && row.upload_method === 'multipart') {
+    if (!parts || parts.length === 0) {
+      throw new ApiError('invalid_request', 'body/parts is required to complete a multipart upload');
+    }
+    try {
+      await deps.storage.completeMultipart(key, row.multipart_upload_id!, parts);
+    } catch (err) {
+      const code = s3ErrorCode(err);
+      // NoSuchUpload after a lost response: the upload may already be complete; storage decides below.
+      if (code !== 'NoSuchUpload') {
+        if (code)
+          throw new ApiError(
+            'invalid_request',
+            `storage refused the parts: ${(err as Error).message}`,
+            {},
+            { cause: err },
+          );
+        throw err;
+      }
+    }
+  }
+  if (row.status === 'pending') {
+    const info = await deps.storage.head(key);
+    if (!info) throw new ApiError('upload_incomplete', `nothing has been uploaded for image ${id} yet`);
+    const exact = row.upload_method !== 'post';
+    if (exact ? info.size !== row.declared_bytes : info.size > row.declared_bytes) {
+      throw new ApiError(
+        'upload_mismatch',
+        `storage holds ${info.size} bytes for image ${id}; ${exact ? 'declared' : 'allowed at most'} ${row.declared_bytes}`,
+      );
+    }
+    await deps.images.transition(id, ['pending'], { status: 'uploaded', bytes: info.size, etag: info.etag });
+  }
+  return toImageView(await ownedImage(deps, owner, id), deliveryBase(deps.config));
+}
+
+/** DELETE /v1/uploads/{id}: cancels a pending upload, its multipart state, any bytes and the record. */
+export async function abortUpload(deps: UploadDeps, owner: string, id: string): Promise<void> {
+  const row = await ownedImage(deps, owner, id);
+  if (row.status !== 'pending') {
+    throw new ApiError('conflict', `image ${id} is ${row.status}; delete it with DELETE /v1/images/${id}`);
+  }
+  if (row.multipart_upload_id) await deps.storage.abortMultipart(originalKey(id), row.multipart_upload_id);
+  await deps.storage.deleteAll([originalKey(id)]);
+  await deps.images.delete(id);
+}
+
+/** DELETE /v1/images/{id}: removes the original and every variant from storage, then the record. */
+export async function deleteImage(deps: UploadDeps, owner: string, id: string): Promise<void> {
+  const row = await ownedImage(deps, owner, id);
+  if (row.status === 'pending' && row.multipart_upload_id) {
+    await deps.storage.abortMultipart(originalKey(id), row.multipart_upload_id);
+  }
+  await deps.storage.deleteAll([originalKey(id)], [variantPrefix(id)]);
+  await deps.images.delete(id);
+}
+
+/** Base URL for variant links: the CDN when configured, else Darkroom's own delivery routes. */
+export function deliveryBase(config: Config): string {
+  return config.cdnBaseUrl ?? config.publicBaseUrl;
+}
+
+/** GET /v1/images/{id}. */
+export async function getImage(deps: UploadDeps, owner: string, id: string): Promise<ImageView> {
+  return toImageView(await ownedImage(deps, owner, id), deliveryBase(deps.config));
+}
+
+/** GET /v1/images: newest first, with an opaque cursor. */
+export async function listImages(
+  deps: UploadDeps,
+  owner: string,
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ images: ImageView[]; nextCursor: string | null }> {
+  let after: { createdAt: number; id: string } | undefined;
+  if (cursor) {
+    try {
+      const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [
+        number,
+        string,
+      ];
+      if (typeof createdAt !== 'number' || typeof id !== 'string') throw new Error('shape');
+      after = { createdAt, id };
+    } catch {
+      throw new ApiError('invalid_request', 'querystring/cursor is not a cursor this API returned');
+    }
+  }
+  const rows = await deps.images.listOwned(owner, limit + 1, after);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    images: page.map((r) => toImageView(r, deliveryBase(deps.config))),
+    nextCursor:
+      rows.length > limit && last
+        ? Buffer.from(JSON.stringify([last.created_at, last.id])).toString('base64url')
+        : null,
+  };
+}

@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import { buildApi } from '../api/app.ts';
+import { createTokenVerifier } from '../api/auth/jwt.ts';
+import { createApiMetrics } from '../api/metrics.ts';
+import type { App } from '../api/types.ts';
+import type { Config } from '../config.ts';
+import { openDatabase } from '../db/connect.ts';
+import { ImageRepository } from '../db/images.ts';
+import { StorageGateway } from '../storage/gateway.ts';
+import { createS3Clients } from '../storage/s3-client.ts';
+
+/** A running API: its URL and how to stop it (in-flight requests finish, then the pools close). */
+export interface RunningApi {
+  url: string;
+  app: App;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts the HTTP API on DARKROOM_PORT against the configured database and storage. */
+export async function runApiRole(config: Config, log: Logger): Promise<RunningApi> {
+  const { db, dialect } = await openDatabase(config.databaseUrl);
+  const { client, presigner } = createS3Clients(config);
+  const metrics = createApiMetrics();
+  const app = await buildApi({
+    config,
+    images: new ImageRepository(db, dialect),
+    storage: new StorageGateway(client, presigner, config.s3.bucket),
+    verifier: createTokenVerifier(config.jwt),
+    metrics,
+    onIntent: (method, outcome) => metrics.uploads.inc({ method, outcome }),
+    log: log.child({ component: 'api' }),
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, database: dialect }, 'API listening');
+  return {
+    url,
+    app,
+    async close(graceMs = 10_000) {
+      const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
+      await app.close();
+      clearTimeout(timer);
+      client.destroy();
+      presigner.destroy();
+      await db.destroy();
+    },
+  };
+}

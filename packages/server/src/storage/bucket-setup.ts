@@ -1,0 +1,59 @@
+import {
+  CreateBucketCommand,
+  PutBucketCorsCommand,
+  PutBucketNotificationConfigurationCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { Config } from '../config.ts';
+import { s3ErrorCode } from './gateway.ts';
+
+/** The embedded SQS queue that receives the bucket's ObjectCreated events. */
+export const UPLOADS_QUEUE_NAME = 'darkroom-uploads';
+
+/** The queue ARN the embedded S3 server notifies (account id is a placeholder, as in LocalStack/ElasticMQ). */
+export function uploadsQueueArn(config: Config): string {
+  return `arn:aws:sqs:${config.s3.region}:000000000000:${UPLOADS_QUEUE_NAME}`;
+}
+
+/**
+ * Prepares the embedded server's bucket the way the CDK stack prepares an AWS one: the bucket,
+ * CORS for the app's origins (ETag exposed for multipart clients), and ObjectCreated notifications
+ * for `uploads/` to the uploads queue.
+ */
+export async function setUpEmbeddedBucket(client: S3Client, config: Config): Promise<void> {
+  const Bucket = config.s3.bucket;
+  await client.send(new CreateBucketCommand({ Bucket })).catch((err: unknown) => {
+    if (s3ErrorCode(err) !== 'BucketAlreadyOwnedByYou') throw err;
+  });
+  await client.send(
+    new PutBucketCorsCommand({
+      Bucket,
+      CORSConfiguration: {
+        CORSRules: [
+          {
+            AllowedOrigins: [...config.corsOrigins],
+            AllowedMethods: ['GET', 'HEAD', 'PUT', 'POST'],
+            AllowedHeaders: ['*'],
+            ExposeHeaders: ['ETag', 'x-amz-checksum-sha256', 'x-amz-request-id'],
+            MaxAgeSeconds: 3600,
+          },
+        ],
+      },
+    }),
+  );
+  await client.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket,
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          {
+            Id: 'darkroom-uploads',
+            QueueArn: uploadsQueueArn(config),
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+          },
+        ],
+      },
+    }),
+  );
+}

@@ -1,0 +1,38 @@
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Config } from '../config.ts';
+
+/** The S3 endpoint Darkroom talks to: the configured one, or the embedded server at HOST:S3_PORT. */
+export function s3Endpoint(config: Config): string {
+  if (config.s3.endpoint) return config.s3.endpoint;
+  const host =
+    config.host === '0.0.0.0' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.s3.port}`;
+}
+
+/**
+ * SDK clients for Darkroom's storage. `client` does the server's own calls; `presigner` only signs
+ * URLs for browsers: it never signs a checksum of an empty body (the SDK's default since 3.729 would
+ * make every upload through the URL fail) and uses Transfer Acceleration when configured.
+ */
+export function createS3Clients(config: Config): { client: S3Client; presigner: S3Client } {
+  const key = config.s3.accessKeys[0]!;
+  const embedded = config.s3.endpoint === undefined;
+  const base: S3ClientConfig = {
+    region: config.s3.region,
+    forcePathStyle: config.s3.forcePathStyle,
+    // Explicit keys for the embedded server or when configured; otherwise the standard AWS chain.
+    ...(embedded || !config.s3.usingDevCredentials
+      ? { credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }
+      : {}),
+    ...(embedded || config.s3.endpoint ? { endpoint: s3Endpoint(config) } : {}),
+  };
+  const accelerate = config.s3.accelerate && !embedded;
+  return {
+    client: new S3Client(base),
+    presigner: new S3Client({
+      ...base,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      ...(accelerate ? { useAccelerateEndpoint: true, forcePathStyle: false } : {}),
+    }),
+  };
+}

@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { mintToken } from '../../src/api/auth/jwt.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { type RunningApi, runApiRole } from '../../src/roles/api.ts';
+import { setUpEmbeddedBucket } from '../../src/storage/bucket-setup.ts';
+import { startTestS3, TEST_KEY, type TestS3 } from './s3.ts';
+
+export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef';
+
+/** Where test PostgreSQL databases are created (the machine's local server, trust auth). */
+export const PG_ADMIN_URL = process.env.DARKROOM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export type DbKind = 'sqlite' | 'postgres';
+
+/** A fresh, uniquely named PostgreSQL database; `drop()` removes it. */
+export async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `darkroom_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestApi {
+  url: string;
+  config: Config;
+  s3: TestS3;
+  api: RunningApi;
+  /** A bearer token for `sub`. */
+  token(sub: string, ttlSeconds?: number): Promise<string>;
+  /** fetch against the API with JSON in and out; `as` picks the caller. */
+  call(method: string, path: string, opts?: { as?: string; body?: unknown; headers?: Record<string, string> }): Promise<{
+    status: number;
+    headers: Headers;
+    json: Record<string, unknown>;
+  }>;
+  stop(): Promise<void>;
+}
+
+/** Starts the embedded S3 server and the API over SQLite or a fresh PostgreSQL database, on random ports. */
+export async function startTestApi(kind: DbKind, env: Record<string, string> = {}): Promise<TestApi> {
+  const s3 = await startTestS3();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-api-'));
+  const pgDb = kind === 'postgres' ? await createPgDatabase() : undefined;
+  const s3Port = new URL(s3.endpoint).port;
+  const config = loadConfig({
+    DARKROOM_PORT: '0',
+    DARKROOM_S3_PORT: s3Port,
+    DARKROOM_DATA_DIR: dataDir,
+    DARKROOM_DATABASE_URL: pgDb?.url ?? `sqlite:${path.join(dataDir, 'darkroom.sqlite')}`,
+    DARKROOM_JWT_SECRET: JWT_SECRET,
+    DARKROOM_S3_ACCESS_KEY_ID: TEST_KEY.accessKeyId,
+    DARKROOM_S3_SECRET_ACCESS_KEY: TEST_KEY.secretAccessKey,
+    DARKROOM_LOG_LEVEL: process.env.DARKROOM_TEST_LOG ?? 'silent',
+    ...env,
+  });
+  const client = s3.client();
+  await setUpEmbeddedBucket(client, config);
+  const api = await runApiRole(config, pino({ level: config.logLevel }));
+  const tokens = new Map<string, string>();
+  const token = async (sub: string, ttlSeconds = 3600) => mintToken(JWT_SECRET, { sub, ttlSeconds });
+  return {
+    url: api.url,
+    config,
+    s3,
+    api,
+    token,
+    async call(method, p, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.as) {
+        if (!tokens.has(opts.as)) tokens.set(opts.as, await token(opts.as));
+        headers.authorization = `Bearer ${tokens.get(opts.as)}`;
+      }
+      if (opts.body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${api.url}${p}`, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    async stop() {
+      await api.close(500);
+      await s3.stop();
+      await pgDb?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
