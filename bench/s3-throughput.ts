@@ -6,7 +6,6 @@
  *
  * Run: npm run bench:s3   (writes the section "Embedded S3 throughput" of bench/RESULTS.md)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -24,6 +23,16 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import {
+  benchDir,
+  type Child,
+  darkroomBin,
+  repoRoot,
+  spawnServer,
+  statusMiB,
+  stopChild,
+  writeResults,
+} from './lib.ts';
 
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
@@ -36,8 +45,6 @@ const CREDENTIALS = {
   secretAccessKey: 'bench-secret-key-0123456789abcdef',
 };
 
-const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.dirname(benchDir);
 const SECTION = '## Embedded S3 throughput (256 MiB PUT/GET)';
 
 // ---------------------------------------------------------------------------------------------------
@@ -85,60 +92,6 @@ async function runBaselineServer(dir: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Child processes and their memory.
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-}
-
-/** Spawns a server and waits for the line that names its URL. */
-function spawnServer(args: string[], env: NodeJS.ProcessEnv, urlFrom: (line: string) => string | undefined) {
-  return new Promise<Child>((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}${err}`)), 30_000);
-    proc.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    proc.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      for (const line of out.split('\n')) {
-        const url = urlFrom(line);
-        if (url) {
-          clearTimeout(timer);
-          resolve({ proc, url });
-          return;
-        }
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening: ${out}${err}`));
-    });
-  });
-}
-
-async function stopChild(child: Child | undefined): Promise<void> {
-  if (!child || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.proc.once('exit', () => resolve()));
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => child.proc.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** A /proc/<pid>/status field in MiB (VmRSS, VmHWM), or undefined off Linux. */
-function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Resets the peak RSS (VmHWM) to the current RSS, so each measurement gets its own peak. */
 function resetPeak(pid: number | undefined): boolean {
   try {
     fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -275,7 +228,7 @@ async function main(): Promise<void> {
         /^listening (\d+)/.exec(line)?.[1] && `http://127.0.0.1:${/^listening (\d+)/.exec(line)?.[1]}`,
     );
     s3 = await spawnServer(
-      [path.join(repoRoot, 'packages/server/bin/darkroom.js'), 's3'],
+      [darkroomBin, 's3'],
       {
         ...quietEnv,
         DARKROOM_HOST: '127.0.0.1',
@@ -448,7 +401,7 @@ ${samplesText}
 
 Reproduce: \`npm run bench:s3\`
 `;
-    await writeResults(section);
+    await writeResults(SECTION, section);
     process.stdout.write(
       `\n${section}\nWrote ${path.relative(repoRoot, path.join(benchDir, 'RESULTS.md'))}\n`,
     );
@@ -461,20 +414,6 @@ Reproduce: \`npm run bench:s3\`
     // Leave bench/.tmp itself only if something else is in it.
     await fsp.rmdir(path.join(benchDir, '.tmp')).catch(() => {});
   }
-}
-
-/** Replaces this benchmark's section of bench/RESULTS.md (creating the file if needed). */
-async function writeResults(section: string): Promise<void> {
-  const file = path.join(benchDir, 'RESULTS.md');
-  let text = await fsp.readFile(file, 'utf8').catch(() => '# Benchmarks\n');
-  const start = text.indexOf(SECTION);
-  if (start < 0) {
-    text = `${text.trimEnd()}\n\n${section}`;
-  } else {
-    const next = text.indexOf('\n## ', start + SECTION.length);
-    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
-  }
-  await fsp.writeFile(file, `${text.trimEnd()}\n`);
 }
 
 if (process.argv[2] === '--baseline-server') {

@@ -1,7 +1,16 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, so `npx darkroom` works from a fresh clone without a build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI (dist/, built by `npm run build`, which `npm install`, `npm start` and `npm test`
+// run). Without a build, it falls back to the TypeScript sources through tsx, which is fine for
+// development but slow: tsx's loader hooks make every dynamic import() a cross-thread round trip.
+import { existsSync } from 'node:fs';
 
-register();
-const { buildCli } = await import('../src/cli.ts');
-await buildCli().parseAsync(process.argv);
+const compiled = new URL('../dist/cli.js', import.meta.url);
+let cli;
+if (existsSync(compiled) && process.env.DARKROOM_FROM_SOURCE !== '1') {
+  cli = await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import('../src/cli.ts');
+}
+await cli.buildCli().parseAsync(process.argv);

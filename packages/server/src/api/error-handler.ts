@@ -32,7 +32,8 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     // Fastify's message already names the field: "body/size must be >= 1".
     apiError = new ApiError('invalid_request', err.message);
   } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode < 500) {
-    apiError = new ApiError(err.statusCode === 404 ? 'not_found' : 'invalid_request', err.message);
+    const code = ({ 404: 'not_found', 413: 'too_large', 415: 'unsupported_type' } as const)[err.statusCode];
+    apiError = new ApiError(code ?? 'invalid_request', err.message);
   } else if (isDatabaseUnavailable(err)) {
     request.log.warn({ err }, 'database unavailable');
     apiError = new ApiError('database_unavailable', undefined, { 'retry-after': '5' });

@@ -35,32 +35,56 @@ export class ImageRepository {
     });
   }
 
-  /** Counts what limits are measured against. */
-  async usage(owner: string, now: number): Promise<OwnerUsage> {
+  /**
+   * What the limits are measured against. Counts stop at the limit they are compared with, so the
+   * cost stays bounded however many images an owner has; bytes come from a running total.
+   */
+  async usage(
+    owner: string,
+    now: number,
+    caps: { perMinute: number; maxPending: number },
+  ): Promise<OwnerUsage> {
     const intents = await this.db
       .selectFrom('intent_log')
-      .select([
-        (eb) => eb.fn.countAll<number>().as('n'),
-        (eb) => eb.fn.min<number>('created_at').as('oldest'),
-      ])
+      .select('created_at')
       .where('owner', '=', owner)
       .where('created_at', '>', now - MINUTE)
+      .orderBy('created_at')
+      .limit(caps.perMinute)
+      .execute();
+    const pending = await this.db
+      .selectFrom((eb) =>
+        eb
+          .selectFrom('images')
+          .select('id')
+          .where('owner', '=', owner)
+          .where('status', '=', 'pending')
+          .limit(caps.maxPending)
+          .as('p'),
+      )
+      .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
-    const images = await this.db
-      .selectFrom('images')
-      .select([
-        (eb) => eb.fn.sum<number>(eb.fn.coalesce('bytes', 'declared_bytes')).as('bytes'),
-        (eb) => eb.fn.countAll<number>().filterWhere('status', '=', 'pending').as('pending'),
-      ])
+    const usage = await this.db
+      .selectFrom('owner_usage')
+      .select('bytes')
       .where('owner', '=', owner)
-      .where('status', '!=', 'deleted')
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
     return {
-      intentsLastMinute: Number(intents.n),
-      oldestIntentAt: intents.oldest === null ? undefined : Number(intents.oldest),
-      pending: Number(images.pending ?? 0),
-      bytes: Number(images.bytes ?? 0),
+      intentsLastMinute: intents.length,
+      oldestIntentAt: intents[0]?.created_at,
+      pending: Number(pending.n),
+      bytes: usage?.bytes ?? 0,
     };
+  }
+
+  /** Adds `delta` to the owner's stored-bytes total. */
+  private async addBytes(owner: string, delta: number): Promise<void> {
+    if (delta === 0) return;
+    await this.db
+      .insertInto('owner_usage')
+      .values({ owner, bytes: delta })
+      .onConflict((oc) => oc.column('owner').doUpdateSet({ bytes: sql`owner_usage.bytes + ${delta}` }))
+      .execute();
   }
 
   /** Records an intent and prunes the owner's log beyond the window any limit looks at. */
@@ -73,8 +97,10 @@ export class ImageRepository {
       .execute();
   }
 
+  /** Inserts a new image; its declared size counts against the owner's quota from now on. */
   async insert(row: ImageRow): Promise<void> {
     await this.db.insertInto('images').values(row).execute();
+    await this.addBytes(row.owner, row.declared_bytes);
   }
 
   /** The owner's image, or undefined (also when it belongs to someone else). */
@@ -135,8 +161,32 @@ export class ImageRepository {
     return Number(res.numUpdatedRows) > 0;
   }
 
+  /** Records that the original arrived (pending → uploaded) with its real size; false if it already had. */
+  async markUploaded(id: string, bytes: number, etag: string, now = Date.now()): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('images')
+        .set({ status: 'uploaded', bytes, etag, updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .returning(['owner', 'declared_bytes'])
+        .executeTakeFirst();
+      if (row) await new ImageRepository(trx, this.dialect).addBytes(row.owner, bytes - row.declared_bytes);
+      return row !== undefined;
+    });
+  }
+
+  /** Deletes the record and gives its bytes back to the owner's quota. */
   async delete(id: string): Promise<void> {
-    await this.db.deleteFrom('images').where('id', '=', id).execute();
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .deleteFrom('images')
+        .where('id', '=', id)
+        .returning(['owner', 'bytes', 'declared_bytes'])
+        .executeTakeFirst();
+      if (row)
+        await new ImageRepository(trx, this.dialect).addBytes(row.owner, -(row.bytes ?? row.declared_bytes));
+    });
   }
 
   /** Cheap liveness probe for /healthz. */

@@ -52,6 +52,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
       await db.schema
+        .createTable('owner_usage')
+        .addColumn('owner', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
         .createIndex('intent_log_owner_created')
         .on('intent_log')
         .columns(['owner', 'created_at'])

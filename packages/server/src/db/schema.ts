@@ -41,7 +41,14 @@ export interface IntentLogTable {
   created_at: number;
 }
 
+/** Running total of each owner's stored bytes, kept with every write so quota checks are O(1). */
+export interface OwnerUsageTable {
+  owner: string;
+  bytes: number;
+}
+
 export interface Database {
   images: ImagesTable;
   intent_log: IntentLogTable;
+  owner_usage: OwnerUsageTable;
 }

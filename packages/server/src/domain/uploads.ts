@@ -88,7 +88,10 @@ function checkDeclared(input: UploadIntentInput, config: Config): void {
 
 /** Refuses an intent that would break one of the owner's limits, with a Retry-After that means something. */
 async function checkLimits(repo: ImageRepository, owner: string, size: number, config: Config, now: number) {
-  const usage = await repo.usage(owner, now);
+  const usage = await repo.usage(owner, now, {
+    perMinute: config.uploads.perMinute,
+    maxPending: config.uploads.maxPending,
+  });
   const limits = config.uploads;
   if (usage.intentsLastMinute >= limits.perMinute) {
     const wait = Math.max(1, Math.ceil(((usage.oldestIntentAt ?? now) + 60_000 - now) / 1000));
@@ -177,7 +180,13 @@ export async function createUploadIntent(
         });
         upload = { method, ...signed, expiresAt: expiresAt(config, now) };
       } else if (method === 'post') {
-        const signed = await storage.presignPost({ key, contentType, maxBytes: input.size, expiresIn });
+        const signed = await storage.presignPost({
+          key,
+          contentType,
+          maxBytes: input.size,
+          sha256,
+          expiresIn,
+        });
         upload = { method, url: signed.url, fields: signed.fields, expiresAt: expiresAt(config, now) };
       } else {
         const uploadId = await storage.createMultipart(key, contentType);
@@ -290,7 +299,7 @@ export async function completeUpload(
         `storage holds ${info.size} bytes for image ${id}; ${exact ? 'declared' : 'allowed at most'} ${row.declared_bytes}`,
       );
     }
-    await deps.images.transition(id, ['pending'], { status: 'uploaded', bytes: info.size, etag: info.etag });
+    await deps.images.markUploaded(id, info.size, info.etag);
   }
   return toImageView(await ownedImage(deps, owner, id), deliveryBase(deps.config));
 }
@@ -340,7 +349,10 @@ export async function listImages(
         number,
         string,
       ];
-      if (typeof createdAt !== 'number' || typeof id !== 'string') throw new Error('shape');
+      // Only positions this API hands out: epoch ms (a PostgreSQL bigint refuses 1.5 or 1e300 with a 500).
+      if (!Number.isSafeInteger(createdAt) || createdAt < 0 || typeof id !== 'string') {
+        throw new Error('shape');
+      }
       after = { createdAt, id };
     } catch {
       throw new ApiError('invalid_request', 'querystring/cursor is not a cursor this API returned');

@@ -44,7 +44,11 @@ export interface TestApi {
   /** A bearer token for `sub`. */
   token(sub: string, ttlSeconds?: number): Promise<string>;
   /** fetch against the API with JSON in and out; `as` picks the caller. */
-  call(method: string, path: string, opts?: { as?: string; body?: unknown; headers?: Record<string, string> }): Promise<{
+  call(
+    method: string,
+    path: string,
+    opts?: { as?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{
     status: number;
     headers: Headers;
     json: Record<string, unknown>;
@@ -93,7 +97,11 @@ export async function startTestApi(kind: DbKind, env: Record<string, string> = {
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
       });
       const text = await res.text();
-      return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+      return {
+        status: res.status,
+        headers: res.headers,
+        json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      };
     },
     async stop() {
       await api.close(500);

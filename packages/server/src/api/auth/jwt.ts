@@ -21,6 +21,9 @@ export interface TokenVerifier {
   verify(authorizationHeader: string | undefined): Promise<Caller>;
 }
 
+/** `sub` becomes the owner column, a varchar(255) (characters, as PostgreSQL counts them). */
+const MAX_SUB_LENGTH = 255;
+
 /** Tolerates small clock differences between the token issuer and this server. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 
@@ -49,7 +52,17 @@ class SigningKeysUnavailable extends Error {}
  * (cached, refetched on an unknown kid at most every 30 s); with both configured, the token's `alg` picks.
  */
 export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
-  const secret = jwt.secret === undefined ? undefined : new TextEncoder().encode(jwt.secret);
+  // Imported once: handing jose raw bytes makes it import a WebCrypto key on every verification.
+  const secret =
+    jwt.secret === undefined
+      ? undefined
+      : crypto.subtle.importKey(
+          'raw',
+          new TextEncoder().encode(jwt.secret),
+          { name: 'HMAC', hash: 'SHA-256' },
+          false,
+          ['verify'],
+        );
   const jwks =
     jwt.jwksUrl === undefined
       ? undefined
@@ -109,6 +122,12 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
       }
       if (typeof payload.sub !== 'string' || payload.sub.trim() === '') {
         throw new ApiError('invalid_token', 'The bearer token\'s "sub" claim must be a non-empty string.');
+      }
+      if ([...payload.sub].length > MAX_SUB_LENGTH) {
+        throw new ApiError(
+          'invalid_token',
+          `The bearer token's "sub" claim must be at most ${MAX_SUB_LENGTH} characters.`,
+        );
       }
       return { sub: payload.sub };
     },

@@ -1,0 +1,86 @@
+/** Helpers the benchmarks share: child servers, their memory, and bench/RESULTS.md sections. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.dirname(benchDir);
+export const darkroomBin = path.join(repoRoot, 'packages/server/bin/darkroom.js');
+
+export interface Child {
+  proc: ChildProcess;
+  url: string;
+}
+
+/**
+ * Spawns `command args` (node by default) and waits for the stdout line from which `urlFrom` extracts
+ * the URL it serves.
+ */
+export function spawnServer(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  urlFrom: (line: string) => string | undefined,
+  command: string = process.execPath,
+): Promise<Child> {
+  return new Promise<Child>((resolve, reject) => {
+    const proc = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}${err}`)), 30_000);
+    proc.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const line of out.split('\n')) {
+        const url = urlFrom(line);
+        if (url) {
+          clearTimeout(timer);
+          resolve({ proc, url });
+          return;
+        }
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before listening: ${out}${err}`));
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL after 15 s; resolves when the child has exited. */
+export async function stopChild(child: Child | undefined): Promise<void> {
+  if (!child || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.proc.once('exit', () => resolve()));
+  child.proc.kill('SIGTERM');
+  const timer = setTimeout(() => child.proc.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A /proc/<pid>/status field in MiB (VmRSS, VmHWM), or undefined off Linux. */
+export function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaces the section that starts with `heading` in bench/RESULTS.md (creating the file if needed). */
+export async function writeResults(heading: string, section: string): Promise<void> {
+  const file = path.join(benchDir, 'RESULTS.md');
+  let text = await fsp.readFile(file, 'utf8').catch(() => '# Benchmarks\n');
+  const start = text.indexOf(heading);
+  if (start < 0) {
+    text = `${text.trimEnd()}\n\n${section}`;
+  } else {
+    const next = text.indexOf('\n## ', start + heading.length);
+    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
+  }
+  await fsp.writeFile(file, `${text.trimEnd()}\n`);
+}
