@@ -8,11 +8,10 @@ export const DEV_SECRET_ACCESS_KEY = 'darkroom-dev-secret-change-me';
 export const DEV_JWT_SECRET = 'darkroom-development-jwt-secret-change-me';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' });
+const isTrue = (v: string) => v === 'true' || v === '1' || v === 'yes';
+const bool = (fallback: boolean) => flag.default(fallback ? 'true' : 'false').transform(isTrue);
+const optionalBool = flag.optional().transform((v) => (v === undefined ? undefined : isTrue(v)));
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()))
@@ -35,7 +34,8 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9-]+$/, 'expected a region name such as us-east-1')
     .default('us-east-1'),
-  DARKROOM_S3_FORCE_PATH_STYLE: bool(true),
+  /** Default: path style everywhere but on Amazon S3, which prefers virtual hosts. */
+  DARKROOM_S3_FORCE_PATH_STYLE: optionalBool,
   DARKROOM_S3_ACCELERATE: bool(false),
   /** Base domain for virtual-host-style addressing on the embedded server: `{bucket}.{domain}`. */
   DARKROOM_S3_DOMAIN: z.string().min(1).default('localhost'),
@@ -110,6 +110,8 @@ export interface Config {
     readonly port: number;
     /** Unset means the embedded server at host:port. */
     readonly endpoint: string | undefined;
+    /** The endpoint is Amazon S3 itself (`*.amazonaws.com`): the SDK resolves regional and accelerate hosts. */
+    readonly onAws: boolean;
     readonly bucket: string;
     readonly region: string;
     readonly forcePathStyle: boolean;
@@ -185,6 +187,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const databaseUrl = e.DARKROOM_DATABASE_URL?.startsWith('sqlite:')
     ? `sqlite:${path.resolve(e.DARKROOM_DATABASE_URL.slice('sqlite:'.length))}`
     : (e.DARKROOM_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'darkroom.sqlite')}`);
+  const onAws =
+    e.DARKROOM_S3_ENDPOINT !== undefined &&
+    /(^|\.)amazonaws\.com$/.test(new URL(e.DARKROOM_S3_ENDPOINT).hostname);
+  if (e.DARKROOM_S3_ACCELERATE && !onAws) {
+    throw new ConfigError([
+      'DARKROOM_S3_ACCELERATE: Transfer Acceleration exists only on Amazon S3; set DARKROOM_S3_ENDPOINT to an amazonaws.com URL (e.g. https://s3.amazonaws.com)',
+    ]);
+  }
   if (e.DARKROOM_MULTIPART_THRESHOLD < e.DARKROOM_MULTIPART_PART_SIZE) {
     throw new ConfigError([
       'DARKROOM_MULTIPART_THRESHOLD: must not be smaller than DARKROOM_MULTIPART_PART_SIZE',
@@ -199,9 +209,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     s3: {
       port: e.DARKROOM_S3_PORT,
       endpoint: e.DARKROOM_S3_ENDPOINT,
+      onAws,
       bucket: e.DARKROOM_S3_BUCKET,
       region: e.DARKROOM_S3_REGION,
-      forcePathStyle: e.DARKROOM_S3_FORCE_PATH_STYLE,
+      forcePathStyle: e.DARKROOM_S3_FORCE_PATH_STYLE ?? !onAws,
       accelerate: e.DARKROOM_S3_ACCELERATE,
       domain: e.DARKROOM_S3_DOMAIN,
       accessKeys: accessKeys ?? [{ accessKeyId: DEV_ACCESS_KEY_ID, secretAccessKey: DEV_SECRET_ACCESS_KEY }],

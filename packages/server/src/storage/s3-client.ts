@@ -24,9 +24,10 @@ export function createS3Clients(config: Config): { client: S3Client; presigner: 
     ...(embedded || !config.s3.usingDevCredentials
       ? { credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }
       : {}),
-    ...(embedded || config.s3.endpoint ? { endpoint: s3Endpoint(config) } : {}),
+    // On Amazon S3 the SDK picks the host itself (regional, virtual-host, accelerate).
+    ...(config.s3.onAws ? {} : { endpoint: s3Endpoint(config) }),
   };
-  const accelerate = config.s3.accelerate && !embedded;
+  const accelerate = config.s3.accelerate && config.s3.onAws;
   return {
     client: new S3Client(base),
     presigner: new S3Client({

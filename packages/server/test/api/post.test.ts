@@ -1,4 +1,6 @@
 // Presigned POST forms: the policy pins the key, the Content-Type and a length range of 1..size.
+
+import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { bodyBytes, bytes } from '../helpers/s3.ts';
@@ -45,6 +47,18 @@ describe.each(DATABASES)('presigned POST (%s)', (kind) => {
     const done = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner });
     expect(done.status).toBe(200);
     expect(done.json as unknown as ImageJson).toMatchObject({ status: 'uploaded', bytes: file.length });
+  });
+
+  it('pins a declared SHA-256 into the form: other bytes are refused (BadDigest), the right ones stored', async () => {
+    const file = bytes(500, 21);
+    const sha256 = createHash('sha256').update(file).digest('hex');
+    const { id, upload } = await postIntent(newOwner(), file.length, { sha256 });
+    expect(upload.fields['x-amz-checksum-sha256']).toBe(Buffer.from(sha256, 'hex').toString('base64'));
+    const wrong = await postTo(upload, bytes(500, 22));
+    expect(wrong.status).toBe(400);
+    expect(await s3Code(wrong)).toBe('BadDigest');
+    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await postTo(upload, file)).status).toBe(204);
   });
 
   it('accepts a smaller file (the declared size is the maximum)', async () => {

@@ -45,12 +45,13 @@ export function malformed(source: AuthSource, detail: string, fields: Record<str
       );
 }
 
-/** Splits and checks a credential scope against this server's region and the s3 service. */
+/** Splits and checks a credential scope against this server's region and signing service (s3 by default). */
 export function parseCredential(
   value: string,
   source: AuthSource,
   region: string,
   longDate: string,
+  expectedService = 's3',
 ): Credential {
   const parts = value.split('/');
   if (parts.length !== 5 || parts.some((p) => p === '')) {
@@ -71,8 +72,8 @@ export function parseCredential(
       Region: region,
     });
   }
-  if (service !== 's3') {
-    throw malformed(source, `incorrect service "${service}". This endpoint belongs to "s3".`);
+  if (service !== expectedService) {
+    throw malformed(source, `incorrect service "${service}". This endpoint belongs to "${expectedService}".`);
   }
   if (terminal !== 'aws4_request') {
     throw malformed(source, `incorrect terminal "${terminal}". This endpoint uses "aws4_request".`);
