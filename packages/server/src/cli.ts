@@ -5,6 +5,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { runApiRole } from './roles/api.ts';
 import { runS3Role } from './roles/s3.ts';
+import { runSqsRole } from './roles/sqs.ts';
 import { runStart } from './roles/start.ts';
 import { runTokenCommand } from './roles/token.ts';
 
@@ -22,7 +23,10 @@ function closeOnSignal(parts: Closable[], config: Config, log: Logger): void {
     }
     closing = true;
     log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    Promise.all(parts.map((p) => p.close(config.shutdownTimeoutMs))).then(
+    // In order: each part stops before the ones it depends on (API, then storage, then queue).
+    (async () => {
+      for (const part of parts) await part.close(config.shutdownTimeoutMs);
+    })().then(
       () => {
         log.info('stopped');
         process.exit(0);
@@ -90,10 +94,25 @@ export function buildCli(): Command {
       const started = await runStart(config, log);
       process.stdout.write(
         `Darkroom is running.\n  API:         ${started.urls.api}  (OpenAPI docs at ${started.urls.api}/docs)\n` +
-          `  S3 endpoint: ${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})\n`,
+          `  S3 endpoint: ${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})\n` +
+          `  SQS endpoint: ${started.urls.sqs}  (queue darkroom-uploads)\n`,
       );
       printCredentials(config);
       closeOnSignal(started.parts, config, log);
+    });
+
+  program
+    .command('sqs')
+    .description(
+      'Run the embedded SQS-compatible server alone (port DARKROOM_SQS_PORT, data under DARKROOM_DATA_DIR/sqs) with the darkroom-uploads queue and its dead-letter queue.',
+    )
+    .action(async () => {
+      const config = configOrExit();
+      const log = createLogger(config, 'sqs');
+      const sqs = await runSqsRole(config, log);
+      process.stdout.write(`Embedded SQS listening on ${sqs.url} (queue darkroom-uploads)\n`);
+      printCredentials(config);
+      closeOnSignal([sqs], config, log);
     });
 
   program

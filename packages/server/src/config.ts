@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -87,6 +88,17 @@ const envSchema = z.object({
   DARKROOM_PRESIGN_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(600),
   DARKROOM_UPLOADS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   DARKROOM_MAX_PENDING_UPLOADS: z.coerce.number().int().min(1).default(50),
+  /** Unset: the embedded SQS server's `darkroom-uploads` queue at HOST:SQS_PORT. */
+  DARKROOM_SQS_QUEUE_URL: z.url().optional(),
+  /** Receives before a message moves to the dead-letter queue (embedded queues; on AWS the CDK stack sets it). */
+  DARKROOM_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
+  DARKROOM_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(43_200).default(60),
+  /** Images developed at once per worker process; default: the number of cores. */
+  DARKROOM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
+  DARKROOM_VARIANTS: z.string().min(1).optional(),
+  DARKROOM_MAX_PIXELS: z.coerce.number().int().min(1).default(100_000_000),
+  DARKROOM_WEBHOOK_URL: z.url().optional(),
+  DARKROOM_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   DARKROOM_QUOTA_BYTES: z.coerce
     .number()
     .int()
@@ -122,7 +134,20 @@ export interface Config {
     /** True when the key pairs are the built-in development ones. */
     readonly usingDevCredentials: boolean;
   };
-  readonly sqs: { readonly port: number };
+  readonly sqs: {
+    readonly port: number;
+    /** Unset means the embedded server's uploads queue. */
+    readonly queueUrl: string | undefined;
+    readonly maxReceiveCount: number;
+    readonly visibilityTimeoutSeconds: number;
+  };
+  readonly worker: {
+    readonly concurrency: number;
+    /** Raw DARKROOM_VARIANTS (parsed by the pipeline, which owns the grammar). */
+    readonly variants: string | undefined;
+    readonly maxPixels: number;
+  };
+  readonly webhook: { readonly url: string | undefined; readonly secret: string | undefined };
   /** `sqlite:/abs/path` or a postgres URL. */
   readonly databaseUrl: string;
   readonly jwt: {
@@ -195,6 +220,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       'DARKROOM_S3_ACCELERATE: Transfer Acceleration exists only on Amazon S3; set DARKROOM_S3_ENDPOINT to an amazonaws.com URL (e.g. https://s3.amazonaws.com)',
     ]);
   }
+  if (e.DARKROOM_WEBHOOK_URL && !e.DARKROOM_WEBHOOK_SECRET) {
+    throw new ConfigError([
+      'DARKROOM_WEBHOOK_SECRET: required when DARKROOM_WEBHOOK_URL is set (webhooks are signed)',
+    ]);
+  }
   if (e.DARKROOM_MULTIPART_THRESHOLD < e.DARKROOM_MULTIPART_PART_SIZE) {
     throw new ConfigError([
       'DARKROOM_MULTIPART_THRESHOLD: must not be smaller than DARKROOM_MULTIPART_PART_SIZE',
@@ -218,7 +248,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       accessKeys: accessKeys ?? [{ accessKeyId: DEV_ACCESS_KEY_ID, secretAccessKey: DEV_SECRET_ACCESS_KEY }],
       usingDevCredentials: accessKeys === undefined,
     },
-    sqs: { port: e.DARKROOM_SQS_PORT },
+    sqs: {
+      port: e.DARKROOM_SQS_PORT,
+      queueUrl: e.DARKROOM_SQS_QUEUE_URL,
+      maxReceiveCount: e.DARKROOM_MAX_RECEIVE_COUNT,
+      visibilityTimeoutSeconds: e.DARKROOM_VISIBILITY_TIMEOUT_SECONDS,
+    },
+    worker: {
+      concurrency: e.DARKROOM_WORKER_CONCURRENCY ?? os.availableParallelism(),
+      variants: e.DARKROOM_VARIANTS,
+      maxPixels: e.DARKROOM_MAX_PIXELS,
+    },
+    webhook: { url: e.DARKROOM_WEBHOOK_URL, secret: e.DARKROOM_WEBHOOK_SECRET },
     databaseUrl,
     jwt: {
       secret: e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET),

@@ -1,10 +1,22 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { createSqsClient } from '../queue/sqs-client.ts';
+import { createSqsClientNotificationSender } from '../queue/sqs-server/index.ts';
+import type { NotificationSender } from '../storage/s3-server/notifications.ts';
 import { type EmbeddedS3Server, S3_MAX_OBJECT_BYTES, startS3Server } from '../storage/s3-server/server.ts';
 
-/** Runs the embedded S3 server from the configuration (data under `{DATA_DIR}/s3`). */
-export async function runS3Role(config: Config, log: Logger): Promise<EmbeddedS3Server> {
+/**
+ * Runs the embedded S3 server (data under `{DATA_DIR}/s3`). Bucket notifications go to `sender`, or
+ * else over HTTP to the SQS endpoint (the embedded `darkroom sqs`, or Amazon SQS); undeliverable
+ * events wait in the outbox and are retried.
+ */
+export async function runS3Role(
+  config: Config,
+  log: Logger,
+  sender?: NotificationSender,
+): Promise<EmbeddedS3Server> {
+  const sqsClient = sender ? undefined : createSqsClient(config);
   const server = await startS3Server({
     host: config.host,
     port: config.s3.port,
@@ -14,10 +26,17 @@ export async function runS3Role(config: Config, log: Logger): Promise<EmbeddedS3
     accessKeys: config.s3.accessKeys,
     maxObjectBytes: S3_MAX_OBJECT_BYTES,
     log: log.child({ component: 's3' }),
+    sender: sender ?? createSqsClientNotificationSender(sqsClient!),
   });
   log.info(
     { url: server.url, region: config.s3.region, dataDir: path.join(config.dataDir, 's3') },
     'embedded S3 listening',
   );
-  return server;
+  return {
+    ...server,
+    async close(graceMs) {
+      await server.close(graceMs);
+      sqsClient?.destroy();
+    },
+  };
 }

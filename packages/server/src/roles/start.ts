@@ -1,13 +1,17 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { createSqsNotificationSender } from '../queue/sqs-server/index.ts';
 import { setUpEmbeddedBucket } from '../storage/bucket-setup.ts';
 import { runApiRole } from './api.ts';
 import { runS3Role } from './s3.ts';
+import { runSqsRole } from './sqs.ts';
 
-/** Everything in one process: the embedded S3 server, its bucket set up, and the API. */
+/** Everything in one process: embedded SQS and S3 (bucket, CORS, notifications set up) and the API. */
 export async function runStart(config: Config, log: Logger) {
-  const s3 = await runS3Role(config, log);
+  const sqs = await runSqsRole(config, log);
+  // Same process: events go straight into the queue store instead of over loopback HTTP.
+  const s3 = await runS3Role(config, log, createSqsNotificationSender(sqs.store));
   const key = config.s3.accessKeys[0]!;
   // Darkroom configures its own embedded server through the SDK like any client: one code path.
   const client = new S3Client({
@@ -22,5 +26,10 @@ export async function runStart(config: Config, log: Logger) {
     client.destroy();
   }
   const api = await runApiRole(config, log);
-  return { parts: [api, s3], urls: { api: api.url, s3: s3.url }, bucket: config.s3.bucket };
+  // Closed in this order: stop taking requests first, then storage, then the queue it notifies.
+  return {
+    parts: [api, s3, sqs],
+    urls: { api: api.url, s3: s3.url, sqs: sqs.url },
+    bucket: config.s3.bucket,
+  };
 }

@@ -1,0 +1,30 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { createSqsClient, setUpEmbeddedQueues } from '../queue/sqs-client.ts';
+import { type EmbeddedSqsServer, startSqsServer } from '../queue/sqs-server/index.ts';
+
+/** Runs the embedded SQS server (data under `{DATA_DIR}/sqs`) with the uploads queue and its DLQ. */
+export async function runSqsRole(config: Config, log: Logger): Promise<EmbeddedSqsServer> {
+  const dataDir = path.join(config.dataDir, 'sqs');
+  const server = await startSqsServer({
+    host: config.host,
+    port: config.sqs.port,
+    dataDir,
+    region: config.s3.region,
+    accessKeys: config.s3.accessKeys,
+    log: log.child({ component: 'sqs' }),
+  });
+  // Through the SDK against our own server, as against Amazon SQS: one code path.
+  const client = createSqsClient({
+    ...config,
+    sqs: { ...config.sqs, port: server.port, queueUrl: undefined },
+  });
+  try {
+    await setUpEmbeddedQueues(client, config);
+  } finally {
+    client.destroy();
+  }
+  log.info({ url: server.url, dataDir }, 'embedded SQS listening');
+  return server;
+}
