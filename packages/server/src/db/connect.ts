@@ -56,6 +56,6 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   }
-  await migrateToLatest(db as Kysely<unknown>);
+  await migrateToLatest(db as Kysely<unknown>, dialect);
   return { db, dialect };
 }

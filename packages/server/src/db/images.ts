@@ -101,6 +101,42 @@ export class ImageRepository {
   async insert(row: ImageRow): Promise<void> {
     await this.db.insertInto('images').values(row).execute();
     await this.addBytes(row.owner, row.declared_bytes);
+    await this.logEvent(row.owner, row.id, row.status, row.created_at);
+  }
+
+  /** Appends a status change to the owner's event log (what GET /v1/events streams). */
+  private async logEvent(owner: string, imageId: string, status: ImageStatus, at: number): Promise<void> {
+    await this.db
+      .insertInto('image_events')
+      .values({ owner, image_id: imageId, status, created_at: at })
+      .execute();
+  }
+
+  /** Runs `fn` in a transaction, or in the current one when this repository is already inside one. */
+  private async atomically<T>(fn: (repo: ImageRepository) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db.transaction().execute((trx) => fn(new ImageRepository(trx, this.dialect)));
+  }
+
+  /** The owner's status changes after event `afterId`, oldest first. */
+  async eventsSince(owner: string, afterId: number, limit = 100) {
+    return this.db
+      .selectFrom('image_events')
+      .select(['id', 'image_id', 'status', 'created_at'])
+      .where('owner', '=', owner)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
+  /** The newest event id of any owner (where a fresh SSE stream starts). */
+  async lastEventId(): Promise<number> {
+    const row = await this.db
+      .selectFrom('image_events')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    return Number(row?.id ?? 0);
   }
 
   /** The owner's image, or undefined (also when it belongs to someone else). */
@@ -152,40 +188,49 @@ export class ImageRepository {
     patch: Partial<ImageRow>,
     now = Date.now(),
   ): Promise<boolean> {
-    const res = await this.db
-      .updateTable('images')
-      .set({ ...patch, updated_at: now })
-      .where('id', '=', id)
-      .where('status', 'in', from)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    return this.atomically(async (repo) => {
+      const row = await repo.db
+        .updateTable('images')
+        .set({ ...patch, updated_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', from)
+        .returning(['owner'])
+        .executeTakeFirst();
+      if (row && patch.status) await repo.logEvent(row.owner, id, patch.status, now);
+      return row !== undefined;
+    });
   }
 
   /** Records that the original arrived (pending → uploaded) with its real size; false if it already had. */
   async markUploaded(id: string, bytes: number, etag: string, now = Date.now()): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
+    return this.atomically(async (repo) => {
+      const row = await repo.db
         .updateTable('images')
         .set({ status: 'uploaded', bytes, etag, updated_at: now })
         .where('id', '=', id)
         .where('status', '=', 'pending')
         .returning(['owner', 'declared_bytes'])
         .executeTakeFirst();
-      if (row) await new ImageRepository(trx, this.dialect).addBytes(row.owner, bytes - row.declared_bytes);
+      if (row) {
+        await repo.addBytes(row.owner, bytes - row.declared_bytes);
+        await repo.logEvent(row.owner, id, 'uploaded', now);
+      }
       return row !== undefined;
     });
   }
 
-  /** Deletes the record and gives its bytes back to the owner's quota. */
-  async delete(id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const row = await trx
+  /** Deletes the record, gives its bytes back to the owner's quota, and logs `deleted`. */
+  async delete(id: string, now = Date.now()): Promise<void> {
+    await this.atomically(async (repo) => {
+      const row = await repo.db
         .deleteFrom('images')
         .where('id', '=', id)
         .returning(['owner', 'bytes', 'declared_bytes'])
         .executeTakeFirst();
-      if (row)
-        await new ImageRepository(trx, this.dialect).addBytes(row.owner, -(row.bytes ?? row.declared_bytes));
+      if (row) {
+        await repo.addBytes(row.owner, -(row.bytes ?? row.declared_bytes));
+        await repo.logEvent(row.owner, id, 'deleted', now);
+      }
     });
   }
 

@@ -1,7 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 
 // Migrations live in code (not files on disk) so they ship with the CLI and run at start-up.
-const migrations: Record<string, Migration> = {
+const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> => ({
   '0001_images': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -63,12 +63,32 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-};
-
-const provider: MigrationProvider = { getMigrations: async () => migrations };
+  '0002_image_events': {
+    async up(db: Kysely<unknown>) {
+      // The status-change log behind GET /v1/events (SSE with Last-Event-ID resume), shared by every
+      // API and worker process through the database.
+      await db.schema
+        .createTable('image_events')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('owner', 'varchar(255)', (c) => c.notNull())
+        .addColumn('image_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('image_events_owner_id')
+        .on('image_events')
+        .columns(['owner', 'id'])
+        .execute();
+    },
+  },
+});
 
 /** Brings the schema up to date; safe to run from several processes at once (Kysely locks). */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+export async function migrateToLatest(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Lifecycle of an image, as the API reports it. */
 export type ImageStatus = 'pending' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
 export type UploadMethod = 'put' | 'post' | 'multipart';
@@ -47,7 +49,17 @@ export interface OwnerUsageTable {
   bytes: number;
 }
 
+/** One status change of one image, in order; `id` is the SSE event id. */
+export interface ImageEventsTable {
+  id: Generated<number>;
+  owner: string;
+  image_id: string;
+  status: ImageStatus;
+  created_at: number;
+}
+
 export interface Database {
+  image_events: ImageEventsTable;
   images: ImagesTable;
   intent_log: IntentLogTable;
   owner_usage: OwnerUsageTable;
