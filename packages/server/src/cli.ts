@@ -8,6 +8,7 @@ import { runS3Role } from './roles/s3.ts';
 import { runSqsRole } from './roles/sqs.ts';
 import { runStart } from './roles/start.ts';
 import { runTokenCommand } from './roles/token.ts';
+import { runWorkerRole } from './roles/worker.ts';
 
 interface Closable {
   close(graceMs?: number): Promise<void>;
@@ -113,6 +114,19 @@ export function buildCli(): Command {
       process.stdout.write(`Embedded SQS listening on ${sqs.url} (queue darkroom-uploads)\n`);
       printCredentials(config);
       closeOnSignal([sqs], config, log);
+    });
+
+  program
+    .command('worker')
+    .description(
+      'Run an image worker alone: long-polls the uploads queue (DARKROOM_SQS_QUEUE_URL, or the embedded one) and develops each original.',
+    )
+    .action(async () => {
+      const config = configOrExit();
+      const log = createLogger(config, 'worker');
+      const worker = await runWorkerRole(config, log);
+      process.stdout.write(`Darkroom worker running (${config.worker.concurrency} at a time)\n`);
+      closeOnSignal([worker], config, log);
     });
 
   program

@@ -96,7 +96,7 @@ const envSchema = z.object({
   /** Images developed at once per worker process; default: the number of cores. */
   DARKROOM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   DARKROOM_VARIANTS: z.string().min(1).optional(),
-  DARKROOM_MAX_PIXELS: z.coerce.number().int().min(1).default(100_000_000),
+  DARKROOM_MAX_PIXELS: z.coerce.number().int().min(1).default(80_000_000),
   DARKROOM_WEBHOOK_URL: z.url().optional(),
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   DARKROOM_QUOTA_BYTES: z.coerce

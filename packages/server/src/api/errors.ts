@@ -17,6 +17,10 @@ export const API_ERRORS = {
   upload_incomplete: [409, 'The upload has not reached storage yet.'],
   upload_mismatch: [409, 'What reached storage does not match what was declared.'],
   storage_unavailable: [503, 'Storage is not reachable right now; try again shortly.'],
+  queue_unavailable: [
+    503,
+    'The processing queue is not reachable right now; complete the upload again shortly.',
+  ],
   database_unavailable: [503, 'The database is not reachable right now; try again shortly.'],
   internal: [500, 'Something went wrong on our side.'],
 } as const satisfies Record<string, readonly [number, string]>;

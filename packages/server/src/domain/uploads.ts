@@ -17,6 +17,11 @@ export interface UploadDeps {
   storage: StorageGateway;
   /** Called once per intent with its method and outcome, for metrics. */
   onIntent?: (method: UploadMethod | 'unknown', outcome: string) => void;
+  /**
+   * Hands an uploaded original to the workers (an S3-shaped event on the uploads queue), for storage
+   * that sends no notifications. Duplicates of real notifications are harmless: the worker is idempotent.
+   */
+  enqueueProcessing?: (key: string, size: number, etag: string) => Promise<void>;
 }
 
 /** The validated body of POST /v1/uploads. */
@@ -300,6 +305,13 @@ export async function completeUpload(
       );
     }
     await deps.images.markUploaded(id, info.size, info.etag);
+  }
+  // Also when it was already `uploaded`: a retried complete re-sends a hand-off that may have been lost.
+  const current = await ownedImage(deps, owner, id);
+  if (current.status === 'uploaded' && current.etag && current.bytes !== null) {
+    await deps.enqueueProcessing?.(key, current.bytes, current.etag).catch((err: unknown) => {
+      throw new ApiError('queue_unavailable', undefined, { 'retry-after': '5' }, { cause: err });
+    });
   }
   return toImageView(await ownedImage(deps, owner, id), deliveryBase(deps.config));
 }

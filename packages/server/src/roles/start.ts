@@ -6,8 +6,9 @@ import { setUpEmbeddedBucket } from '../storage/bucket-setup.ts';
 import { runApiRole } from './api.ts';
 import { runS3Role } from './s3.ts';
 import { runSqsRole } from './sqs.ts';
+import { runWorkerRole } from './worker.ts';
 
-/** Everything in one process: embedded SQS and S3 (bucket, CORS, notifications set up) and the API. */
+/** Everything in one process: embedded SQS and S3 (bucket, CORS, notifications set up), the API and a worker. */
 export async function runStart(config: Config, log: Logger) {
   const sqs = await runSqsRole(config, log);
   // Same process: events go straight into the queue store instead of over loopback HTTP.
@@ -26,9 +27,10 @@ export async function runStart(config: Config, log: Logger) {
     client.destroy();
   }
   const api = await runApiRole(config, log);
-  // Closed in this order: stop taking requests first, then storage, then the queue it notifies.
+  const worker = await runWorkerRole(config, log);
+  // Closed in this order: stop taking requests and jobs first, then storage, then the queue it notifies.
   return {
-    parts: [api, s3, sqs],
+    parts: [api, worker, s3, sqs],
     urls: { api: api.url, s3: s3.url, sqs: sqs.url },
     bucket: config.s3.bucket,
   };

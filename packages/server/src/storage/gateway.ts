@@ -1,12 +1,17 @@
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -217,6 +222,54 @@ export class StorageGateway {
       if (s3ErrorCode(err) === 'NotFound' || s3ErrorCode(err) === 'NoSuchKey') return undefined;
       return unreachable(err);
     }
+  }
+
+  /**
+   * Streams an object to a local file (never whole in memory), passing each chunk to `onChunk`
+   * (e.g. a hash). Returns the ETag of what was read, or undefined when the object is gone.
+   */
+  async downloadTo(
+    key: string,
+    file: string,
+    onChunk?: (chunk: Buffer) => void,
+  ): Promise<{ etag: string; size: number } | undefined> {
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      if (s3ErrorCode(err) === 'NoSuchKey' || s3ErrorCode(err) === 'NotFound') return undefined;
+      return unreachable(err);
+    }
+    let size = 0;
+    await pipeline(
+      res.Body as Readable,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          size += chunk.length;
+          onChunk?.(chunk);
+          yield chunk;
+        }
+      },
+      fs.createWriteStream(file),
+    ).catch(unreachable);
+    return { etag: (res.ETag ?? '').replace(/"/g, ''), size };
+  }
+
+  /** Uploads a local file as an immutable object (variants): streamed, with its type and cache policy. */
+  async putFile(key: string, file: string, contentType: string, cacheControl: string): Promise<void> {
+    const { size } = await fs.promises.stat(file);
+    await this.client
+      .send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: fs.createReadStream(file),
+          ContentLength: size,
+          ContentType: contentType,
+          CacheControl: cacheControl,
+        }),
+      )
+      .catch(unreachable);
   }
 
   /** Deletes the given keys and everything under the given prefixes. */

@@ -5,9 +5,15 @@ import pg from 'pg';
 import pino from 'pino';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
+import { createSqsClient, setUpEmbeddedQueues } from '../../src/queue/sqs-client.ts';
+import {
+  createSqsNotificationSender,
+  type EmbeddedSqsServer,
+  startSqsServer,
+} from '../../src/queue/sqs-server/index.ts';
 import { type RunningApi, runApiRole } from '../../src/roles/api.ts';
 import { setUpEmbeddedBucket } from '../../src/storage/bucket-setup.ts';
-import { startTestS3, TEST_KEY, type TestS3 } from './s3.ts';
+import { REGION, startTestS3, TEST_KEY, type TestS3 } from './s3.ts';
 
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef';
 
@@ -40,6 +46,7 @@ export interface TestApi {
   url: string;
   config: Config;
   s3: TestS3;
+  sqs: EmbeddedSqsServer;
   api: RunningApi;
   /** A bearer token for `sub`. */
   token(sub: string, ttlSeconds?: number): Promise<string>;
@@ -58,13 +65,22 @@ export interface TestApi {
 
 /** Starts the embedded S3 server and the API over SQLite or a fresh PostgreSQL database, on random ports. */
 export async function startTestApi(kind: DbKind, env: Record<string, string> = {}): Promise<TestApi> {
-  const s3 = await startTestS3();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-api-'));
+  const sqs = await startSqsServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: path.join(dataDir, 'sqs'),
+    region: REGION,
+    accessKeys: [TEST_KEY],
+    log: pino({ level: 'silent' }),
+  });
+  const s3 = await startTestS3({ sender: createSqsNotificationSender(sqs.store) });
   const pgDb = kind === 'postgres' ? await createPgDatabase() : undefined;
   const s3Port = new URL(s3.endpoint).port;
   const config = loadConfig({
     DARKROOM_PORT: '0',
     DARKROOM_S3_PORT: s3Port,
+    DARKROOM_SQS_PORT: String(sqs.port),
     DARKROOM_DATA_DIR: dataDir,
     DARKROOM_DATABASE_URL: pgDb?.url ?? `sqlite:${path.join(dataDir, 'darkroom.sqlite')}`,
     DARKROOM_JWT_SECRET: JWT_SECRET,
@@ -74,6 +90,9 @@ export async function startTestApi(kind: DbKind, env: Record<string, string> = {
     ...env,
   });
   const client = s3.client();
+  const sqsClient = createSqsClient(config);
+  await setUpEmbeddedQueues(sqsClient, config);
+  sqsClient.destroy();
   await setUpEmbeddedBucket(client, config);
   const api = await runApiRole(config, pino({ level: config.logLevel }));
   const tokens = new Map<string, string>();
@@ -82,6 +101,7 @@ export async function startTestApi(kind: DbKind, env: Record<string, string> = {
     url: api.url,
     config,
     s3,
+    sqs,
     api,
     token,
     async call(method, p, opts = {}) {
@@ -106,6 +126,7 @@ export async function startTestApi(kind: DbKind, env: Record<string, string> = {
     async stop() {
       await api.close(500);
       await s3.stop();
+      await sqs.close(500);
       await pgDb?.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },

@@ -61,7 +61,9 @@ export interface TestS3 {
 }
 
 /** Starts an embedded S3 server on a random port over a fresh temp data dir. */
-export async function startTestS3(opts: { dataDir?: string } = {}): Promise<TestS3> {
+export async function startTestS3(
+  opts: { dataDir?: string; sender?: NotificationSender } = {},
+): Promise<TestS3> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-s3-'));
   const sender = new RecordingSender();
   const server = await startS3Server({
@@ -73,7 +75,7 @@ export async function startTestS3(opts: { dataDir?: string } = {}): Promise<Test
     accessKeys: [TEST_KEY, SECOND_KEY],
     maxObjectBytes: S3_MAX_OBJECT_BYTES,
     log: pino({ level: process.env.DARKROOM_TEST_LOG ?? 'silent' }),
-    sender,
+    sender: opts.sender ?? sender,
   });
   const clients: S3Client[] = [];
   return {

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { openDatabase } from '../db/connect.ts';
+import { ImageRepository } from '../db/images.ts';
+import { configureSharp, formatsForMimeTypes, parseVariants } from '../pipeline/index.ts';
+import { createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
+import { StorageGateway } from '../storage/gateway.ts';
+import { createS3Clients } from '../storage/s3-client.ts';
+import { QueueConsumer } from '../worker/consumer.ts';
+import { createS3EventHandler } from '../worker/handler.ts';
+
+/** A running worker: stop() stops receiving and lets the images in hand finish. */
+export interface RunningWorker {
+  consumer: QueueConsumer;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Long-polls the uploads queue and develops each uploaded original (DARKROOM_WORKER_CONCURRENCY at once). */
+export async function runWorkerRole(config: Config, log: Logger): Promise<RunningWorker> {
+  // Validated before anything starts, so a bad DARKROOM_VARIANTS stops the process at once.
+  let variants: ReturnType<typeof parseVariants>;
+  try {
+    variants = parseVariants(config.worker.variants);
+  } catch (err) {
+    throw new Error(`DARKROOM_VARIANTS: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const { db, dialect } = await openDatabase(config.databaseUrl);
+  const { client: s3, presigner } = createS3Clients(config);
+  const sqs = createSqsClient(config);
+  const workRoot = path.join(config.dataDir, 'work');
+  fs.rmSync(workRoot, { recursive: true, force: true });
+  fs.mkdirSync(workRoot, { recursive: true });
+  // One libvips thread per job: jobs run in parallel already, and this bounds memory per job.
+  configureSharp({ concurrency: 1 });
+  const wlog = log.child({ component: 'worker' });
+  const images = new ImageRepository(db, dialect);
+  const handler = createS3EventHandler({
+    bucket: config.s3.bucket,
+    images,
+    storage: new StorageGateway(s3, presigner, config.s3.bucket),
+    variants,
+    limits: {
+      maxPixels: config.worker.maxPixels,
+      maxInputBytes: config.uploads.maxBytes,
+      allowedFormats: formatsForMimeTypes(config.uploads.allowedTypes),
+    },
+    workRoot,
+    maxReceiveCount: config.sqs.maxReceiveCount,
+    log: wlog,
+  });
+  const consumer = new QueueConsumer({
+    client: sqs,
+    queueUrl: uploadsQueueUrl(config),
+    concurrency: config.worker.concurrency,
+    visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
+    handler,
+    log: wlog,
+  });
+  consumer.start();
+  wlog.info(
+    {
+      queue: uploadsQueueUrl(config),
+      concurrency: config.worker.concurrency,
+      variants: variants.map((v) => v.name),
+    },
+    'worker started',
+  );
+  return {
+    consumer,
+    async close() {
+      await consumer.stop();
+      sqs.destroy();
+      s3.destroy();
+      presigner.destroy();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { Message } from '@aws-sdk/client-sqs';
+import type { Logger } from 'pino';
+import type { ImageRepository } from '../db/images.ts';
+import type { MessageHandler } from './consumer.ts';
+import { type ProcessDeps, processRecord } from './process-image.ts';
+import { imageIdFromKey, parseS3EventMessage } from './s3-events.ts';
+
+/** Thrown for messages the worker will never understand; left alone, they end in the dead-letter queue. */
+export class UnknownMessageError extends Error {}
+
+/**
+ * The worker's message handler: S3 event notifications only. On the last receive before the
+ * dead-letter queue, an image whose processing keeps failing is marked `failed` so the user learns of it.
+ */
+export function createS3EventHandler(
+  deps: ProcessDeps & { images: ImageRepository; maxReceiveCount: number; log: Logger },
+  onOutcome?: (outcome: string) => void,
+): MessageHandler {
+  return async (message: Message, receiveCount: number) => {
+    const parsed = parseS3EventMessage(message.Body ?? '');
+    if (parsed.kind === 'test') return;
+    if (parsed.kind === 'unknown') {
+      deps.log.warn(
+        { messageId: message.MessageId, reason: parsed.reason },
+        'not an S3 event; leaving it for the dead-letter queue',
+      );
+      onOutcome?.('unknown_message');
+      throw new UnknownMessageError(parsed.reason);
+    }
+    for (const record of parsed.records) {
+      try {
+        const outcome = await processRecord(deps, record);
+        deps.log.debug({ key: record.key, eventName: record.eventName, outcome }, 'record handled');
+        onOutcome?.(outcome);
+      } catch (err) {
+        onOutcome?.('error');
+        const id = imageIdFromKey(record.key);
+        if (id && receiveCount >= deps.maxReceiveCount) {
+          await deps.images.transition(id, ['pending', 'uploaded', 'processing'], {
+            status: 'failed',
+            error_code: 'processing_failed',
+            error_message: `Processing failed ${receiveCount} times: ${err instanceof Error ? err.message : String(err)}`,
+          });
+        }
+        throw err;
+      }
+    }
+  };
+}
