@@ -1,11 +1,13 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Caller, TokenVerifier } from './auth/jwt.ts';
 import { handleError } from './error-handler.ts';
 import { ApiError } from './errors.ts';
+import type { EventHub } from './event-hub.ts';
+import { eventsRoute } from './routes/events.ts';
 import { operationalRoutes } from './routes/health.ts';
 import { deleteImageRoute } from './routes/images/delete.ts';
 import { getImageRoute } from './routes/images/get.ts';
@@ -17,8 +19,20 @@ import { presignPartsRoute } from './routes/uploads/parts.ts';
 import { ErrorBody, Image } from './schemas.ts';
 import type { ApiDeps, App } from './types.ts';
 
+/**
+ * EventSource cannot send headers, so GET /v1/events alone also takes the token as `access_token`.
+ * Nowhere else: query strings end up in logs and caches.
+ */
+function eventStreamToken(request: FastifyRequest): string | undefined {
+  if (request.routeOptions.url !== '/v1/events') return undefined;
+  const token = (request.query as { access_token?: unknown }).access_token;
+  return typeof token === 'string' ? `Bearer ${token}` : undefined;
+}
+
 /** Builds the Darkroom HTTP API (not yet listening). */
-export async function buildApi(deps: ApiDeps & { verifier: TokenVerifier; log: Logger }): Promise<App> {
+export async function buildApi(
+  deps: ApiDeps & { verifier: TokenVerifier; hub: EventHub; log: Logger },
+): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.log,
     // Upload intents are tiny JSON documents; image bytes never come here.
@@ -66,8 +80,9 @@ export async function buildApi(deps: ApiDeps & { verifier: TokenVerifier; log: L
     // Placeholder until the onRequest hook sets it; every route in this context runs after that hook.
     authed.decorateRequest('caller', null as unknown as Caller);
     authed.addHook('onRequest', async (request) => {
-      request.caller = await deps.verifier.verify(request.headers.authorization);
+      request.caller = await deps.verifier.verify(request.headers.authorization ?? eventStreamToken(request));
     });
+    eventsRoute(authed, deps);
     for (const route of [
       createUploadRoute,
       presignPartsRoute,

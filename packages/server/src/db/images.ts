@@ -130,6 +130,17 @@ export class ImageRepository {
       .execute();
   }
 
+  /** Everyone's status changes after event `afterId`, oldest first (what the SSE hub fans out). */
+  async eventsAfter(afterId: number, limit = 500) {
+    return this.db
+      .selectFrom('image_events')
+      .select(['id', 'owner', 'image_id', 'status', 'created_at'])
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
   /** The newest event id of any owner (where a fresh SSE stream starts). */
   async lastEventId(): Promise<number> {
     const row = await this.db

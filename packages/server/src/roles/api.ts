@@ -2,6 +2,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.ts';
 import { createTokenVerifier } from '../api/auth/jwt.ts';
+import { EventHub } from '../api/event-hub.ts';
 import { createApiMetrics } from '../api/metrics.ts';
 import type { App } from '../api/types.ts';
 import type { Config } from '../config.ts';
@@ -26,9 +27,13 @@ export async function runApiRole(config: Config, log: Logger): Promise<RunningAp
   const metrics = createApiMetrics();
   const sqs = createSqsClient(config);
   const queueUrl = uploadsQueueUrl(config);
+  const images = new ImageRepository(db, dialect);
+  const hub = new EventHub(images, log.child({ component: 'events' }));
+  await hub.start();
   const app = await buildApi({
     config,
-    images: new ImageRepository(db, dialect),
+    images,
+    hub,
     storage: new StorageGateway(client, presigner, config.s3.bucket),
     verifier: createTokenVerifier(config.jwt),
     metrics,
@@ -55,6 +60,8 @@ export async function runApiRole(config: Config, log: Logger): Promise<RunningAp
     url,
     app,
     async close(graceMs = 10_000) {
+      // Event streams never end by themselves; end them so shutdown only waits for real requests.
+      hub.stop();
       const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
       await app.close();
       clearTimeout(timer);
