@@ -203,3 +203,15 @@ describe('virtual-host-style addressing', () => {
     agent.destroy();
   });
 });
+
+describe('unsupported signature versions', () => {
+  it('answers a SigV2 presigned URL with InvalidRequest naming the supported mechanism', async () => {
+    const res = await fetch(
+      `${s3.endpoint}/${Bucket}/by-second?AWSAccessKeyId=AKID&Expires=2000000000&Signature=abc%3D`,
+    );
+    expect(res.status).toBe(400);
+    const body = await res.text();
+    expect(body).toContain('<Code>InvalidRequest</Code>');
+    expect(body).toContain('AWS4-HMAC-SHA256');
+  });
+});

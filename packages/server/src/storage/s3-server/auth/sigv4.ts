@@ -129,7 +129,13 @@ export async function verifySignature(
   let params: AuthParams;
   if (authorization !== undefined) params = fromHeader(req, authorization, opts.bodySha256);
   else if (presigned) params = fromQuery(req);
-  else throw new S3Error('AccessDenied');
+  else if ('AWSAccessKeyId' in req.query && 'Signature' in req.query) {
+    // A SigV2 presigned URL (AWS CLI v1's default for `s3 presign`): say so rather than "Access Denied".
+    throw new S3Error(
+      'InvalidRequest',
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    );
+  } else throw new S3Error('AccessDenied');
 
   const credential = parseCredential(
     params.credential,

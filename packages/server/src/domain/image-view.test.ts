@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.ts';
+import type { ImageRow } from '../db/images.ts';
+import { toImageView } from './image-view.ts';
+import { deliveryBase } from './uploads.ts';
+
+const row: ImageRow = {
+  id: '0b6f3c1e-8f5a-4c1b-9d2e-3a4b5c6d7e8f',
+  owner: 'alice',
+  status: 'ready',
+  filename: 'a.jpg',
+  content_type: 'image/jpeg',
+  declared_bytes: 10,
+  bytes: 9,
+  sha256: null,
+  client_thumbhash: 'client',
+  visibility: 'public',
+  upload_method: 'put',
+  multipart_upload_id: null,
+  part_size: null,
+  part_count: null,
+  etag: 'e',
+  width: 600,
+  height: 450,
+  format: 'jpeg',
+  thumbhash: null,
+  dominant_color: '#102030',
+  variants: JSON.stringify({
+    thumb: { key: 'variants/x/thumb.webp', width: 320, height: 240, bytes: 5, contentType: 'image/webp' },
+  }),
+  error_code: null,
+  error_message: null,
+  created_at: 0,
+  updated_at: 1000,
+};
+
+describe('image JSON', () => {
+  it('points variant URLs at DARKROOM_CDN_BASE_URL when set, else at the public base URL', () => {
+    const cdn = loadConfig({ DARKROOM_CDN_BASE_URL: 'https://cdn.example.com/' });
+    expect(toImageView(row, deliveryBase(cdn)).variants.thumb!.url).toBe(
+      `https://cdn.example.com/img/${row.id}/thumb`,
+    );
+    const plain = loadConfig({ DARKROOM_PUBLIC_BASE_URL: 'https://photos.example.com' });
+    expect(toImageView(row, deliveryBase(plain)).variants.thumb!.url).toBe(
+      `https://photos.example.com/img/${row.id}/thumb`,
+    );
+  });
+
+  it('shows the client thumbhash until the worker has one, and real bytes over declared ones', () => {
+    const view = toImageView(row, 'http://x');
+    expect(view).toMatchObject({ thumbhash: 'client', bytes: 9, createdAt: '1970-01-01T00:00:00.000Z' });
+    expect(view.error).toBeUndefined();
+    expect(
+      toImageView({ ...row, status: 'failed', error_code: 'corrupt_image', error_message: 'bad' }, 'x').error,
+    ).toEqual({
+      code: 'corrupt_image',
+      message: 'bad',
+    });
+  });
+});
