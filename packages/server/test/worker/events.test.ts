@@ -44,7 +44,11 @@ async function readEvents(
             .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
         );
         if (fields.data)
-          events.push({ id: Number(fields.id), event: fields.event, data: JSON.parse(fields.data) });
+          events.push({
+            id: Number(fields.id),
+            event: fields.event ?? 'message',
+            data: JSON.parse(fields.data),
+          });
         at = buffer.indexOf('\n\n');
       }
       if (until(events)) break;
