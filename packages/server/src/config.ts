@@ -96,6 +96,9 @@ const envSchema = z.object({
   /** Images developed at once per worker process; default: the number of cores. */
   DARKROOM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   DARKROOM_VARIANTS: z.string().min(1).optional(),
+  /** A pending upload with no bytes after this long is removed (must outlive presigned URLs). */
+  DARKROOM_PENDING_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
+  DARKROOM_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(60),
   DARKROOM_MAX_PIXELS: z.coerce.number().int().min(1).default(80_000_000),
   DARKROOM_WEBHOOK_URL: z.url().optional(),
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -146,6 +149,8 @@ export interface Config {
     /** Raw DARKROOM_VARIANTS (parsed by the pipeline, which owns the grammar). */
     readonly variants: string | undefined;
     readonly maxPixels: number;
+    readonly pendingTtlSeconds: number;
+    readonly sweepIntervalSeconds: number;
   };
   readonly webhook: { readonly url: string | undefined; readonly secret: string | undefined };
   /** `sqlite:/abs/path` or a postgres URL. */
@@ -220,6 +225,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       'DARKROOM_S3_ACCELERATE: Transfer Acceleration exists only on Amazon S3; set DARKROOM_S3_ENDPOINT to an amazonaws.com URL (e.g. https://s3.amazonaws.com)',
     ]);
   }
+  if (e.DARKROOM_PENDING_TTL_SECONDS <= e.DARKROOM_PRESIGN_TTL_SECONDS) {
+    throw new ConfigError(['DARKROOM_PENDING_TTL_SECONDS: must be longer than DARKROOM_PRESIGN_TTL_SECONDS']);
+  }
   if (e.DARKROOM_WEBHOOK_URL && !e.DARKROOM_WEBHOOK_SECRET) {
     throw new ConfigError([
       'DARKROOM_WEBHOOK_SECRET: required when DARKROOM_WEBHOOK_URL is set (webhooks are signed)',
@@ -258,6 +266,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       concurrency: e.DARKROOM_WORKER_CONCURRENCY ?? os.availableParallelism(),
       variants: e.DARKROOM_VARIANTS,
       maxPixels: e.DARKROOM_MAX_PIXELS,
+      pendingTtlSeconds: e.DARKROOM_PENDING_TTL_SECONDS,
+      sweepIntervalSeconds: e.DARKROOM_SWEEP_INTERVAL_SECONDS,
     },
     webhook: { url: e.DARKROOM_WEBHOOK_URL, secret: e.DARKROOM_WEBHOOK_SECRET },
     databaseUrl,

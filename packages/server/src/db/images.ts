@@ -245,6 +245,31 @@ export class ImageRepository {
     });
   }
 
+  /** Images still in one of `statuses` that were last touched before `before` (oldest first), for the sweeps. */
+  async staleImages(statuses: readonly ImageStatus[], before: number, limit: number): Promise<ImageRow[]> {
+    return this.db
+      .selectFrom('images')
+      .selectAll()
+      .where('status', 'in', statuses)
+      .where('updated_at', '<', before)
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Which of these ids have a record (any status). */
+  async existingIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.selectFrom('images').select('id').where('id', 'in', ids).execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Drops status events older than `before` (SSE resume reaches back that far at most). */
+  async pruneEvents(before: number): Promise<number> {
+    const res = await this.db.deleteFrom('image_events').where('created_at', '<', before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
   /** Cheap liveness probe for /healthz. */
   async ping(): Promise<void> {
     await sql`SELECT 1`.execute(this.db);

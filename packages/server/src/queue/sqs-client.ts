@@ -1,6 +1,12 @@
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Config } from '../config.ts';
 import { UPLOADS_QUEUE_NAME } from '../storage/bucket-setup.ts';
+import { syntheticObjectCreated } from '../worker/s3-events.ts';
 import { ACCOUNT_ID } from './sqs-server/index.ts';
 
 function hostOf(config: Config): string {
@@ -60,4 +66,23 @@ export async function setUpEmbeddedQueues(client: SQSClient, config: Config): Pr
       },
     }),
   );
+}
+
+/**
+ * Puts an ObjectCreated event for an original on the uploads queue, shaped exactly as S3 sends it, for
+ * storage without notifications and for the reconciliation sweep. The worker is idempotent, so a
+ * duplicate of a real notification costs one HEAD.
+ */
+export function createProcessingEnqueuer(client: SQSClient, config: Config) {
+  const queueUrl = uploadsQueueUrl(config);
+  return async (key: string, size: number, eTag: string): Promise<void> => {
+    const body = syntheticObjectCreated({
+      region: config.s3.region,
+      bucket: config.s3.bucket,
+      key,
+      size,
+      eTag,
+    });
+    await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+  };
 }

@@ -1,4 +1,3 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.ts';
 import { createTokenVerifier } from '../api/auth/jwt.ts';
@@ -8,10 +7,9 @@ import type { App } from '../api/types.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
-import { createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
+import { createProcessingEnqueuer, createSqsClient } from '../queue/sqs-client.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
-import { syntheticObjectCreated } from '../worker/s3-events.ts';
 
 /** A running API: its URL and how to stop it (in-flight requests finish, then the pools close). */
 export interface RunningApi {
@@ -26,7 +24,6 @@ export async function runApiRole(config: Config, log: Logger): Promise<RunningAp
   const { client, presigner } = createS3Clients(config);
   const metrics = createApiMetrics();
   const sqs = createSqsClient(config);
-  const queueUrl = uploadsQueueUrl(config);
   const images = new ImageRepository(db, dialect);
   const hub = new EventHub(images, log.child({ component: 'events' }));
   await hub.start();
@@ -38,16 +35,7 @@ export async function runApiRole(config: Config, log: Logger): Promise<RunningAp
     verifier: createTokenVerifier(config.jwt),
     metrics,
     onIntent: (method, outcome) => metrics.uploads.inc({ method, outcome }),
-    enqueueProcessing: async (key, size, eTag) => {
-      const body = syntheticObjectCreated({
-        region: config.s3.region,
-        bucket: config.s3.bucket,
-        key,
-        size,
-        eTag,
-      });
-      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
-    },
+    enqueueProcessing: createProcessingEnqueuer(sqs, config),
     log: log.child({ component: 'api' }),
   });
   await app.listen({ host: config.host, port: config.port });

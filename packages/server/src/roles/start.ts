@@ -33,5 +33,6 @@ export async function runStart(config: Config, log: Logger) {
     parts: [api, worker, s3, sqs],
     urls: { api: api.url, s3: s3.url, sqs: sqs.url },
     bucket: config.s3.bucket,
+    worker,
   };
 }

@@ -5,15 +5,17 @@ import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
 import { configureSharp, formatsForMimeTypes, parseVariants } from '../pipeline/index.ts';
-import { createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
+import { createProcessingEnqueuer, createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 import { QueueConsumer } from '../worker/consumer.ts';
 import { createS3EventHandler } from '../worker/handler.ts';
+import { Sweeper } from '../worker/sweeper.ts';
 
 /** A running worker: stop() stops receiving and lets the images in hand finish. */
 export interface RunningWorker {
   consumer: QueueConsumer;
+  sweeper: Sweeper;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -36,10 +38,11 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
   configureSharp({ concurrency: 1 });
   const wlog = log.child({ component: 'worker' });
   const images = new ImageRepository(db, dialect);
+  const storage = new StorageGateway(s3, presigner, config.s3.bucket);
   const handler = createS3EventHandler({
     bucket: config.s3.bucket,
     images,
-    storage: new StorageGateway(s3, presigner, config.s3.bucket),
+    storage,
     variants,
     limits: {
       maxPixels: config.worker.maxPixels,
@@ -59,6 +62,16 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
     log: wlog,
   });
   consumer.start();
+  const sweeper = new Sweeper({
+    images,
+    storage,
+    enqueue: createProcessingEnqueuer(sqs, config),
+    pendingTtlMs: config.worker.pendingTtlSeconds * 1000,
+    graceMs: 60_000,
+    intervalMs: config.worker.sweepIntervalSeconds * 1000,
+    log: wlog.child({ component: 'sweeper' }),
+  });
+  sweeper.start();
   wlog.info(
     {
       queue: uploadsQueueUrl(config),
@@ -69,7 +82,9 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
   );
   return {
     consumer,
+    sweeper,
     async close() {
+      await sweeper.stop();
       await consumer.stop();
       sqs.destroy();
       s3.destroy();

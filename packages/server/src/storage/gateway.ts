@@ -10,6 +10,7 @@ import {
   type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -270,6 +271,38 @@ export class StorageGateway {
         }),
       )
       .catch(unreachable);
+  }
+
+  /** One page of keys under `prefix` (with sizes), for the janitor. */
+  async listPage(
+    prefix: string,
+    token?: string,
+  ): Promise<{ keys: { key: string; size: number; lastModified: number }[]; next?: string }> {
+    const page = await this.client
+      .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }))
+      .catch(unreachable);
+    return {
+      keys: (page.Contents ?? []).map((o) => ({
+        key: o.Key!,
+        size: o.Size ?? 0,
+        lastModified: o.LastModified?.getTime() ?? 0,
+      })),
+      ...(page.NextContinuationToken ? { next: page.NextContinuationToken } : {}),
+    };
+  }
+
+  /** Multipart uploads in progress under `prefix` (first 1000), for the janitor. */
+  async listMultipartUploads(
+    prefix: string,
+  ): Promise<{ key: string; uploadId: string; initiated: number }[]> {
+    const res = await this.client
+      .send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix }))
+      .catch(unreachable);
+    return (res.Uploads ?? []).map((u) => ({
+      key: u.Key!,
+      uploadId: u.UploadId!,
+      initiated: u.Initiated?.getTime() ?? 0,
+    }));
   }
 
   /** Deletes the given keys and everything under the given prefixes. */

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { runStart } from '../../src/roles/start.ts';
+import type { Sweeper } from '../../src/worker/sweeper.ts';
 import { JWT_SECRET } from './api.ts';
 import { freePort } from './process.ts';
 import { TEST_KEY } from './s3.ts';
@@ -17,6 +18,7 @@ export const TESTDATA = path.resolve(
 
 export interface TestStack {
   config: Config;
+  sweeper: Sweeper;
   api: string;
   s3: string;
   sqs: string;
@@ -67,6 +69,7 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   };
   return {
     config,
+    sweeper: started.worker.sweeper,
     api: started.urls.api,
     s3: started.urls.s3,
     sqs: started.urls.sqs,

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import {
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_KEY } from '../helpers/s3.ts';
+import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
+
+// This stack's bucket sends no notifications, as some S3s cannot: only the sweep can find uploads.
+let stack: TestStack;
+let s3: S3Client;
+const MINUTE = 60_000;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  s3 = new S3Client({ endpoint: stack.s3, region: 'us-east-1', forcePathStyle: true, credentials: TEST_KEY });
+  await s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: stack.config.s3.bucket,
+      NotificationConfiguration: {},
+    }),
+  );
+}, 60_000);
+afterAll(async () => {
+  s3.destroy();
+  await stack.stop();
+});
+
+const exists = (Key: string) =>
+  s3.send(new HeadObjectCommand({ Bucket: stack.config.s3.bucket, Key })).then(
+    () => true,
+    () => false,
+  );
+
+describe('the sweep', () => {
+  it('finds an upload whose notification never came and gets it processed', async () => {
+    const id = await stack.upload('gina', path.join(TESTDATA, 'orientation/Landscape_2.jpg'), 'image/jpeg');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await stack.call('GET', `/v1/images/${id}`, { as: 'gina' })).json.status).toBe('pending');
+    const report = await stack.sweeper.runOnce(Date.now() + 2 * MINUTE);
+    expect(report.reconciled).toBe(1);
+    expect(await stack.waitSettled('gina', id)).toMatchObject({ status: 'ready', width: 600, height: 450 });
+  });
+
+  it('removes pending uploads that never got their bytes, once past the TTL', async () => {
+    const intent = await stack.call('POST', '/v1/uploads', {
+      as: 'hank',
+      body: { filename: 'never.jpg', contentType: 'image/jpeg', size: 100 },
+    });
+    const id = (intent.json.image as { id: string }).id;
+    await stack.sweeper.runOnce(Date.now() + 2 * MINUTE);
+    expect((await stack.call('GET', `/v1/images/${id}`, { as: 'hank' })).status).toBe(200);
+    const report = await stack.sweeper.runOnce(
+      Date.now() + (stack.config.worker.pendingTtlSeconds + 60) * 1000,
+    );
+    expect(report.abandoned).toBeGreaterThanOrEqual(1);
+    expect((await stack.call('GET', `/v1/images/${id}`, { as: 'hank' })).status).toBe(404);
+  });
+
+  it('deletes originals and aborts multipart uploads that belong to no image', async () => {
+    const Bucket = stack.config.s3.bucket;
+    const orphan = `uploads/${randomUUID()}`;
+    await s3.send(new PutObjectCommand({ Bucket, Key: orphan, Body: 'nobody’s' }));
+    const stray = `uploads/${randomUUID()}`;
+    await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: stray }));
+    // Within the grace period nothing is touched: an intent may be a moment away from its record.
+    await stack.sweeper.runOnce(Date.now());
+    expect(await exists(orphan)).toBe(true);
+    const report = await stack.sweeper.runOnce(Date.now() + 2 * MINUTE);
+    expect(report.orphansDeleted).toBeGreaterThanOrEqual(1);
+    expect(report.multipartAborted).toBeGreaterThanOrEqual(1);
+    expect(await exists(orphan)).toBe(false);
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix: stray }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+  });
+});
