@@ -1,6 +1,9 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { runApiRole } from './roles/api.ts';
@@ -72,6 +75,26 @@ function printCredentials(config: Config): void {
   }
 }
 
+/** A minimal GET /metrics server for a standalone worker (DARKROOM_WORKER_METRICS_PORT). */
+async function serveMetrics(registry: Registry, config: Config) {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(config.worker.metricsPort, config.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${config.host}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** Builds the `darkroom` command line. */
 export function buildCli(): Command {
   const program = new Command('darkroom')
@@ -125,8 +148,14 @@ export function buildCli(): Command {
       const config = configOrExit();
       const log = createLogger(config, 'worker');
       const worker = await runWorkerRole(config, log);
-      process.stdout.write(`Darkroom worker running (${config.worker.concurrency} at a time)\n`);
-      closeOnSignal([worker], config, log);
+      const metrics =
+        config.worker.metricsPort === undefined
+          ? undefined
+          : await serveMetrics(worker.metrics.registry, config);
+      process.stdout.write(
+        `Darkroom worker running (${config.worker.concurrency} at a time)${metrics ? `; metrics at ${metrics.url}/metrics` : ''}\n`,
+      );
+      closeOnSignal(metrics ? [worker, metrics] : [worker], config, log);
     });
 
   program

@@ -98,6 +98,8 @@ const envSchema = z.object({
   DARKROOM_VARIANTS: z.string().min(1).optional(),
   /** A pending upload with no bytes after this long is removed (must outlive presigned URLs). */
   DARKROOM_PENDING_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
+  /** A standalone `darkroom worker` serves GET /metrics on this port when set. */
+  DARKROOM_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   DARKROOM_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(60),
   DARKROOM_MAX_PIXELS: z.coerce.number().int().min(1).default(80_000_000),
   DARKROOM_WEBHOOK_URL: z.url().optional(),
@@ -151,6 +153,7 @@ export interface Config {
     readonly maxPixels: number;
     readonly pendingTtlSeconds: number;
     readonly sweepIntervalSeconds: number;
+    readonly metricsPort: number | undefined;
   };
   readonly webhook: { readonly url: string | undefined; readonly secret: string | undefined };
   /** `sqlite:/abs/path` or a postgres URL. */
@@ -268,6 +271,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxPixels: e.DARKROOM_MAX_PIXELS,
       pendingTtlSeconds: e.DARKROOM_PENDING_TTL_SECONDS,
       sweepIntervalSeconds: e.DARKROOM_SWEEP_INTERVAL_SECONDS,
+      metricsPort: e.DARKROOM_WORKER_METRICS_PORT,
     },
     webhook: { url: e.DARKROOM_WEBHOOK_URL, secret: e.DARKROOM_WEBHOOK_SECRET },
     databaseUrl,

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The API's Prometheus metrics, in a registry of its own so several apps can share a process (tests). */
 export interface ApiMetrics {
@@ -8,9 +8,29 @@ export interface ApiMetrics {
   uploads: Counter<'method' | 'outcome'>;
 }
 
-/** Creates the registry and the request and upload metrics. */
-export function createApiMetrics(): ApiMetrics {
+/**
+ * Creates the registry and the request and upload metrics. `queueDepth`, when given, is read at each
+ * scrape (the queue is shared by every worker, so any API process can report it).
+ */
+export function createApiMetrics(
+  queueDepth?: () => Promise<{ visible: number; inFlight: number; delayed: number }>,
+): ApiMetrics {
   const registry = new Registry();
+  if (queueDepth) {
+    new Gauge({
+      name: 'darkroom_queue_messages',
+      help: 'Messages on the uploads queue by state (visible, in_flight, delayed)',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        const depth = await queueDepth().catch(() => undefined);
+        if (!depth) return;
+        this.set({ state: 'visible' }, depth.visible);
+        this.set({ state: 'in_flight' }, depth.inFlight);
+        this.set({ state: 'delayed' }, depth.delayed);
+      },
+    });
+  }
   return {
     registry,
     requests: new Counter({

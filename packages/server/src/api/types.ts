@@ -6,6 +6,7 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { UploadDeps } from '../domain/uploads.ts';
 import type { Caller } from './auth/jwt.ts';
@@ -24,6 +25,8 @@ export type App = FastifyInstance<
 export interface ApiDeps extends UploadDeps {
   config: Config;
   metrics: ApiMetrics;
+  /** Metrics of other roles in this process (the worker in `darkroom start`), served on /metrics too. */
+  extraRegistries?: readonly Registry[];
 }
 
 declare module 'fastify' {

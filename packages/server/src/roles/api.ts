@@ -1,4 +1,6 @@
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { buildApi } from '../api/app.ts';
 import { createTokenVerifier } from '../api/auth/jwt.ts';
 import { EventHub } from '../api/event-hub.ts';
@@ -7,7 +9,7 @@ import type { App } from '../api/types.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
-import { createProcessingEnqueuer, createSqsClient } from '../queue/sqs-client.ts';
+import { createProcessingEnqueuer, createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 
@@ -19,11 +21,25 @@ export interface RunningApi {
 }
 
 /** Starts the HTTP API on DARKROOM_PORT against the configured database and storage. */
-export async function runApiRole(config: Config, log: Logger): Promise<RunningApi> {
+export async function runApiRole(
+  config: Config,
+  log: Logger,
+  opts: { extraRegistries?: readonly Registry[] } = {},
+): Promise<RunningApi> {
   const { db, dialect } = await openDatabase(config.databaseUrl);
   const { client, presigner } = createS3Clients(config);
-  const metrics = createApiMetrics();
   const sqs = createSqsClient(config);
+  const queueUrl = uploadsQueueUrl(config);
+  const metrics = createApiMetrics(async () => {
+    const { Attributes: a = {} } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }),
+    );
+    return {
+      visible: Number(a.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+      delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
+    };
+  });
   const images = new ImageRepository(db, dialect);
   const hub = new EventHub(images, log.child({ component: 'events' }));
   await hub.start();
@@ -34,6 +50,7 @@ export async function runApiRole(config: Config, log: Logger): Promise<RunningAp
     storage: new StorageGateway(client, presigner, config.s3.bucket),
     verifier: createTokenVerifier(config.jwt),
     metrics,
+    extraRegistries: opts.extraRegistries ?? [],
     onIntent: (method, outcome) => metrics.uploads.inc({ method, outcome }),
     enqueueProcessing: createProcessingEnqueuer(sqs, config),
     log: log.child({ component: 'api' }),

@@ -26,8 +26,8 @@ export async function runStart(config: Config, log: Logger) {
   } finally {
     client.destroy();
   }
-  const api = await runApiRole(config, log);
   const worker = await runWorkerRole(config, log);
+  const api = await runApiRole(config, log, { extraRegistries: [worker.metrics.registry] });
   // Closed in this order: stop taking requests and jobs first, then storage, then the queue it notifies.
   return {
     parts: [api, worker, s3, sqs],

@@ -10,11 +10,13 @@ import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 import { QueueConsumer } from '../worker/consumer.ts';
 import { createS3EventHandler } from '../worker/handler.ts';
+import { createWorkerMetrics, type WorkerMetrics } from '../worker/metrics.ts';
 import { Sweeper } from '../worker/sweeper.ts';
 
 /** A running worker: stop() stops receiving and lets the images in hand finish. */
 export interface RunningWorker {
   consumer: QueueConsumer;
+  metrics: WorkerMetrics;
   sweeper: Sweeper;
   close(graceMs?: number): Promise<void>;
 }
@@ -39,20 +41,25 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
   const wlog = log.child({ component: 'worker' });
   const images = new ImageRepository(db, dialect);
   const storage = new StorageGateway(s3, presigner, config.s3.bucket);
-  const handler = createS3EventHandler({
-    bucket: config.s3.bucket,
-    images,
-    storage,
-    variants,
-    limits: {
-      maxPixels: config.worker.maxPixels,
-      maxInputBytes: config.uploads.maxBytes,
-      allowedFormats: formatsForMimeTypes(config.uploads.allowedTypes),
+  const metrics = createWorkerMetrics();
+  const handler = createS3EventHandler(
+    {
+      bucket: config.s3.bucket,
+      images,
+      storage,
+      variants,
+      limits: {
+        maxPixels: config.worker.maxPixels,
+        maxInputBytes: config.uploads.maxBytes,
+        allowedFormats: formatsForMimeTypes(config.uploads.allowedTypes),
+      },
+      workRoot,
+      maxReceiveCount: config.sqs.maxReceiveCount,
+      log: wlog,
+      onStage: (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds),
     },
-    workRoot,
-    maxReceiveCount: config.sqs.maxReceiveCount,
-    log: wlog,
-  });
+    (outcome) => metrics.jobs.inc({ outcome }),
+  );
   const consumer = new QueueConsumer({
     client: sqs,
     queueUrl: uploadsQueueUrl(config),
@@ -82,6 +89,7 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
   );
   return {
     consumer,
+    metrics,
     sweeper,
     async close() {
       await sweeper.stop();

@@ -20,6 +20,21 @@ export interface ProcessDeps {
   /** Scratch space; each job works in a folder of its own and removes it. */
   workRoot: string;
   log: Logger;
+  /** Observes how long each stage took. */
+  onStage?: (stage: 'download' | 'develop' | 'upload', seconds: number) => void;
+}
+
+async function timed<T>(
+  deps: ProcessDeps,
+  stage: 'download' | 'develop' | 'upload',
+  fn: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    deps.onStage?.(stage, (performance.now() - started) / 1000);
+  }
 }
 
 /** What became of one record; every outcome but an exception means the message may be deleted. */
@@ -74,7 +89,9 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
   try {
     const original = path.join(workDir, 'original');
     const sha = row.sha256 ? createHash('sha256') : undefined;
-    const got = await deps.storage.downloadTo(originalKey(id), original, sha && ((c) => sha.update(c)));
+    const got = await timed(deps, 'download', () =>
+      deps.storage.downloadTo(originalKey(id), original, sha && ((c) => sha.update(c))),
+    );
     if (!got || got.etag !== info.etag) return 'stale';
     if (sha && sha.digest('base64') !== row.sha256) {
       return fail(
@@ -86,7 +103,9 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
     }
     let developed: Awaited<ReturnType<typeof developImage>>;
     try {
-      developed = await developImage(original, workDir, deps.variants, deps.limits);
+      developed = await timed(deps, 'develop', () =>
+        developImage(original, workDir, deps.variants, deps.limits),
+      );
     } catch (err) {
       if (isPipelineError(err)) return fail(deps, row, err.code, err.message);
       throw err;

@@ -146,3 +146,14 @@ describe('exactly-once effects on an at-least-once queue', () => {
     expect(gone).toBe(true);
   });
 });
+
+describe('/metrics', () => {
+  it('reports jobs by outcome, time per stage and the queue depth', async () => {
+    const text = await (await fetch(`${stack.api}/metrics`)).text();
+    expect(text).toMatch(/darkroom_worker_jobs_total\{outcome="ready"\} [1-9]/);
+    expect(text).toMatch(/darkroom_worker_jobs_total\{outcome="failed"\} [1-9]/);
+    expect(text).toMatch(/darkroom_worker_stage_seconds_count\{stage="develop"\} [1-9]/);
+    expect(text).toMatch(/darkroom_queue_messages\{state="visible"\} \d+/);
+    expect(text).toContain('darkroom_http_requests_total');
+  });
+});

@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import type { ApiDeps, App } from '../types.ts';
 
@@ -32,6 +33,7 @@ export function operationalRoutes(app: App, deps: ApiDeps): void {
     },
   );
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    const registry = Registry.merge([deps.metrics.registry, ...(deps.extraRegistries ?? [])]);
+    return reply.type(registry.contentType).send(await registry.metrics());
   });
 }
