@@ -1,13 +1,16 @@
 import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createSqsClient } from '../queue/sqs-client.ts';
 import { createSqsClientNotificationSender } from '../queue/sqs-server/index.ts';
+import { setUpEmbeddedBucket } from '../storage/bucket-setup.ts';
 import type { NotificationSender } from '../storage/s3-server/notifications.ts';
 import { type EmbeddedS3Server, S3_MAX_OBJECT_BYTES, startS3Server } from '../storage/s3-server/server.ts';
 
 /**
- * Runs the embedded S3 server (data under `{DATA_DIR}/s3`). Bucket notifications go to `sender`, or
+ * Runs the embedded S3 server (data under `{DATA_DIR}/s3`) with Darkroom's bucket, its CORS rule and its
+ * ObjectCreated notifications set up. Notifications go to `sender`, or
  * else over HTTP to the SQS endpoint (the embedded `darkroom sqs`, or Amazon SQS); undeliverable
  * events wait in the outbox and are retried.
  */
@@ -28,6 +31,19 @@ export async function runS3Role(
     log: log.child({ component: 's3' }),
     sender: sender ?? createSqsClientNotificationSender(sqsClient!),
   });
+  // The bucket set up as the CDK stack sets one up on AWS, through the SDK like any client.
+  const key = config.s3.accessKeys[0]!;
+  const client = new S3Client({
+    endpoint: server.url,
+    region: config.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+  });
+  try {
+    await setUpEmbeddedBucket(client, config);
+  } finally {
+    client.destroy();
+  }
   log.info(
     { url: server.url, region: config.s3.region, dataDir: path.join(config.dataDir, 's3') },
     'embedded S3 listening',

@@ -1,8 +1,6 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createSqsNotificationSender } from '../queue/sqs-server/index.ts';
-import { setUpEmbeddedBucket } from '../storage/bucket-setup.ts';
 import { runApiRole } from './api.ts';
 import { runS3Role } from './s3.ts';
 import { runSqsRole } from './sqs.ts';
@@ -13,19 +11,6 @@ export async function runStart(config: Config, log: Logger) {
   const sqs = await runSqsRole(config, log);
   // Same process: events go straight into the queue store instead of over loopback HTTP.
   const s3 = await runS3Role(config, log, createSqsNotificationSender(sqs.store));
-  const key = config.s3.accessKeys[0]!;
-  // Darkroom configures its own embedded server through the SDK like any client: one code path.
-  const client = new S3Client({
-    endpoint: s3.url,
-    region: config.s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
-  });
-  try {
-    await setUpEmbeddedBucket(client, config);
-  } finally {
-    client.destroy();
-  }
   const worker = await runWorkerRole(config, log);
   const api = await runApiRole(config, log, { extraRegistries: [worker.metrics.registry] });
   // Closed in this order: stop taking requests and jobs first, then storage, then the queue it notifies.
