@@ -84,6 +84,36 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
         .execute();
     },
   },
+  '0003_webhooks': {
+    async up(db: Kysely<unknown>) {
+      // The outbox of signed webhooks to the application (DARKROOM_WEBHOOK_URL): one row per status
+      // change, keyed by its image_events id so concurrent tailers insert it once; senders claim due
+      // rows with a compare-and-set on next_attempt_at.
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'bigint', (c) => c.primaryKey())
+        .addColumn('owner', 'varchar(255)', (c) => c.notNull())
+        .addColumn('image_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('webhook_deliveries_due')
+        .on('webhook_deliveries')
+        .columns(['delivered_at', 'next_attempt_at'])
+        .execute();
+      await db.schema
+        .createTable('webhook_cursor')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('last_event_id', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 /** Brings the schema up to date; safe to run from several processes at once (Kysely locks). */

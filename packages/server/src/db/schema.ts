@@ -58,9 +58,36 @@ export interface ImageEventsTable {
   created_at: number;
 }
 
+/**
+ * One signed webhook to the application per status change worth telling it (`ready`, `failed`,
+ * `deleted`); `id` is the image_events id, so the tailers of several processes insert it once.
+ */
+export interface WebhookDeliveriesTable {
+  id: number;
+  owner: string;
+  image_id: string;
+  status: ImageStatus;
+  /** The JSON body, rendered once so every attempt sends the same bytes. */
+  payload: string;
+  attempts: number;
+  /** When the next attempt is due (ms epoch); null once delivered or given up. */
+  next_attempt_at: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+  created_at: number;
+}
+
+/** How far each webhook tailer has read image_events (one row per tailer name). */
+export interface WebhookCursorTable {
+  name: string;
+  last_event_id: number;
+}
+
 export interface Database {
   image_events: ImageEventsTable;
   images: ImagesTable;
   intent_log: IntentLogTable;
   owner_usage: OwnerUsageTable;
+  webhook_cursor: WebhookCursorTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

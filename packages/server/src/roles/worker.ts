@@ -4,10 +4,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
+import { deliveryBase } from '../domain/uploads.ts';
 import { configureSharp, formatsForMimeTypes, parseVariants } from '../pipeline/index.ts';
 import { createProcessingEnqueuer, createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
+import { WebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { QueueConsumer } from '../worker/consumer.ts';
 import { createS3EventHandler } from '../worker/handler.ts';
 import { createWorkerMetrics, type WorkerMetrics } from '../worker/metrics.ts';
@@ -41,6 +43,14 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
   const wlog = log.child({ component: 'worker' });
   const images = new ImageRepository(db, dialect);
   const storage = new StorageGateway(s3, presigner, config.s3.bucket);
+  // Does nothing unless DARKROOM_WEBHOOK_URL is set; every worker may run it (deliveries are claimed).
+  const webhooks = new WebhookDispatcher({
+    db,
+    images,
+    webhook: config.webhook,
+    deliveryBaseUrl: deliveryBase(config),
+    log: wlog.child({ component: 'webhooks' }),
+  });
   const metrics = createWorkerMetrics();
   const handler = createS3EventHandler(
     {
@@ -79,6 +89,7 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
     log: wlog.child({ component: 'sweeper' }),
   });
   sweeper.start();
+  await webhooks.start();
   wlog.info(
     {
       queue: uploadsQueueUrl(config),
@@ -94,6 +105,7 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
     async close() {
       await sweeper.stop();
       await consumer.stop();
+      await webhooks.stop();
       sqs.destroy();
       s3.destroy();
       presigner.destroy();
