@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { JWT_SECRET } from '../helpers/api.ts';
@@ -15,6 +16,7 @@ let env: Record<string, string>;
 let api: string;
 let token: string;
 let dataDir: string;
+let s3: RunningProcess;
 
 function role(name: string, extra: Record<string, string> = {}): RunningProcess {
   const proc = runDarkroom([name], { ...env, ...extra });
@@ -50,10 +52,13 @@ beforeAll(async () => {
     DARKROOM_S3_SECRET_ACCESS_KEY: TEST_KEY.secretAccessKey,
     // A killed worker's message comes back after this long.
     DARKROOM_VISIBILITY_TIMEOUT_SECONDS: '5',
+    // A message that keeps failing moves to the dead-letter queue after its second receive.
+    DARKROOM_MAX_RECEIVE_COUNT: '2',
     DARKROOM_LOG_LEVEL: 'warn',
   };
   await role('sqs').waitForOutput('Embedded SQS listening');
-  await role('s3').waitForOutput('Embedded S3 listening');
+  s3 = role('s3');
+  await s3.waitForOutput('Embedded S3 listening');
   await role('api').waitForOutput('Darkroom API listening');
   api = `http://127.0.0.1:${port}`;
   token = await mintToken(JWT_SECRET, { sub: 'ivan', ttlSeconds: 600 });
@@ -64,6 +69,34 @@ afterAll(async () => {
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   await Promise.all(processes.map((p) => p.exited));
   fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function uploadBig(): Promise<string> {
+  const bytes = fs.readFileSync(path.join(TESTDATA, 'photos/canon-eos-5d-mark-iii_22mp.jpg'));
+  const intent = await fetch(`${api}/v1/uploads`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ filename: 'big.jpg', contentType: 'image/jpeg', size: bytes.length }),
+  });
+  const { image: created, upload } = (await intent.json()) as {
+    image: { id: string };
+    upload: { url: string; headers: Record<string, string> };
+  };
+  expect(
+    (await fetch(upload.url, { method: 'PUT', body: new Uint8Array(bytes), headers: upload.headers })).status,
+  ).toBe(200);
+  return created.id;
+}
+
+describe('a worker asked to stop (SIGTERM) mid-job', () => {
+  it('stops receiving, finishes the image it holds, and exits 0', async () => {
+    const id = await uploadBig();
+    const worker = role('worker');
+    await waitFor(id, ['processing']);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect((await image(id)).status).toBe('ready');
+  }, 120_000);
 });
 
 describe('a worker killed mid-job', () => {
@@ -109,6 +142,52 @@ describe('a worker killed mid-job', () => {
       'thumb.webp',
     ]);
     const list = await fetch(`${api}/v1/images`, { headers: { authorization: `Bearer ${token}` } });
-    expect(((await list.json()) as { images: unknown[] }).images).toHaveLength(1);
+    const images = ((await list.json()) as { images: { id: string }[] }).images;
+    expect(images.filter((i) => i.id === created.id)).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('a message that keeps failing', () => {
+  it('ends in the dead-letter queue and the image says why', async () => {
+    const bytes = fs.readFileSync(path.join(TESTDATA, 'orientation/Landscape_3.jpg'));
+    const intent = await fetch(`${api}/v1/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ filename: 'l3.jpg', contentType: 'image/jpeg', size: bytes.length }),
+    });
+    const { image: created, upload } = (await intent.json()) as {
+      image: { id: string };
+      upload: { url: string; headers: Record<string, string> };
+    };
+    // No worker runs while the upload lands; then storage goes away, so every attempt fails.
+    for (const p of processes)
+      if (p.child.exitCode === null && p.child.spawnargs.includes('worker')) p.child.kill('SIGKILL');
+    expect(
+      (await fetch(upload.url, { method: 'PUT', body: new Uint8Array(bytes), headers: upload.headers }))
+        .status,
+    ).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    s3.child.kill('SIGKILL');
+    await s3.exited;
+    role('worker');
+    const failed = await waitFor(created.id, ['failed', 'ready'], 60_000);
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'processing_failed' } });
+    const sqs = new SQSClient({
+      endpoint: `http://127.0.0.1:${env.DARKROOM_SQS_PORT}`,
+      region: 'us-east-1',
+      credentials: TEST_KEY,
+    });
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'darkroom-uploads-dlq' }));
+    const deadline = Date.now() + 30_000;
+    let inDlq = 0;
+    while (inDlq === 0 && Date.now() < deadline) {
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      );
+      inDlq = Number(Attributes?.ApproximateNumberOfMessages ?? 0);
+      if (inDlq === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    sqs.destroy();
+    expect(inDlq).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
