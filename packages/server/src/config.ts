@@ -184,6 +184,18 @@ export interface Config {
   };
 }
 
+/** A host as it appears in a URL (IPv6 literals in brackets). */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Where this machine's own embedded servers are reached: a wildcard listen address is not a destination. */
+export function localEndpointHost(config: Pick<Config, 'host'>): string {
+  if (config.host === '0.0.0.0') return '127.0.0.1';
+  if (config.host === '::') return '[::1]';
+  return urlHost(config.host);
+}
+
 /** Raised when the environment is invalid; the message names each bad variable. */
 export class ConfigError extends Error {
   readonly code = 'invalid_config';

@@ -4,22 +4,14 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Config } from '../config.ts';
+import { type Config, localEndpointHost } from '../config.ts';
 import { UPLOADS_QUEUE_NAME } from '../storage/bucket-setup.ts';
 import { syntheticObjectCreated } from '../worker/s3-events.ts';
 import { ACCOUNT_ID } from './sqs-server/index.ts';
 
-function hostOf(config: Config): string {
-  return config.host === '0.0.0.0'
-    ? '127.0.0.1'
-    : config.host.includes(':')
-      ? `[${config.host}]`
-      : config.host;
-}
-
 /** The embedded SQS server's endpoint at HOST:SQS_PORT. */
 export function embeddedSqsEndpoint(config: Config): string {
-  return `http://${hostOf(config)}:${config.sqs.port}`;
+  return `http://${localEndpointHost(config)}:${config.sqs.port}`;
 }
 
 /** The queue that receives ObjectCreated events: DARKROOM_SQS_QUEUE_URL, or the embedded one. */

@@ -6,7 +6,7 @@ import { createTokenVerifier } from '../api/auth/jwt.ts';
 import { EventHub } from '../api/event-hub.ts';
 import { createApiMetrics } from '../api/metrics.ts';
 import type { App } from '../api/types.ts';
-import type { Config } from '../config.ts';
+import { type Config, localEndpointHost } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
 import { createProcessingEnqueuer, createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
@@ -58,8 +58,7 @@ export async function runApiRole(
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `http://${localEndpointHost(config)}:${port}`;
   log.info({ url, database: dialect }, 'API listening');
   return {
     url,

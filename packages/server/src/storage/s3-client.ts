@@ -1,12 +1,10 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { Config } from '../config.ts';
+import { type Config, localEndpointHost } from '../config.ts';
 
 /** The S3 endpoint Darkroom talks to: the configured one, or the embedded server at HOST:S3_PORT. */
 export function s3Endpoint(config: Config): string {
   if (config.s3.endpoint) return config.s3.endpoint;
-  const host =
-    config.host === '0.0.0.0' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
-  return `http://${host}:${config.s3.port}`;
+  return `http://${localEndpointHost(config)}:${config.s3.port}`;
 }
 
 /**

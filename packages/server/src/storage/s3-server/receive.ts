@@ -36,7 +36,7 @@ export interface ReceivedBody extends ReceivedFile {
 }
 
 /** Hashes and counts everything that passes through, without copying it; stops past maxBytes. */
-class HashingStream extends Transform {
+export class HashingStream extends Transform {
   bytes = 0;
   constructor(
     private readonly hashers: readonly Hasher[],

@@ -5,6 +5,7 @@ import { createHasher } from '../checksums.ts';
 import { quoteEtag, type S3Request, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readPostUpload } from '../post-policy.ts';
+import { HashingStream } from '../receive.ts';
 import { s3Xml } from '../xml.ts';
 import { notifyCreated } from './objects.ts';
 import { assertKey, DEFAULT_CONTENT_TYPE } from './representation.ts';
@@ -22,26 +23,20 @@ export async function postObject(r: S3Request): Promise<void> {
   const md5 = createHasher('MD5');
   const checksumHasher = upload.checksum ? createHasher(upload.checksum.algorithm) : undefined;
   const tempPath = r.store.tempPath();
-  let size = 0;
+  // The policy's length range is enforced by the form reader; this only hashes and counts.
+  const hashing = new HashingStream(
+    [md5, ...(checksumHasher ? [checksumHasher] : [])],
+    Number.POSITIVE_INFINITY,
+  );
   try {
-    await pipeline(
-      upload.file,
-      async function* (source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          size += chunk.length;
-          md5.update(chunk);
-          checksumHasher?.update(chunk);
-          yield chunk;
-        }
-      },
-      fs.createWriteStream(tempPath, { flush: true }),
-    );
+    await pipeline(upload.file, hashing, fs.createWriteStream(tempPath, { flush: true }));
     await upload.done;
   } catch (err) {
     upload.file.destroy();
     await fsp.rm(tempPath, { force: true });
     throw err;
   }
+  const size = hashing.bytes;
   const digest = md5.digest();
   const checksumValue = checksumHasher?.digest().toString('base64');
   try {
