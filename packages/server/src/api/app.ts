@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { deliveryRoutes } from '../delivery/routes.ts';
 import type { Caller, TokenVerifier } from './auth/jwt.ts';
 import { handleError } from './error-handler.ts';
 import { ApiError } from './errors.ts';
@@ -74,6 +75,7 @@ export async function buildApi(
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   operationalRoutes(app, deps);
+  deliveryRoutes(app, deps);
 
   // Authenticated routes live in their own encapsulated context, so the auth hook cannot leak out.
   await app.register(async (authed: App) => {

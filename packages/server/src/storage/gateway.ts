@@ -226,6 +226,35 @@ export class StorageGateway {
   }
 
   /**
+   * Opens an object for delivery, passing the client's conditional and range headers to storage so
+   * it answers them as S3 does: `status` is 200, 206, 304 or 416, with the body to stream for 2xx.
+   */
+  async openForDelivery(
+    key: string,
+    conditions: { range?: string; ifNoneMatch?: string; ifModifiedSince?: string },
+  ): Promise<
+    | { status: 200 | 206; body: Readable; headers: GetObjectCommandOutput }
+    | { status: 304 | 404 | 416; body?: undefined; headers?: undefined }
+  > {
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(conditions.range ? { Range: conditions.range } : {}),
+          ...(conditions.ifNoneMatch ? { IfNoneMatch: conditions.ifNoneMatch } : {}),
+          ...(conditions.ifModifiedSince ? { IfModifiedSince: new Date(conditions.ifModifiedSince) } : {}),
+        }),
+      );
+      return { status: res.ContentRange ? 206 : 200, body: res.Body as Readable, headers: res };
+    } catch (err) {
+      const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+      if (status === 304 || status === 404 || status === 416) return { status };
+      return unreachable(err);
+    }
+  }
+
+  /**
    * Streams an object to a local file (never whole in memory), passing each chunk to `onChunk`
    * (e.g. a hash). Returns the ETag of what was read, or undefined when the object is gone.
    */
