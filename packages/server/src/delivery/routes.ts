@@ -51,7 +51,7 @@ export function deliveryRoutes(app: App, deps: ApiDeps): void {
       const { id, variant } = request.params;
       const row = /^[0-9a-f-]{36}$/.test(id) ? await deps.images.findById(id) : undefined;
       // Private images are served only through signed URLs, which this origin does not issue yet.
-      if (!row || row.visibility !== 'public') return notFound(`no image ${id}`);
+      if (row?.visibility !== 'public') return notFound(`no image ${id}`);
       if (row.status !== 'ready') return notFound(`image ${id} is ${row.status}, not ready`);
       const record = (JSON.parse(row.variants) as Record<string, VariantRecord>)[variant];
       if (!record) return notFound(`image ${id} has no variant ${variant}`);
