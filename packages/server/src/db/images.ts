@@ -4,6 +4,36 @@ import type { ImageStatus, ImagesTable } from './schema.ts';
 
 export type ImageRow = ImagesTable;
 
+/** A new image row: what an intent declares, every processing result still empty. */
+export function newImageRow(
+  fields: Pick<ImageRow, 'id' | 'owner' | 'filename' | 'content_type' | 'declared_bytes' | 'upload_method'> &
+    Partial<ImageRow>,
+  now = Date.now(),
+): ImageRow {
+  return {
+    status: 'pending',
+    bytes: null,
+    sha256: null,
+    client_thumbhash: null,
+    visibility: 'public',
+    multipart_upload_id: null,
+    part_size: null,
+    part_count: null,
+    etag: null,
+    width: null,
+    height: null,
+    format: null,
+    thumbhash: null,
+    dominant_color: null,
+    variants: '{}',
+    error_code: null,
+    error_message: null,
+    created_at: now,
+    updated_at: now,
+    ...fields,
+  };
+}
+
 /** What an owner has in flight, for the per-owner limits. */
 export interface OwnerUsage {
   intentsLastMinute: number;

@@ -1,38 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
-import type { ImageRow } from '../db/images.ts';
+import { newImageRow } from '../db/images.ts';
 import { toImageView } from './image-view.ts';
 import { deliveryBase } from './uploads.ts';
 
-const row: ImageRow = {
-  id: '0b6f3c1e-8f5a-4c1b-9d2e-3a4b5c6d7e8f',
-  owner: 'alice',
-  status: 'ready',
-  filename: 'a.jpg',
-  content_type: 'image/jpeg',
-  declared_bytes: 10,
-  bytes: 9,
-  sha256: null,
-  client_thumbhash: 'client',
-  visibility: 'public',
-  upload_method: 'put',
-  multipart_upload_id: null,
-  part_size: null,
-  part_count: null,
-  etag: 'e',
-  width: 600,
-  height: 450,
-  format: 'jpeg',
-  thumbhash: null,
-  dominant_color: '#102030',
-  variants: JSON.stringify({
-    thumb: { key: 'variants/x/thumb.webp', width: 320, height: 240, bytes: 5, contentType: 'image/webp' },
-  }),
-  error_code: null,
-  error_message: null,
-  created_at: 0,
-  updated_at: 1000,
-};
+const row = newImageRow(
+  {
+    id: '0b6f3c1e-8f5a-4c1b-9d2e-3a4b5c6d7e8f',
+    owner: 'alice',
+    status: 'ready',
+    filename: 'a.jpg',
+    content_type: 'image/jpeg',
+    declared_bytes: 10,
+    bytes: 9,
+    client_thumbhash: 'client',
+    upload_method: 'put',
+    etag: 'e',
+    width: 600,
+    height: 450,
+    format: 'jpeg',
+    dominant_color: '#102030',
+    variants: JSON.stringify({
+      thumb: { key: 'variants/x/thumb.webp', width: 320, height: 240, bytes: 5, contentType: 'image/webp' },
+    }),
+    updated_at: 1000,
+  },
+  0,
+);
 
 describe('image JSON', () => {
   it('points variant URLs at DARKROOM_CDN_BASE_URL when set, else at the public base URL', () => {

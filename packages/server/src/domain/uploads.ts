@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../api/errors.ts';
 import type { Config } from '../config.ts';
-import type { ImageRepository, ImageRow } from '../db/images.ts';
+import { type ImageRepository, type ImageRow, newImageRow } from '../db/images.ts';
 import type { UploadMethod, Visibility } from '../db/schema.ts';
 import { type StorageGateway, s3ErrorCode } from '../storage/gateway.ts';
 import { type ImageView, originalKey, toImageView, variantPrefix } from './image-view.ts';
@@ -139,33 +139,22 @@ export async function createUploadIntent(
     const key = originalKey(id);
     const contentType = input.contentType.toLowerCase();
     const plan = method === 'multipart' ? planParts(input.size, config.uploads.partSize) : undefined;
-    const row: ImageRow = {
-      id,
-      owner,
-      status: 'pending',
-      filename: input.filename,
-      content_type: contentType,
-      declared_bytes: input.size,
-      bytes: null,
-      sha256: sha256 ?? null,
-      client_thumbhash: input.thumbhash ?? null,
-      visibility: input.visibility ?? 'public',
-      upload_method: method,
-      multipart_upload_id: null,
-      part_size: plan?.partSize ?? null,
-      part_count: plan?.partCount ?? null,
-      etag: null,
-      width: null,
-      height: null,
-      format: null,
-      thumbhash: null,
-      dominant_color: null,
-      variants: '{}',
-      error_code: null,
-      error_message: null,
-      created_at: now,
-      updated_at: now,
-    };
+    const row = newImageRow(
+      {
+        id,
+        owner,
+        filename: input.filename,
+        content_type: contentType,
+        declared_bytes: input.size,
+        sha256: sha256 ?? null,
+        client_thumbhash: input.thumbhash ?? null,
+        visibility: input.visibility ?? 'public',
+        upload_method: method,
+        part_size: plan?.partSize ?? null,
+        part_count: plan?.partCount ?? null,
+      },
+      now,
+    );
     await images.withOwnerLock(owner, async (repo) => {
       await checkLimits(repo, owner, input.size, config, now);
       await repo.logIntent(owner, now);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ImageRow } from '../db/images.ts';
+import { newImageRow } from '../db/images.ts';
 import { retryDelay, webhookPayload } from './dispatcher.ts';
 
 describe('retryDelay', () => {
@@ -17,35 +17,26 @@ describe('retryDelay', () => {
 });
 
 describe('webhookPayload', () => {
-  const row: ImageRow = {
-    id: 'img_1',
-    owner: 'alice',
-    status: 'ready',
-    filename: 'a.jpg',
-    content_type: 'image/jpeg',
-    declared_bytes: 10,
-    bytes: 9,
-    sha256: null,
-    client_thumbhash: null,
-    visibility: 'public',
-    upload_method: 'put',
-    multipart_upload_id: null,
-    part_size: null,
-    part_count: null,
-    etag: null,
-    width: 4,
-    height: 3,
-    format: 'jpeg',
-    thumbhash: null,
-    dominant_color: null,
-    variants: JSON.stringify({
-      thumb: { key: 'k', width: 2, height: 1, bytes: 5, contentType: 'image/webp' },
-    }),
-    error_code: null,
-    error_message: null,
-    created_at: 0,
-    updated_at: 1000,
-  };
+  const row = newImageRow(
+    {
+      id: 'img_1',
+      owner: 'alice',
+      status: 'ready',
+      filename: 'a.jpg',
+      content_type: 'image/jpeg',
+      declared_bytes: 10,
+      bytes: 9,
+      upload_method: 'put',
+      width: 4,
+      height: 3,
+      format: 'jpeg',
+      variants: JSON.stringify({
+        thumb: { key: 'k', width: 2, height: 1, bytes: 5, contentType: 'image/webp' },
+      }),
+      updated_at: 1000,
+    },
+    0,
+  );
 
   it('carries the image JSON and its owner for ready', () => {
     const p = webhookPayload(

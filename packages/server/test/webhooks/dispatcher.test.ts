@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../../src/db/connect.ts';
-import { ImageRepository, type ImageRow } from '../../src/db/images.ts';
+import { ImageRepository, newImageRow } from '../../src/db/images.ts';
 import {
   claimDelivery,
   WebhookDispatcher,
@@ -119,33 +119,17 @@ let seq = 0;
 async function imageTo(images: ImageRepository, final: 'ready' | 'failed' | 'deleted', owner = 'alice') {
   const id = `img_${process.pid}_${++seq}`;
   const now = Date.now();
-  const row: ImageRow = {
-    id,
-    owner,
-    status: 'pending',
-    filename: 'photo.jpg',
-    content_type: 'image/jpeg',
-    declared_bytes: 100,
-    bytes: null,
-    sha256: null,
-    client_thumbhash: null,
-    visibility: 'public',
-    upload_method: 'put',
-    multipart_upload_id: null,
-    part_size: null,
-    part_count: null,
-    etag: null,
-    width: null,
-    height: null,
-    format: null,
-    thumbhash: null,
-    dominant_color: null,
-    variants: '{}',
-    error_code: null,
-    error_message: null,
-    created_at: now,
-    updated_at: now,
-  };
+  const row = newImageRow(
+    {
+      id,
+      owner,
+      filename: 'photo.jpg',
+      content_type: 'image/jpeg',
+      declared_bytes: 100,
+      upload_method: 'put',
+    },
+    now,
+  );
   await images.insert(row);
   await images.markUploaded(id, 90, '"etag"');
   await images.transition(id, ['uploaded'], { status: 'processing' });
