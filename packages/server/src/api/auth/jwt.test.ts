@@ -61,6 +61,17 @@ describe('HS256 verifier', () => {
     await expect(verifier.verify(`bearer ${token}`)).resolves.toEqual({ sub: 'user-1' });
   });
 
+  it('trusts a token it verified again, but only that exact token', async () => {
+    const token = await mintToken(SECRET, { sub: 'cached', ttlSeconds: 60 });
+    await expect(verifier.verify(`Bearer ${token}`)).resolves.toEqual({ sub: 'cached' });
+    await expect(verifier.verify(`Bearer ${token}`)).resolves.toEqual({ sub: 'cached' });
+    const [h, p, sig] = token.split('.');
+    const forged = `${h}.${p}.${sig!.slice(0, -2)}${sig!.endsWith('AA') ? 'BB' : 'AA'}`;
+    await expectApiError(verifier.verify(`Bearer ${forged}`), 'invalid_token');
+    const otherSub = await signHs256({ sub: 'cached', exp: now() + 60 }, 'another-secret-16chars');
+    await expectApiError(verifier.verify(`Bearer ${otherSub}`), 'invalid_token');
+  });
+
   it('reports an expired token as token_expired', async () => {
     const token = await signHs256({ sub: 'u', exp: now() - 120 });
     await expectApiError(verifier.verify(`Bearer ${token}`), 'token_expired', /expired at \d{4}-/);

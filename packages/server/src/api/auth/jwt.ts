@@ -47,6 +47,10 @@ const JWKS_ALGORITHMS = [
 /** Raised inside the key resolver so verify() can tell "IdP unreachable" from "token is bad". */
 class SigningKeysUnavailable extends Error {}
 
+/** Verified tokens kept, and for how long at most (a JWKS key's revocation takes effect within it). */
+const VERIFIED_CACHE_SIZE = 10_000;
+const VERIFIED_CACHE_MS = 5 * 60_000;
+
 /**
  * HS256 with `jwt.secret`, or asymmetric algorithms (RS*, PS*, ES*, EdDSA) with keys from `jwt.jwksUrl`
  * (cached, refetched on an unknown kid at most every 30 s); with both configured, the token's `alg` picks.
@@ -75,6 +79,14 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
   if (secret === undefined && jwks === undefined) {
     throw new Error('JWT verification needs DARKROOM_JWT_SECRET or DARKROOM_JWT_JWKS_URL');
   }
+  // Clients send the same token on every request; a verified token (keyed by its whole text, signature
+  // included, so nothing else can hit the entry) is trusted again until it expires or for a few minutes,
+  // whichever comes first, instead of repeating the HMAC or RSA check each time.
+  const verified = new Map<string, { sub: string; until: number }>();
+  const remember = (token: string, sub: string, exp: number) => {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(token, { sub, until: Math.min(exp * 1000, Date.now() + VERIFIED_CACHE_MS) });
+  };
   const allowed: readonly string[] = [...(secret ? HMAC_ALGORITHMS : []), ...(jwks ? JWKS_ALGORITHMS : [])];
 
   const getKey: JWTVerifyGetKey = async (header, token) => {
@@ -97,6 +109,9 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
   return {
     async verify(authorizationHeader) {
       const token = bearerToken(authorizationHeader);
+      const cached = verified.get(token);
+      if (cached && cached.until > Date.now()) return { sub: cached.sub };
+      verified.delete(token);
       const header = readHeader(token);
       if (header.alg === 'none') {
         throw new ApiError('invalid_token', 'The bearer token is unsigned (alg "none"); it must be signed.');
@@ -129,6 +144,7 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
           `The bearer token's "sub" claim must be at most ${MAX_SUB_LENGTH} characters.`,
         );
       }
+      remember(token, payload.sub, payload.exp!);
       return { sub: payload.sub };
     },
   };
