@@ -74,6 +74,28 @@ describe('uploads become ready', () => {
   });
 });
 
+describe('every photo in the test corpus', () => {
+  it.each([
+    ['photos/2569067123_aca715a2ee_o.jpg', 'image/jpeg', 2725, 2225],
+    ['photos/DSCN0010.jpg', 'image/jpeg', 640, 480],
+    ['photos/HMD_Nokia_8.3_5G.jpg', 'image/jpeg', 4608, 1976],
+    ['photos/canon-eos-5d-mark-iii_22mp.jpg', 'image/jpeg', 5760, 3840],
+    ['photos/oppo-r7-plus_13mp_gps.jpg', 'image/jpeg', 3120, 4160],
+    ['formats/IMG_5195.HEIC', 'image/heic', 2566, 3313],
+    ['orientation/iphone_13_pro_max.HEIC', 'image/heic', 3024, 4032],
+  ])(
+    '%s becomes ready at its upright size',
+    async (file, type, width, height) => {
+      const id = await stack.upload('olga', path.join(TESTDATA, file), type);
+      const image = await stack.waitSettled('olga', id, 120_000);
+      expect(image).toMatchObject({ status: 'ready', width, height });
+      const thumb = variantsOf(image).thumb!;
+      expect(Math.max(thumb.width, thumb.height)).toBe(320);
+    },
+    120_000,
+  );
+});
+
 describe('hostile uploads fail with a reason, and others keep flowing', () => {
   it.each([
     ['hostile/not-an-image.jpg', 'unsupported_type'],
