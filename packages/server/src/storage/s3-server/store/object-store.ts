@@ -104,6 +104,28 @@ interface ObjectRow {
   parts_count: number | null;
 }
 
+interface UploadRow {
+  upload_id: string;
+  bucket: string;
+  key: string;
+  initiated: number;
+  headers: string;
+  metadata: string;
+  checksum_algorithm: string | null;
+}
+
+function toUpload(row: UploadRow): UploadRecord {
+  return {
+    uploadId: row.upload_id,
+    bucket: row.bucket,
+    key: row.key,
+    initiated: row.initiated,
+    headers: JSON.parse(row.headers) as StoredHeaders,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    checksumAlgorithm: (row.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined,
+  };
+}
+
 // A key prefix followed by this sorts after every key that extends the prefix (UTF-8 binary order).
 const AFTER_PREFIX = '\u{10FFFF}';
 
@@ -423,27 +445,9 @@ export class ObjectStore {
   requireUpload(bucket: string, key: string, uploadId: string): UploadRecord {
     const row = this.db
       .prepare('SELECT * FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?')
-      .get(uploadId, bucket, key) as
-      | {
-          upload_id: string;
-          bucket: string;
-          key: string;
-          initiated: number;
-          headers: string;
-          metadata: string;
-          checksum_algorithm: string | null;
-        }
-      | undefined;
+      .get(uploadId, bucket, key) as UploadRow | undefined;
     if (!row) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
-    return {
-      uploadId: row.upload_id,
-      bucket: row.bucket,
-      key: row.key,
-      initiated: row.initiated,
-      headers: JSON.parse(row.headers) as StoredHeaders,
-      metadata: JSON.parse(row.metadata) as Record<string, string>,
-      checksumAlgorithm: (row.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined,
-    };
+    return toUpload(row);
   }
 
   listUploads(
@@ -452,7 +456,7 @@ export class ObjectStore {
   ): { uploads: UploadRecord[]; isTruncated: boolean } {
     const rows = this.db
       .prepare(
-        `SELECT upload_id FROM uploads WHERE bucket = ? AND substr(key, 1, ?) = ?
+        `SELECT * FROM uploads WHERE bucket = ? AND substr(key, 1, ?) = ?
          AND (key > ? OR (key = ? AND upload_id > ?)) ORDER BY key, initiated, upload_id LIMIT ?`,
       )
       .all(
@@ -463,14 +467,11 @@ export class ObjectStore {
         opts.keyMarker,
         opts.uploadIdMarker,
         opts.maxUploads + 1,
-      ) as { upload_id: string }[];
-    const uploads = rows.slice(0, opts.maxUploads).map((r) => {
-      const u = this.db.prepare('SELECT key FROM uploads WHERE upload_id = ?').get(r.upload_id) as {
-        key: string;
-      };
-      return this.requireUpload(bucket, u.key, r.upload_id);
-    });
-    return { uploads, isTruncated: rows.length > opts.maxUploads };
+      ) as UploadRow[];
+    return {
+      uploads: rows.slice(0, opts.maxUploads).map(toUpload),
+      isTruncated: rows.length > opts.maxUploads,
+    };
   }
 
   /** Stores (or replaces) one part of an upload. */
