@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -7,6 +9,8 @@ export const DEV_ACCESS_KEY_ID = 'darkroom-dev';
 export const DEV_SECRET_ACCESS_KEY = 'darkroom-dev-secret-change-me';
 /** Development JWT secret, used only when neither DARKROOM_JWT_SECRET nor DARKROOM_JWT_JWKS_URL is set. */
 export const DEV_JWT_SECRET = 'darkroom-development-jwt-secret-change-me';
+/** Signs transform URLs when DARKROOM_TRANSFORM_SECRET is unset (development only; printed at start-up). */
+export const DEV_TRANSFORM_SECRET = 'darkroom-development-transform-secret-change-me';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' });
@@ -109,6 +113,17 @@ const envSchema = z.object({
     .int()
     .min(1)
     .default(10 * 1024 ** 3),
+  DARKROOM_TRANSFORM_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  DARKROOM_TRANSFORM_MAX_WIDTH: z.coerce.number().int().min(1).max(16_384).default(4096),
+  DARKROOM_TRANSFORM_MAX_HEIGHT: z.coerce.number().int().min(1).max(16_384).default(4096),
+  DARKROOM_TRANSFORM_MAX_PIXELS: z.coerce.number().int().min(1).default(16_777_216),
+  /** CloudFront key pair (public key) id put in signed URLs as Key-Pair-Id. */
+  DARKROOM_CLOUDFRONT_KEY_PAIR_ID: z.string().min(1).optional(),
+  /** RSA private key that signs private-image URLs: PEM text or a path to a PEM file. */
+  DARKROOM_CLOUDFRONT_PRIVATE_KEY: z.string().min(1).optional(),
+  /** RSA public key the delivery routes verify with: PEM text or a path; derived from the private key when unset. */
+  DARKROOM_CLOUDFRONT_PUBLIC_KEY: z.string().min(1).optional(),
+  DARKROOM_SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
 });
 
 export interface AccessKey {
@@ -182,6 +197,26 @@ export interface Config {
     readonly maxPending: number;
     readonly quotaBytes: number;
   };
+  readonly delivery: {
+    /** HMAC key for `/img/{id}/{options}?sig=` transform URLs. */
+    readonly transformSecret: string;
+    /** True when the transform secret is the built-in development one. */
+    readonly usingDevTransformSecret: boolean;
+    readonly transformMaxWidth: number;
+    readonly transformMaxHeight: number;
+    readonly transformMaxPixels: number;
+    /** Signed-URL keys for private images; undefined means the API role makes development keys in the data dir. */
+    readonly cloudfront: CloudFrontKeys | undefined;
+    readonly signedUrlTtlSeconds: number;
+  };
+}
+
+/** The key pair for CloudFront canned-policy URLs. */
+export interface CloudFrontKeys {
+  readonly keyPairId: string;
+  /** PEM; undefined on an origin that only verifies (the signer runs elsewhere). */
+  readonly privateKeyPem: string | undefined;
+  readonly publicKeyPem: string;
 }
 
 /** A host as it appears in a URL (IPv6 literals in brackets). */
@@ -248,6 +283,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       'DARKROOM_WEBHOOK_SECRET: required when DARKROOM_WEBHOOK_URL is set (webhooks are signed)',
     ]);
   }
+  const cloudfront = cloudFrontKeys(
+    e.DARKROOM_CLOUDFRONT_KEY_PAIR_ID,
+    e.DARKROOM_CLOUDFRONT_PRIVATE_KEY,
+    e.DARKROOM_CLOUDFRONT_PUBLIC_KEY,
+  );
   if (e.DARKROOM_MULTIPART_THRESHOLD < e.DARKROOM_MULTIPART_PART_SIZE) {
     throw new ConfigError([
       'DARKROOM_MULTIPART_THRESHOLD: must not be smaller than DARKROOM_MULTIPART_PART_SIZE',
@@ -307,7 +347,66 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxPending: e.DARKROOM_MAX_PENDING_UPLOADS,
       quotaBytes: e.DARKROOM_QUOTA_BYTES,
     },
+    delivery: {
+      transformSecret: e.DARKROOM_TRANSFORM_SECRET ?? DEV_TRANSFORM_SECRET,
+      usingDevTransformSecret: e.DARKROOM_TRANSFORM_SECRET === undefined,
+      transformMaxWidth: e.DARKROOM_TRANSFORM_MAX_WIDTH,
+      transformMaxHeight: e.DARKROOM_TRANSFORM_MAX_HEIGHT,
+      transformMaxPixels: e.DARKROOM_TRANSFORM_MAX_PIXELS,
+      cloudfront,
+      signedUrlTtlSeconds: e.DARKROOM_SIGNED_URL_TTL_SECONDS,
+    },
   });
+}
+
+/** A PEM given inline or as a path to a file. */
+function readPem(name: string, value: string): string {
+  if (value.includes('-----BEGIN')) return value.replace(/\\n/g, '\n');
+  try {
+    return fs.readFileSync(value, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${name}: not PEM text and not a readable file (${(err as Error).message})`]);
+  }
+}
+
+function cloudFrontKeys(
+  keyPairId: string | undefined,
+  privateKey: string | undefined,
+  publicKey: string | undefined,
+): CloudFrontKeys | undefined {
+  if (keyPairId === undefined && privateKey === undefined && publicKey === undefined) return undefined;
+  if (keyPairId === undefined || (privateKey === undefined && publicKey === undefined)) {
+    throw new ConfigError([
+      'DARKROOM_CLOUDFRONT_KEY_PAIR_ID / DARKROOM_CLOUDFRONT_PRIVATE_KEY: set the key pair id and the private key (or, on a verify-only origin, DARKROOM_CLOUDFRONT_PUBLIC_KEY)',
+    ]);
+  }
+  let privateKeyPem: string | undefined;
+  let derivedPublic: string | undefined;
+  if (privateKey !== undefined) {
+    privateKeyPem = readPem('DARKROOM_CLOUDFRONT_PRIVATE_KEY', privateKey);
+    try {
+      const key = crypto.createPrivateKey(privateKeyPem);
+      if (key.asymmetricKeyType !== 'rsa')
+        throw new Error(`a ${key.asymmetricKeyType} key; CloudFront needs RSA`);
+      derivedPublic = crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+    } catch (err) {
+      throw new ConfigError([
+        `DARKROOM_CLOUDFRONT_PRIVATE_KEY: not a usable RSA private key (${(err as Error).message})`,
+      ]);
+    }
+  }
+  let publicKeyPem = derivedPublic;
+  if (publicKey !== undefined) {
+    publicKeyPem = readPem('DARKROOM_CLOUDFRONT_PUBLIC_KEY', publicKey);
+    try {
+      crypto.createPublicKey(publicKeyPem);
+    } catch (err) {
+      throw new ConfigError([
+        `DARKROOM_CLOUDFRONT_PUBLIC_KEY: not a usable public key (${(err as Error).message})`,
+      ]);
+    }
+  }
+  return { keyPairId, privateKeyPem, publicKeyPem: publicKeyPem! };
 }
 
 function pairKeys(ids: string[] | undefined, secrets: string[] | undefined): AccessKey[] | undefined {
