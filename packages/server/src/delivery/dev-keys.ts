@@ -1,0 +1,72 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { CloudFrontKeys } from '../config.ts';
+
+/** Key pair id of the development key pair (CloudFront never sees it). */
+export const DEV_KEY_PAIR_ID = 'darkroom-dev';
+
+/** Where the development signing key lives inside the data dir. */
+export function devKeyPath(dataDir: string): string {
+  return path.join(dataDir, 'keys', 'cloudfront-dev.pem');
+}
+
+/**
+ * Loads the development key pair for private-image URLs, creating an RSA-2048 key (mode 0600) the
+ * first time. Used only when no DARKROOM_CLOUDFRONT_* key pair is configured, so signed URLs work out
+ * of the box and survive restarts. Several processes sharing the data dir end up with the same key.
+ */
+export async function loadOrCreateDevKeys(dataDir: string): Promise<CloudFrontKeys & { created: boolean }> {
+  const file = devKeyPath(dataDir);
+  let created = false;
+  let pem = await readIfPresent(file);
+  if (pem === undefined) {
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const { privateKey } = await new Promise<crypto.KeyPairKeyObjectResult>((resolve, reject) =>
+      crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) =>
+        err ? reject(err) : resolve({ publicKey, privateKey }),
+      ),
+    );
+    const tmp = `${file}.${process.pid}.${crypto.randomUUID()}.tmp`;
+    await fs.writeFile(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    try {
+      // link() refuses to replace: of two processes racing, one key wins, fully written, and both use it.
+      await fs.link(tmp, file);
+      created = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    pem = await fs.readFile(file, 'utf8');
+  } else {
+    // An existing key readable by others is tightened rather than trusted as is.
+    const { mode } = await fs.stat(file);
+    if ((mode & 0o077) !== 0) await fs.chmod(file, 0o600);
+  }
+  let key: crypto.KeyObject;
+  try {
+    key = crypto.createPrivateKey(pem);
+  } catch (err) {
+    throw new Error(
+      `${file} is not a PEM private key (${(err as Error).message}); delete it to make a new one`,
+    );
+  }
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new Error(`${file} is not an RSA key; delete it to make a new one`);
+  return {
+    keyPairId: DEV_KEY_PAIR_ID,
+    privateKeyPem: pem,
+    publicKeyPem: crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(),
+    created,
+  };
+}
+
+async function readIfPresent(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
