@@ -1,0 +1,53 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import type { DarkroomParams } from './params.ts';
+
+/** Key prefixes Darkroom writes; the server builds the same keys (`uploads/{id}`, `variants/{id}/…`). */
+export const UPLOADS_PREFIX = 'uploads/';
+export const VARIANTS_PREFIX = 'variants/';
+
+/** The private, encrypted, TLS-only bucket that browsers upload into and workers publish variants to. */
+export function createBucket(scope: Construct, p: DarkroomParams): s3.Bucket {
+  const uploadsExpiry: s3.LifecycleRule = {
+    id: 'expire-unprocessed-uploads',
+    prefix: UPLOADS_PREFIX,
+    expiration: Duration.days(p.uploadsExpirationDays),
+    // Processed originals stay (re-processing and transforms read them): only tagged ones expire unless the
+    // deployment says originals are disposable.
+    ...(p.expireAllUploads ? {} : { tagFilters: { [p.unprocessedTag.key]: p.unprocessedTag.value } }),
+  };
+  return new s3.Bucket(scope, 'Bucket', {
+    bucketName: p.bucketName,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    transferAcceleration: p.transferAcceleration,
+    cors:
+      p.corsOrigins.length === 0
+        ? undefined
+        : [
+            {
+              allowedOrigins: [...p.corsOrigins],
+              allowedMethods: [
+                s3.HttpMethods.PUT,
+                s3.HttpMethods.POST,
+                s3.HttpMethods.GET,
+                s3.HttpMethods.HEAD,
+              ],
+              // Presigned PUTs carry content-type, content-length and x-amz-* checksum headers.
+              allowedHeaders: ['*'],
+              // The browser needs each part's ETag to complete a multipart upload.
+              exposedHeaders: ['ETag'],
+              maxAge: 3000,
+            },
+          ],
+    lifecycleRules: [
+      { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      uploadsExpiry,
+    ],
+    removalPolicy: p.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    autoDeleteObjects: p.destroyOnRemoval,
+  });
+}
