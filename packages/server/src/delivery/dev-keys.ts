@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { CloudFrontKeys } from '../config.ts';
+import type { Logger } from 'pino';
+import type { CloudFrontKeys, Config } from '../config.ts';
 
 /** Key pair id of the development key pair (CloudFront never sees it). */
 export const DEV_KEY_PAIR_ID = 'darkroom-dev';
@@ -60,6 +61,28 @@ export async function loadOrCreateDevKeys(dataDir: string): Promise<CloudFrontKe
     publicKeyPem: crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(),
     created,
   };
+}
+
+/**
+ * The key pair the API signs private-image URLs with: the configured DARKROOM_CLOUDFRONT_* one, or
+ * (development) the data dir's key, with one warning at start-up so nobody ships it by accident.
+ */
+export async function resolveSigningKeys(config: Config, log: Logger): Promise<CloudFrontKeys> {
+  const configured = config.delivery.cloudfront;
+  if (configured) {
+    if (configured.privateKeyPem === undefined) {
+      log.warn(
+        'DARKROOM_CLOUDFRONT_PRIVATE_KEY is not set: private images are verified but their URLs are returned unsigned',
+      );
+    }
+    return configured;
+  }
+  const dev = await loadOrCreateDevKeys(config.dataDir);
+  log.warn(
+    { keyFile: devKeyPath(config.dataDir), keyPairId: dev.keyPairId, created: dev.created },
+    'private-image URLs are signed with a development key pair; set DARKROOM_CLOUDFRONT_KEY_PAIR_ID and DARKROOM_CLOUDFRONT_PRIVATE_KEY (the key of a CloudFront key group) in production',
+  );
+  return dev;
 }
 
 async function readIfPresent(file: string): Promise<string | undefined> {

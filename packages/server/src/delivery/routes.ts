@@ -1,8 +1,10 @@
 import { Type } from 'typebox';
 import type { ApiDeps, App } from '../api/types.ts';
 import type { VariantRecord } from '../domain/image-view.ts';
+import { privateFor } from './cache-policy.ts';
 import { createDeliveryMetrics } from './metrics.ts';
 import { sendNotFound, serveObject } from './serve-object.ts';
+import { sendSignatureRefusal } from './signed-urls.ts';
 
 /**
  * GET/HEAD /img/{id}/{variant} — the origin a CDN sits in front of: a variant streamed from storage
@@ -14,7 +16,7 @@ export function deliveryRoutes(app: App, deps: ApiDeps): void {
     method: ['GET', 'HEAD'],
     url: '/img/:id/:variant',
     schema: {
-      summary: 'Deliver a variant (public images)',
+      summary: 'Deliver a variant (private images need the signed URL the API returns)',
       tags: ['delivery'],
       params: Type.Object({ id: Type.String({ maxLength: 64 }), variant: Type.String({ maxLength: 64 }) }),
       security: [],
@@ -23,8 +25,14 @@ export function deliveryRoutes(app: App, deps: ApiDeps): void {
       const notFound = (message: string) => sendNotFound(reply, metrics, message);
       const { id, variant } = request.params;
       const row = /^[0-9a-f-]{36}$/.test(id) ? await deps.images.findById(id) : undefined;
-      // Private images are served only through signed URLs, which this origin does not issue yet.
-      if (row?.visibility !== 'public') return notFound(`no image ${id}`);
+      if (!row) return notFound(`no image ${id}`);
+      // Anything not public needs a valid signed URL, checked before the image's state is revealed.
+      let cacheControl: string | undefined;
+      if (row.visibility !== 'public') {
+        const verdict = deps.signedUrls.verify(request.url);
+        if (!verdict.ok) return sendSignatureRefusal(reply, metrics, verdict);
+        cacheControl = privateFor(deps.signedUrls.remainingSeconds(verdict.expires));
+      }
       if (row.status !== 'ready') return notFound(`image ${id} is ${row.status}, not ready`);
       const record = (JSON.parse(row.variants) as Record<string, VariantRecord>)[variant];
       if (!record) return notFound(`image ${id} has no variant ${variant}`);
@@ -33,6 +41,7 @@ export function deliveryRoutes(app: App, deps: ApiDeps): void {
         contentType: record.contentType,
         bytes: record.bytes,
         missing: `variant ${variant} of image ${id} is missing from storage`,
+        ...(cacheControl ? { cacheControl } : {}),
       });
     },
   });

@@ -19,6 +19,8 @@ export interface ObjectHints {
   bytes: number;
   /** Said in the 404 when the object is missing from storage. */
   missing: string;
+  /** Cache-Control of a 200/206/304 (private images); default: immutable and public. */
+  cacheControl?: string;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function serveObject(
       .header('cache-control', SHORT)
       .send({ error: { code: 'invalid_request', message: 'the requested range is not satisfiable' } });
   }
-  reply.header('cache-control', IMMUTABLE).header('accept-ranges', 'bytes');
+  reply.header('cache-control', hints.cacheControl ?? IMMUTABLE).header('accept-ranges', 'bytes');
   if (opened.body === undefined) return reply.code(304).send();
   const h = opened.headers;
   reply

@@ -1,4 +1,5 @@
 import type { ImageRow } from '../db/images.ts';
+import type { UrlSigner } from '../delivery/signed-urls.ts';
 
 /** A stored variant, as the worker records it. */
 export interface VariantRecord {
@@ -31,9 +32,21 @@ export interface ImageView {
   error?: { code: string; message: string };
 }
 
-/** Renders a row for the API; variant URLs live under the CDN base when one is configured. */
-export function toImageView(row: ImageRow, deliveryBaseUrl: string): ImageView {
+/**
+ * Renders a row for the API; variant URLs live under the CDN base when one is configured. A private
+ * image's URLs are signed with `signer`; without one (webhooks, which are retried long after any
+ * signature would expire) they stay unsigned, and the origin refuses them.
+ */
+export function toImageView(
+  row: ImageRow,
+  deliveryBaseUrl: string,
+  signer: UrlSigner | undefined,
+): ImageView {
   const variants = JSON.parse(row.variants) as Record<string, VariantRecord>;
+  const variantUrl = (name: string) => {
+    const url = `${deliveryBaseUrl}/img/${row.id}/${encodeURIComponent(name)}`;
+    return row.visibility === 'private' && signer ? signer.sign(url) : url;
+  };
   return {
     id: row.id,
     status: row.status,
@@ -51,7 +64,7 @@ export function toImageView(row: ImageRow, deliveryBaseUrl: string): ImageView {
       Object.entries(variants).map(([name, v]) => [
         name,
         {
-          url: `${deliveryBaseUrl}/img/${row.id}/${encodeURIComponent(name)}`,
+          url: variantUrl(name),
           width: v.width,
           height: v.height,
           bytes: v.bytes,

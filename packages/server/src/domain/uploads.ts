@@ -3,6 +3,7 @@ import { ApiError } from '../api/errors.ts';
 import type { Config } from '../config.ts';
 import { type ImageRepository, type ImageRow, newImageRow } from '../db/images.ts';
 import type { UploadMethod, Visibility } from '../db/schema.ts';
+import type { SignedUrls } from '../delivery/signed-urls.ts';
 import { type StorageGateway, s3ErrorCode } from '../storage/gateway.ts';
 import { type ImageView, originalKey, toImageView, variantPrefix } from './image-view.ts';
 
@@ -15,6 +16,8 @@ export interface UploadDeps {
   config: Config;
   images: ImageRepository;
   storage: StorageGateway;
+  /** Signs private images' variant URLs (and verifies them on delivery). */
+  signedUrls: SignedUrls;
   /** Called once per intent with its method and outcome, for metrics. */
   onIntent?: (method: UploadMethod | 'unknown', outcome: string) => void;
   /**
@@ -302,7 +305,7 @@ export async function completeUpload(
       throw new ApiError('queue_unavailable', undefined, { 'retry-after': '5' }, { cause: err });
     });
   }
-  return toImageView(await ownedImage(deps, owner, id), deliveryBase(deps.config));
+  return imageView(deps, await ownedImage(deps, owner, id));
 }
 
 /** DELETE /v1/uploads/{id}: cancels a pending upload, its multipart state, any bytes and the record. */
@@ -331,9 +334,14 @@ export function deliveryBase(config: Config): string {
   return config.cdnBaseUrl ?? config.publicBaseUrl;
 }
 
+/** The image JSON for a row, private images' variant URLs signed. */
+export function imageView(deps: Pick<UploadDeps, 'config' | 'signedUrls'>, row: ImageRow): ImageView {
+  return toImageView(row, deliveryBase(deps.config), deps.signedUrls.signer);
+}
+
 /** GET /v1/images/{id}. */
 export async function getImage(deps: UploadDeps, owner: string, id: string): Promise<ImageView> {
-  return toImageView(await ownedImage(deps, owner, id), deliveryBase(deps.config));
+  return imageView(deps, await ownedImage(deps, owner, id));
 }
 
 /** GET /v1/images: newest first, with an opaque cursor. */
@@ -363,7 +371,7 @@ export async function listImages(
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
-    images: page.map((r) => toImageView(r, deliveryBase(deps.config))),
+    images: page.map((r) => imageView(deps, r)),
     nextCursor:
       rows.length > limit && last
         ? Buffer.from(JSON.stringify([last.created_at, last.id])).toString('base64url')

@@ -9,6 +9,9 @@ import type { App } from '../api/types.ts';
 import { type Config, localEndpointHost } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
+import { resolveSigningKeys } from '../delivery/dev-keys.ts';
+import { SignedUrls } from '../delivery/signed-urls.ts';
+import { deliveryBase } from '../domain/uploads.ts';
 import { createProcessingEnqueuer, createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
@@ -26,6 +29,12 @@ export async function runApiRole(
   log: Logger,
   opts: { extraRegistries?: readonly Registry[] } = {},
 ): Promise<RunningApi> {
+  // Keys first: a bad key file stops start-up before any pool is opened.
+  const signedUrls = new SignedUrls(
+    await resolveSigningKeys(config, log),
+    deliveryBase(config),
+    config.delivery.signedUrlTtlSeconds,
+  );
   const { db, dialect } = await openDatabase(config.databaseUrl);
   const { client, presigner } = createS3Clients(config);
   const sqs = createSqsClient(config);
@@ -48,6 +57,7 @@ export async function runApiRole(
     images,
     hub,
     storage: new StorageGateway(client, presigner, config.s3.bucket),
+    signedUrls,
     verifier: createTokenVerifier(config.jwt),
     metrics,
     extraRegistries: opts.extraRegistries ?? [],

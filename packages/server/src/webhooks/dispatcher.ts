@@ -105,9 +105,11 @@ export function webhookPayload(
   row: Parameters<typeof toImageView>[0] | undefined,
   deliveryBaseUrl: string,
 ): WebhookPayload {
+  // Private images' variant URLs stay unsigned here: a signature would expire while a delivery is
+  // retried for days. The application gets signed ones from GET /v1/images/{id}.
   const data: WebhookData =
     event.status !== 'deleted' && row
-      ? { ...toImageView(row, deliveryBaseUrl), owner: event.owner }
+      ? { ...toImageView(row, deliveryBaseUrl, undefined), owner: event.owner }
       : { id: event.image_id, owner: event.owner, status: event.status };
   return {
     type: `image.${event.status}` as WebhookType,

@@ -58,7 +58,7 @@ describe('GET /img/{id}/{variant}', () => {
     const pending = await fetch(`${stack.api}/img/${(intent.json.image as { id: string }).id}/thumb`);
     for (const res of [unknownVariant, unknownImage, pending]) {
       expect(res.status).toBe(404);
-      expect(res.headers.get('cache-control')).toBe('public, max-age=60');
+      expect(res.headers.get('cache-control')).toBe('private, max-age=60');
     }
     const metrics = await (await fetch(`${stack.api}/metrics`)).text();
     expect(metrics).toMatch(/darkroom_delivery_bytes_total [1-9]/);

@@ -1,6 +1,5 @@
 import { Type } from 'typebox';
-import { toImageView } from '../../domain/image-view.ts';
-import { deliveryBase } from '../../domain/uploads.ts';
+import { imageView } from '../../domain/uploads.ts';
 import type { EventHub, StatusEvent } from '../event-hub.ts';
 import { errors } from '../schemas.ts';
 import type { ApiDeps, App } from '../types.ts';
@@ -51,7 +50,7 @@ export function eventsRoute(app: App, deps: ApiDeps & { hub: EventHub }): void {
           imageId: e.imageId,
           status: e.status,
           at: new Date(e.at).toISOString(),
-          ...(row ? { image: toImageView(row, deliveryBase(deps.config)) } : {}),
+          ...(row ? { image: imageView(deps, row) } : {}),
         };
         res.write(`id: ${e.id}\nevent: status\ndata: ${JSON.stringify(data)}\n\n`);
       };
