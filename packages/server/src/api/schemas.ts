@@ -15,6 +15,9 @@ const Variant = Type.Object({
   height: Type.Integer(),
   bytes: Type.Integer(),
   contentType: Type.String(),
+  contentTypes: Type.Optional(
+    Type.Array(Type.String(), { description: 'Formats the URL negotiates between with the Accept header' }),
+  ),
 });
 
 export const Status = Type.Union([

@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import type { ApiDeps } from '../api/types.ts';
 
 /** Delivery metrics, registered in the API's registry. */
@@ -13,6 +13,20 @@ export function createDeliveryMetrics(deps: ApiDeps) {
       name: 'darkroom_delivery_responses_total',
       help: 'Delivery responses by status',
       labelNames: ['status'],
+      registers: [deps.metrics.registry],
+    }),
+    /** A hit found the rendering in storage; a miss had to wait for one (its own or a concurrent request's). */
+    transformCache: new Counter({
+      name: 'darkroom_transform_cache_total',
+      help: 'On-the-fly transform requests by result: hit (served from storage) or miss (rendered first)',
+      labelNames: ['result'],
+      registers: [deps.metrics.registry],
+    }),
+    /** One observation per rendering actually made: concurrent identical requests share one. */
+    transformRenderSeconds: new Histogram({
+      name: 'darkroom_transform_render_seconds',
+      help: 'Time to render and store one on-the-fly transform',
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [deps.metrics.registry],
     }),
   };

@@ -3,8 +3,11 @@ import type { ApiDeps, App } from '../api/types.ts';
 import type { VariantRecord } from '../domain/image-view.ts';
 import { privateFor } from './cache-policy.ts';
 import { createDeliveryMetrics } from './metrics.ts';
+import { acceptClass, isNegotiated, pickRepresentation, requestedFormat } from './negotiate.ts';
 import { sendNotFound, serveObject } from './serve-object.ts';
 import { sendSignatureRefusal } from './signed-urls.ts';
+import { looksLikeTransform } from './transform-options.ts';
+import { createTransformDelivery } from './transform-route.ts';
 
 /**
  * GET/HEAD /img/{id}/{variant} — the origin a CDN sits in front of: a variant streamed from storage
@@ -12,6 +15,7 @@ import { sendSignatureRefusal } from './signed-urls.ts';
  */
 export function deliveryRoutes(app: App, deps: ApiDeps): void {
   const metrics = createDeliveryMetrics(deps);
+  const transforms = createTransformDelivery(deps, metrics);
   app.route({
     method: ['GET', 'HEAD'],
     url: '/img/:id/:variant',
@@ -24,6 +28,10 @@ export function deliveryRoutes(app: App, deps: ApiDeps): void {
     handler: async (request, reply) => {
       const notFound = (message: string) => sendNotFound(reply, metrics, message);
       const { id, variant } = request.params;
+      // `/img/{id}/{options}` (w_800,…) is a transform; its HMAC is checked before any lookup, so an
+      // unsigned or forged URL costs the origin nothing.
+      const transform = looksLikeTransform(variant);
+      if (transform && !transforms.signed(request, id, variant)) return transforms.refuse(reply);
       const row = /^[0-9a-f-]{36}$/.test(id) ? await deps.images.findById(id) : undefined;
       if (!row) return notFound(`no image ${id}`);
       // Anything not public needs a valid signed URL, checked before the image's state is revealed.
@@ -34,12 +42,22 @@ export function deliveryRoutes(app: App, deps: ApiDeps): void {
         cacheControl = privateFor(deps.signedUrls.remainingSeconds(verdict.expires));
       }
       if (row.status !== 'ready') return notFound(`image ${id} is ${row.status}, not ready`);
+      if (transform) return transforms.serve(request, reply, row, variant, cacheControl);
       const record = (JSON.parse(row.variants) as Record<string, VariantRecord>)[variant];
       if (!record) return notFound(`image ${id} has no variant ${variant}`);
 
-      return serveObject(request, reply, { storage: deps.storage, metrics }, record.key, {
-        contentType: record.contentType,
-        bytes: record.bytes,
+      // A variant stored in several formats answers with the one the Accept header (or ?f=) picks, and
+      // says so: Vary for caches that key on Accept, x-darkroom-format for those that key on the choice.
+      let chosen = { key: record.key, contentType: record.contentType, bytes: record.bytes };
+      if (isNegotiated(record)) {
+        const wanted = requestedFormat(request.query) ?? acceptClass(request.headers.accept);
+        const picked = pickRepresentation(record, wanted);
+        reply.header('vary', 'Accept').header('x-darkroom-format', picked.choice);
+        chosen = picked;
+      }
+      return serveObject(request, reply, { storage: deps.storage, metrics }, chosen.key, {
+        contentType: chosen.contentType,
+        bytes: chosen.bytes,
         missing: `variant ${variant} of image ${id} is missing from storage`,
         ...(cacheControl ? { cacheControl } : {}),
       });

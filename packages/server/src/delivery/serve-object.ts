@@ -15,10 +15,15 @@ export function sendNotFound(reply: FastifyReply, metrics: DeliveryMetrics, mess
 /** What the caller knows about the stored object, used when storage does not say. */
 export interface ObjectHints {
   contentType: string;
-  /** Total size, for the `Content-Range: bytes *\/size` of a 416. */
-  bytes: number;
+  /** Total size, for the `Content-Range: bytes *\/size` of a 416; asked of storage when unknown. */
+  bytes: number | undefined;
   /** Said in the 404 when the object is missing from storage. */
   missing: string;
+  /**
+   * Called when storage has no such object, to make it (transforms); the object is then opened again,
+   * once. Without it a missing object is a 404.
+   */
+  produce?: () => Promise<void>;
   /** Cache-Control of a 200/206/304 (private images); default: immutable and public. */
   cacheControl?: string;
 }
@@ -36,17 +41,23 @@ export async function serveObject(
   hints: ObjectHints,
 ): Promise<FastifyReply> {
   const { metrics } = deps;
-  const opened = await deps.storage.openForDelivery(key, {
-    range: request.headers.range,
-    ifNoneMatch: request.headers['if-none-match'],
-    ifModifiedSince: request.headers['if-modified-since'],
-  });
+  const open = () =>
+    deps.storage.openForDelivery(key, {
+      range: request.headers.range,
+      ifNoneMatch: request.headers['if-none-match'],
+      ifModifiedSince: request.headers['if-modified-since'],
+    });
+  let opened = await open();
+  if (opened.status === 404 && hints.produce) {
+    await hints.produce();
+    opened = await open();
+  }
   if (opened.status === 404) return sendNotFound(reply, metrics, hints.missing);
   metrics.responses.inc({ status: String(opened.status) });
   if (opened.status === 416) {
     return reply
       .code(416)
-      .header('content-range', `bytes */${hints.bytes}`)
+      .header('content-range', `bytes */${hints.bytes ?? (await deps.storage.head(key))?.size ?? '*'}`)
       .header('cache-control', SHORT)
       .send({ error: { code: 'invalid_request', message: 'the requested range is not satisfiable' } });
   }

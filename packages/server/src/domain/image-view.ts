@@ -1,13 +1,24 @@
 import type { ImageRow } from '../db/images.ts';
 import type { UrlSigner } from '../delivery/signed-urls.ts';
 
-/** A stored variant, as the worker records it. */
+/** Another encoding of a variant's pixels, stored beside the primary (`variants/{id}/{name}.{ext}`). */
+export interface VariantEncodingRecord {
+  /** 'webp' | 'avif' | 'jpeg' | 'png' */
+  format: string;
+  key: string;
+  bytes: number;
+  contentType: string;
+}
+
+/** A stored variant, as the worker records it. `key`/`bytes`/`contentType` describe the primary format. */
 export interface VariantRecord {
   key: string;
   width: number;
   height: number;
   bytes: number;
   contentType: string;
+  /** The variant's other formats; the delivery route picks one from the Accept header. */
+  alternates?: VariantEncodingRecord[];
 }
 
 /** The image JSON every API route returns. */
@@ -25,7 +36,15 @@ export interface ImageView {
   visibility: ImageRow['visibility'];
   variants: Record<
     string,
-    { url: string; width: number; height: number; bytes: number; contentType: string }
+    {
+      url: string;
+      width: number;
+      height: number;
+      bytes: number;
+      contentType: string;
+      /** Every content type the URL may answer with (Accept negotiation), when more than one. */
+      contentTypes?: string[];
+    }
   >;
   createdAt: string;
   updatedAt: string;
@@ -69,6 +88,9 @@ export function toImageView(
           height: v.height,
           bytes: v.bytes,
           contentType: v.contentType,
+          ...(v.alternates?.length
+            ? { contentTypes: [v.contentType, ...v.alternates.map((a) => a.contentType)] }
+            : {}),
         },
       ]),
     ),

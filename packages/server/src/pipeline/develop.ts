@@ -29,7 +29,14 @@ import { PipelineError } from './errors.ts';
 import { decodeHeif } from './heif.ts';
 import { stripPngText } from './png.ts';
 import { DECODABLE_FORMATS, type DecodableFormat, gifFrames, SNIFF_BYTES, sniffFormat } from './sniff.ts';
-import { assertValidVariant, CONTENT_TYPES, FILE_EXTENSIONS, type VariantSpec } from './variants.ts';
+import {
+  assertValidVariant,
+  CONTENT_TYPES,
+  FILE_EXTENSIONS,
+  type VariantFormat,
+  type VariantSpec,
+  variantFormats,
+} from './variants.ts';
 
 export interface PipelineLimits {
   /** Refuse images with more pixels than this (all frames counted for animations). */
@@ -48,6 +55,15 @@ export const DEFAULT_LIMITS: Readonly<PipelineLimits> = Object.freeze({
   allowedFormats: DECODABLE_FORMATS,
 });
 
+/** One more encoding of a variant's pixels (a spec listing several formats). */
+export interface DevelopedEncoding {
+  format: VariantFormat;
+  contentType: string;
+  bytes: number;
+  /** Path of a file under `workDir` holding the encoded bytes. */
+  file: string;
+}
+
 export interface DevelopedVariant {
   name: string;
   /** 'webp' | 'avif' | 'jpeg' | 'png' */
@@ -59,6 +75,8 @@ export interface DevelopedVariant {
   bytes: number;
   /** Path of a file under `workDir` holding the encoded bytes. */
   file: string;
+  /** The spec's other formats, same pixels; absent when it lists one. */
+  alternates?: DevelopedEncoding[];
 }
 
 export interface DevelopedImage {
@@ -156,9 +174,12 @@ interface Source {
   options: SharpOptions;
 }
 
-function encoder(img: Sharp, spec: VariantSpec): Sharp {
-  const quality = spec.quality;
-  switch (spec.format) {
+/**
+ * Adds the output encoder for `format` with Darkroom's settings (quality defaults per format; JPEG is
+ * flattened onto white). Shared by the worker's variants and the delivery routes' transforms.
+ */
+export function encodeAs(img: Sharp, format: VariantFormat, quality: number | undefined): Sharp {
+  switch (format) {
     case 'webp':
       return img.webp({ quality: quality ?? 80, effort: 4 });
     case 'avif':
@@ -175,7 +196,8 @@ function encoder(img: Sharp, spec: VariantSpec): Sharp {
 }
 
 /**
- * Develops the original at `inputFile` into `variants`, written as `{name}.{ext}` under `workDir`
+ * Develops the original at `inputFile` into `variants`, written as `{name}.{ext}` (one file per format
+ * the spec lists) under `workDir`
  * (use a fresh directory per job). Throws {@link PipelineError} for anything wrong with the file itself;
  * other errors (I/O, abort) are the caller's to retry. Files already written are removed on failure.
  */
@@ -291,30 +313,36 @@ async function develop(
   try {
     const out: DevelopedVariant[] = [];
     for (const spec of variants) {
-      signal?.throwIfAborted();
-      const keepAnimation = animated && spec.format === 'webp';
-      const file = join(workDir, `${spec.name}.${FILE_EXTENSIONS[spec.format]}`);
-      const img = sharp(source.input, { ...source.options, animated: keepAnimation }).resize({
-        width: spec.maxDimension,
-        height: spec.maxDimension,
-        fit: 'inside',
-        withoutEnlargement: true,
-      });
-      written.push(file);
-      let info: OutputInfo;
-      try {
-        info = await encoder(img, spec).toFile(file);
-      } catch (e) {
-        throw decodeError(e);
+      // Every format of a spec is resized the same way, so they all have the primary's size.
+      const encodings: { encoding: DevelopedEncoding; info: OutputInfo; animated: boolean }[] = [];
+      for (const format of variantFormats(spec)) {
+        signal?.throwIfAborted();
+        const keepAnimation = animated && format === 'webp';
+        const file = join(workDir, `${spec.name}.${FILE_EXTENSIONS[format]}`);
+        const img = sharp(source.input, { ...source.options, animated: keepAnimation }).resize({
+          width: spec.maxDimension,
+          height: spec.maxDimension,
+          fit: 'inside',
+          withoutEnlargement: true,
+        });
+        written.push(file);
+        let info: OutputInfo;
+        try {
+          info = await encodeAs(img, format, spec.quality).toFile(file);
+        } catch (e) {
+          throw decodeError(e);
+        }
+        const encoding = { format, contentType: CONTENT_TYPES[format], bytes: info.size, file };
+        encodings.push({ encoding, info, animated: keepAnimation });
       }
+      const [primary, ...rest] = encodings;
+      if (!primary) continue; // unreachable: a spec has at least one format
       out.push({
         name: spec.name,
-        format: spec.format,
-        contentType: CONTENT_TYPES[spec.format],
-        width: info.width,
-        height: keepAnimation ? (info.pageHeight ?? info.height) : info.height,
-        bytes: info.size,
-        file,
+        ...primary.encoding,
+        width: primary.info.width,
+        height: primary.animated ? (primary.info.pageHeight ?? primary.info.height) : primary.info.height,
+        ...(rest.length > 0 ? { alternates: rest.map((r) => r.encoding) } : {}),
       });
     }
     signal?.throwIfAborted();

@@ -1,9 +1,11 @@
 export {
   configureSharp,
   DEFAULT_LIMITS,
+  type DevelopedEncoding,
   type DevelopedImage,
   type DevelopedVariant,
   developImage,
+  encodeAs,
   formatsForMimeTypes,
   type PipelineLimits,
 } from './develop.ts';
@@ -12,8 +14,10 @@ export { DECODABLE_FORMATS, type DecodableFormat, sniffFormat } from './sniff.ts
 export {
   CONTENT_TYPES,
   DEFAULT_VARIANTS,
+  FILE_EXTENSIONS,
   fitInside,
   parseVariants,
   type VariantFormat,
   type VariantSpec,
+  variantFormats,
 } from './variants.ts';

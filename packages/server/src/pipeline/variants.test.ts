@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_VARIANTS, fitInside, parseVariants } from './variants.ts';
+import { DEFAULT_VARIANTS, fitInside, parseVariants, variantFormats } from './variants.ts';
 
 describe('parseVariants', () => {
   it('defaults to thumb/medium/large webp when unset or blank', () => {
@@ -23,7 +23,26 @@ describe('parseVariants', () => {
     ]);
   });
 
+  it('parses several formats of one variant, the first primary, the quality shared', () => {
+    expect(parseVariants('medium:1280:jpeg+webp+avif,thumb:320:webp+avif:60')).toEqual([
+      { name: 'medium', maxDimension: 1280, format: 'jpeg', alternates: ['webp', 'avif'] },
+      { name: 'thumb', maxDimension: 320, format: 'webp', alternates: ['avif'], quality: 60 },
+    ]);
+    expect(variantFormats(parseVariants('m:10:jpeg+avif')[0]!)).toEqual(['jpeg', 'avif']);
+    expect(variantFormats(parseVariants('m:10')[0]!)).toEqual(['webp']);
+  });
+
+  it('reserves names that read as transform options', () => {
+    for (const name of ['w_800', 'h_1', 'f_webp', 'q_75', 'fit_cover']) {
+      expect(() => parseVariants(`${name}:320`)).toThrow('reserved for transforms');
+    }
+    expect(parseVariants('icon_2x:64,hero_w:10,width:5')).toHaveLength(3);
+  });
+
   it.each([
+    ['thumb:320:webp+webp', 'thumb:320:webp+webp'],
+    ['thumb:320:webp+gif', 'thumb:320:webp+gif'],
+    ['thumb:320:webp+', 'thumb:320:webp+'],
     ['thumb', 'thumb'],
     ['thumb:', 'thumb:'],
     ['thumb:0', 'thumb:0'],

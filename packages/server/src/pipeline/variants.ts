@@ -7,7 +7,14 @@ export interface VariantSpec {
   name: string;
   /** The variant fits inside a `maxDimension` × `maxDimension` box; smaller images are never enlarged. */
   maxDimension: number;
+  /** The primary encoding: its object is the one the image JSON's `key`/`bytes`/`contentType` describe. */
   format: VariantFormat;
+  /**
+   * More encodings of the same pixels (`medium:1280:jpeg+webp+avif` → `alternates: ['webp', 'avif']`),
+   * stored beside the primary as `{name}.{ext}` and picked by the delivery routes from the Accept header.
+   * Absent when the variant has one format.
+   */
+  alternates?: readonly VariantFormat[];
   /** Encoder quality 1-100; the encoder's default for the format when absent. */
   quality?: number;
 }
@@ -38,11 +45,23 @@ export const DEFAULT_VARIANTS: readonly VariantSpec[] = Object.freeze([
 ]);
 
 const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/**
+ * Names that read as on-the-fly transform options (`w_800`, `fit_cover`…) are reserved, so the delivery
+ * route tells `/img/{id}/{variant}` from `/img/{id}/{options}` by the path alone, before any lookup.
+ */
+const RESERVED_NAME_RE = /^(w|h|f|q|fit)_/;
 const INT_RE = /^[0-9]+$/;
 
+/** Every format a variant is stored in, the primary first. */
+export function variantFormats(spec: VariantSpec): readonly VariantFormat[] {
+  return spec.alternates ? [spec.format, ...spec.alternates] : [spec.format];
+}
+
 /**
- * Parses `DARKROOM_VARIANTS`: comma-separated `name:maxDimension[:format[:quality]]`, e.g.
- * `thumb:320,medium:1280,large:2560` or `thumb:320:webp,hero:2560:avif:55`. Whitespace around entries is
+ * Parses `DARKROOM_VARIANTS`: comma-separated `name:maxDimension[:format[+format…][:quality]]`, e.g.
+ * `thumb:320,medium:1280,large:2560`, `thumb:320:webp,hero:2560:avif:55` or `medium:1280:jpeg+webp+avif`
+ * (several formats of the same pixels, the first one primary; the quality, when given, applies to each).
+ * Names starting with `w_`, `h_`, `f_`, `q_` or `fit_` are reserved for transforms. Whitespace around entries is
  * ignored. Unset or blank → {@link DEFAULT_VARIANTS}. Throws an `Error` naming the bad entry.
  */
 export function parseVariants(text: string | undefined): readonly VariantSpec[] {
@@ -53,23 +72,31 @@ export function parseVariants(text: string | undefined): readonly VariantSpec[] 
     const entry = raw.trim();
     const bad = (why: string): Error =>
       new Error(
-        `DARKROOM_VARIANTS: bad entry "${entry}": ${why} (expected name:maxDimension[:format[:quality]])`,
+        `DARKROOM_VARIANTS: bad entry "${entry}": ${why} (expected name:maxDimension[:format[+format…][:quality]])`,
       );
     if (entry === '') throw bad('empty entry');
     const parts = entry.split(':');
     if (parts.length < 2 || parts.length > 4) throw bad('wrong number of ":"-separated fields');
     const [name = '', size = '', format = 'webp', quality] = parts;
     if (!NAME_RE.test(name)) throw bad('name must match [a-z0-9][a-z0-9_-]* (at most 32 characters)');
+    if (RESERVED_NAME_RE.test(name))
+      throw bad('names starting w_, h_, f_, q_ or fit_ are reserved for transforms');
     if (seen.has(name)) throw bad(`duplicate variant name "${name}"`);
     if (!INT_RE.test(size)) throw bad('maxDimension must be a positive integer');
     const maxDimension = Number(size);
     if (maxDimension < 1 || maxDimension > MAX_VARIANT_DIMENSION) {
       throw bad(`maxDimension must be between 1 and ${MAX_VARIANT_DIMENSION}`);
     }
-    if (!(VARIANT_FORMATS as readonly string[]).includes(format)) {
-      throw bad(`format must be one of ${VARIANT_FORMATS.join(', ')}`);
+    const formats = format.split('+');
+    for (const f of formats) {
+      if (!(VARIANT_FORMATS as readonly string[]).includes(f)) {
+        throw bad(`format must be one of ${VARIANT_FORMATS.join(', ')} (or several joined with "+")`);
+      }
     }
-    const spec: VariantSpec = { name, maxDimension, format: format as VariantFormat };
+    if (new Set(formats).size !== formats.length) throw bad('a format is listed twice');
+    const [primary, ...alternates] = formats as VariantFormat[];
+    const spec: VariantSpec = { name, maxDimension, format: primary as VariantFormat };
+    if (alternates.length > 0) spec.alternates = Object.freeze(alternates);
     if (quality !== undefined) {
       if (!INT_RE.test(quality) || Number(quality) < 1 || Number(quality) > 100) {
         throw bad('quality must be an integer from 1 to 100');
@@ -84,8 +111,12 @@ export function parseVariants(text: string | undefined): readonly VariantSpec[] 
 
 /** Validates a spec built in code rather than parsed (the name becomes part of a file path). */
 export function assertValidVariant(spec: VariantSpec): void {
+  const formats = variantFormats(spec);
   const ok =
     NAME_RE.test(spec.name) &&
+    !RESERVED_NAME_RE.test(spec.name) &&
+    formats.every((f) => (VARIANT_FORMATS as readonly string[]).includes(f)) &&
+    new Set(formats).size === formats.length &&
     Number.isInteger(spec.maxDimension) &&
     spec.maxDimension >= 1 &&
     spec.maxDimension <= MAX_VARIANT_DIMENSION &&

@@ -114,13 +114,22 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
     for (const v of developed.variants) {
       const key = `${variantPrefix(id)}${v.name}.${extensionOf(v.file, v.format)}`;
       await deps.storage.putFile(key, v.file, v.contentType, IMMUTABLE);
-      variants[v.name] = {
+      const record: VariantRecord = {
         key,
         width: v.width,
         height: v.height,
         bytes: v.bytes,
         contentType: v.contentType,
       };
+      // Other formats of the same pixels sit beside the primary, under the same key pattern.
+      const alternates: NonNullable<VariantRecord['alternates']> = [];
+      for (const alt of v.alternates ?? []) {
+        const altKey = `${variantPrefix(id)}${v.name}.${extensionOf(alt.file, alt.format)}`;
+        await deps.storage.putFile(altKey, alt.file, alt.contentType, IMMUTABLE);
+        alternates.push({ format: alt.format, key: altKey, bytes: alt.bytes, contentType: alt.contentType });
+      }
+      if (alternates.length > 0) record.alternates = alternates;
+      variants[v.name] = record;
     }
     const done = await deps.images.transition(id, ['processing'], {
       status: 'ready',
