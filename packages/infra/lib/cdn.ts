@@ -13,8 +13,12 @@ import { VARIANTS_PREFIX } from './storage.ts';
 export const VARIANTS_PATH = `/${VARIANTS_PREFIX}*`;
 /** Path pattern of the delivery routes (`/img/{id}/{variant}`, `/img/{id}/{transform}?sig=`). */
 export const IMG_PATH = '/img/*';
-/** Query parameters that select a different response on `/img/*` and so belong in the cache key. */
-export const IMG_CACHE_QUERY = ['sig', 'f'];
+/**
+ * Query parameters that select a different response on `/img/*` and so belong in the cache key: the
+ * transform signature, the format override, and the canned-policy signature of a private image's URL, so
+ * an unsigned request can never be answered from a signed request's cached copy.
+ */
+export const IMG_CACHE_QUERY = ['sig', 'f', 'Expires', 'Key-Pair-Id', 'Signature'];
 
 /** CloudFront in front of the bucket (variants) and the Darkroom delivery routes. */
 export class Cdn extends Construct {

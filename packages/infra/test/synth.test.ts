@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const infraDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name: string) => path.resolve(infraDir, '../../node_modules/.bin', name);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-synth-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// No network: a lookup or a call to AWS would need credentials this environment does not have.
+const offlineEnv = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: '',
+  AWS_SECRET_ACCESS_KEY: '',
+  AWS_PROFILE: '',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  CDK_DISABLE_VERSION_CHECK: '1',
+  CDK_DISABLE_CLI_TELEMETRY: 'true',
+};
+const context = { apiOriginDomain: 'api.example.com', corsOrigins: 'https://app.example.com' };
+
+interface Template {
+  Resources: Record<string, { Type: string }>;
+  Outputs: Record<string, unknown>;
+}
+const readTemplate = (dir: string) =>
+  JSON.parse(fs.readFileSync(path.join(dir, 'Darkroom.template.json'), 'utf8')) as Template;
+
+describe('the CDK app, synthesised offline', () => {
+  it('writes the template when run the way `cdk synth` runs it (CDK_OUTDIR, CDK_CONTEXT_JSON)', async () => {
+    const outdir = path.join(tmp, 'app');
+    await run(bin('tsx'), ['bin/darkroom.ts'], {
+      cwd: infraDir,
+      env: { ...offlineEnv, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+      timeout: 60_000,
+    });
+    const template = readTemplate(outdir);
+    const types = new Set(Object.values(template.Resources).map((r) => r.Type));
+    for (const type of [
+      'AWS::S3::Bucket',
+      'AWS::SQS::Queue',
+      'Custom::S3BucketNotifications',
+      'AWS::CloudFront::Distribution',
+      'AWS::CloudFront::Function',
+      'AWS::IAM::Role',
+    ]) {
+      expect(types, type).toContain(type);
+    }
+    expect(template.Outputs).toHaveProperty('ApiEnvironment');
+    // Environment-agnostic and lookup-free: nothing was left for the CLI to fetch.
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as {
+      missing?: unknown[];
+      artifacts: Record<string, { environment?: string }>;
+    };
+    expect(manifest.missing).toBeUndefined();
+    expect(manifest.artifacts.Darkroom?.environment).toBe('aws://unknown-account/unknown-region');
+  });
+
+  it('stops with a message naming the missing parameter', async () => {
+    const attempt = run(bin('tsx'), ['bin/darkroom.ts'], {
+      cwd: infraDir,
+      env: { ...offlineEnv, CDK_OUTDIR: path.join(tmp, 'bad'), CDK_CONTEXT_JSON: '{}' },
+      timeout: 60_000,
+    });
+    await expect(attempt).rejects.toThrow(/apiOriginDomain/);
+  });
+
+  it('`cdk synth` (the real CLI) writes the template', async (ctx) => {
+    const outdir = path.join(tmp, 'cli');
+    const args = ['synth', '--quiet', '--no-notices', '--no-version-reporting', '-o', outdir];
+    for (const [k, v] of Object.entries(context)) args.push('-c', `${k}=${v}`);
+    try {
+      await run(bin('cdk'), args, { cwd: infraDir, env: offlineEnv, timeout: 60_000 });
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? err);
+      // The installed CLI (aws-cdk 3.0.0, an April 2025 build) reads cloud-assembly schema 43 at most;
+      // aws-cdk-lib 2.276 writes 55. Skip, visibly, until the CLI dependency is upgraded to >= 2.1148.2.
+      if (stderr.includes('Cloud assembly schema version mismatch')) {
+        ctx.skip('installed cdk CLI is too old for aws-cdk-lib 2.276 (needs aws-cdk >= 2.1148.2)');
+      }
+      throw err;
+    }
+    expect(readTemplate(outdir).Resources).toBeDefined();
+  });
+});
