@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# Darkroom: one image for every role (`start`, `api`, `worker`, `s3`, `sqs`); pick the role with the command.
+# Not built in CI or in the development environment (no Docker there); see docs/DEPLOY.md.
+
+# Production dependencies of the server workspace only: the CDK app (packages/infra) never ships.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+# better-sqlite3 compiles from source when no prebuilt binary matches the platform.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+  && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+COPY packages/server/package.json packages/server/
+COPY packages/infra/package.json packages/infra/
+# --ignore-scripts: the root `prepare` script builds the sources, which are not here yet; the native modules'
+# own install steps run in the rebuild.
+RUN npm ci --omit=dev --ignore-scripts --workspace=@darkroom/server --include-workspace-root=false \
+  && npm rebuild better-sqlite3 sharp
+
+# Compile the TypeScript with the dev dependencies, then throw them away with this stage.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.base.json ./
+COPY packages/server/package.json packages/server/
+COPY packages/infra/package.json packages/infra/
+RUN npm ci --ignore-scripts
+COPY packages/server packages/server
+RUN npm run build
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+  DARKROOM_HOST=0.0.0.0 \
+  DARKROOM_DATA_DIR=/app/data
+WORKDIR /app
+COPY --from=deps /app/node_modules node_modules
+COPY package.json ./
+COPY packages/server/package.json packages/server/
+COPY packages/server/bin packages/server/bin
+COPY --from=build /app/packages/server/dist packages/server/dist
+# The data dir only matters for `start`, `s3` and `sqs` (and SQLite); on AWS nothing is written here.
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+EXPOSE 3000 9000 9324
+ENTRYPOINT ["node", "packages/server/bin/darkroom.js"]
+CMD ["start"]
