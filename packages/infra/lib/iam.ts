@@ -45,8 +45,9 @@ export class DarkroomRoles extends Construct {
     api('Deliver', ['s3:GetObject'], [variants, transforms]);
     api('StoreTransforms', ['s3:PutObject'], [transforms]);
     api('DeleteImages', ['s3:DeleteObject'], [uploads, variants, transforms]);
-    // HeadBucket (health check) and ListObjectsV2 (deleting an image's variants by prefix) need ListBucket.
-    api('ListBucket', ['s3:ListBucket'], [bucket.bucketArn]);
+    // ListBucket: HeadBucket (health check) and ListObjectsV2 (deleting an image's variants by prefix);
+    // GetBucketNotification: the start-up check that uploads/ events really reach the queue.
+    api('Bucket', ['s3:ListBucket', 's3:GetBucketNotification'], [bucket.bucketArn]);
     // SendMessage: the complete fallback for storage without notifications; GetQueueAttributes: queue metrics.
     api('Queue', ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [queue.queueArn]);
 
@@ -65,7 +66,11 @@ export class DarkroomRoles extends Construct {
     // Cancelled intents, orphaned originals and half-finished variant sets are removed by the worker.
     worker('Cleanup', ['s3:DeleteObject'], [uploads, variants]);
     worker('AbortStaleMultipart', ['s3:AbortMultipartUpload'], [uploads]);
-    worker('ListBucket', ['s3:ListBucket', 's3:ListBucketMultipartUploads'], [bucket.bucketArn]);
+    worker(
+      'Bucket',
+      ['s3:ListBucket', 's3:ListBucketMultipartUploads', 's3:GetBucketNotification'],
+      [bucket.bucketArn],
+    );
     worker(
       'ConsumeQueue',
       [

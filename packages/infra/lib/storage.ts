@@ -38,9 +38,10 @@ export function createBucket(scope: Construct, p: DarkroomParams): s3.Bucket {
               ],
               // Presigned PUTs carry content-type, content-length and x-amz-* checksum headers.
               allowedHeaders: ['*'],
-              // The browser needs each part's ETag to complete a multipart upload.
-              exposedHeaders: ['ETag'],
-              maxAge: 3000,
+              // The browser needs each part's ETag to complete a multipart upload; the checksum and request
+              // id are exposed as the embedded server exposes them, so clients behave the same on both.
+              exposedHeaders: ['ETag', 'x-amz-checksum-sha256', 'x-amz-request-id'],
+              maxAge: 3600,
             },
           ],
     lifecycleRules: [

@@ -69,6 +69,21 @@ describe('IAM roles', () => {
     expect(allows(worker, 'sqs:PurgeQueue', queue)).toBe(false);
   });
 
+  it('both may read the bucket notification (start-up check) but never change bucket configuration', () => {
+    for (const role of [api, worker]) {
+      expect(allows(role, 's3:GetBucketNotification', bucket)).toBe(true);
+      expect(allows(role, 's3:ListBucket', bucket)).toBe(true);
+      for (const action of [
+        's3:PutBucketNotification',
+        's3:PutBucketCORS',
+        's3:PutBucketPolicy',
+        's3:DeleteBucket',
+      ]) {
+        expect(allows(role, action, bucket), action).toBe(false);
+      }
+    }
+  });
+
   it('no statement uses a wildcard action or resource', () => {
     for (const st of [...api, ...worker]) {
       for (const a of [st.Action].flat()) expect(a).not.toMatch(/\*/);
