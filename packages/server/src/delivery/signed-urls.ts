@@ -26,8 +26,9 @@ export interface UrlSigner {
 /** Why a signed URL was refused (the stable `error.code` of the 403). */
 export type SignatureFailure = 'bad_signature' | 'url_expired';
 
+/** The outcome of verify(); `expires` is when a valid URL stops working (epoch seconds). */
 export type Verification =
-  | { ok: true /** Epoch seconds the URL stops working. */; expires: number }
+  | { ok: true; expires: number }
   | { ok: false; code: SignatureFailure; message: string };
 
 /** The canned policy CloudFront signs: one statement, the exact Resource, a DateLessThan. */
