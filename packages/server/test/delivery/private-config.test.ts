@@ -28,13 +28,36 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe('CloudFront key pair configuration', () => {
-  it('is undefined when nothing is set (the API then makes a development key)', async () => {
+  it('is undefined when nothing is set: the API makes a development key and warns once', async () => {
     const config = loadConfig({ DARKROOM_DATA_DIR: dir });
     expect(config.delivery.cloudfront).toBeUndefined();
     expect(config.delivery.signedUrlTtlSeconds).toBe(3600);
-    const keys = await resolveSigningKeys(config, pino({ level: 'silent' }));
+    const lines: { level: number; msg: string; keyFile?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const keys = await resolveSigningKeys(config, log);
     expect(keys.keyPairId).toBe('darkroom-dev');
-    expect(fs.existsSync(path.join(dir, 'keys', 'cloudfront-dev.pem'))).toBe(true);
+    const keyFile = path.join(dir, 'keys', 'cloudfront-dev.pem');
+    expect(fs.existsSync(keyFile)).toBe(true);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 40, keyFile });
+    expect(lines[0]!.msg).toMatch(/development key pair.*DARKROOM_CLOUDFRONT_KEY_PAIR_ID/);
+  });
+
+  it('uses a configured key pair without touching the data dir or warning', async () => {
+    const empty = fs.mkdtempSync(path.join(dir, 'configured-'));
+    const config = loadConfig({
+      DARKROOM_DATA_DIR: empty,
+      DARKROOM_CLOUDFRONT_KEY_PAIR_ID: 'KCONF',
+      DARKROOM_CLOUDFRONT_PRIVATE_KEY: privatePem,
+    });
+    const lines: string[] = [];
+    const keys = await resolveSigningKeys(
+      config,
+      pino({ level: 'info' }, { write: (l: string) => lines.push(l) }),
+    );
+    expect(keys.keyPairId).toBe('KCONF');
+    expect(lines).toEqual([]);
+    expect(fs.readdirSync(empty)).toEqual([]);
   });
 
   it('takes the private key inline (with \\n escapes, as .env files carry it) or as a file path', () => {
