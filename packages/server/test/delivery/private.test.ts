@@ -4,6 +4,7 @@ import path from 'node:path';
 import { getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signTransformPath } from '../../src/delivery/transform-signature.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 // Private images over HTTP: the API hands out CloudFront canned-policy URLs, the origin verifies them.
@@ -165,6 +166,28 @@ describe('private images with the development key pair', () => {
     });
     const pendingId = (intent.json.image as { id: string }).id;
     await expectRefused(await fetch(`${stack.api}/img/${pendingId}/thumb`), 'bad_signature');
+  });
+
+  it('serves a transform of a private image only with both the transform and the CloudFront signature', async () => {
+    const privateKey = fs.readFileSync(path.join(stack.config.dataDir, 'keys', 'cloudfront-dev.pem'), 'utf8');
+    const secret = stack.config.delivery.transformSecret;
+    const transform = `${stack.api}${signTransformPath(secret, id, 'w_100')}`;
+    const sign = (url: string) =>
+      getSignedUrl({
+        url,
+        keyPairId: 'darkroom-dev',
+        privateKey,
+        dateLessThan: new Date(Date.now() + 600_000).toISOString(),
+      });
+    const res = await fetch(sign(transform));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/);
+    expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).width).toBe(100);
+    await expectRefused(await fetch(transform), 'bad_signature');
+    // The CloudFront signature covers the transform options and their sig too.
+    const otherTransform = `${stack.api}${signTransformPath(secret, id, 'w_120')}`;
+    const borrowed = `${otherTransform}&${sign(transform).split('?sig=')[1]!.split('&').slice(1).join('&')}`;
+    await expectRefused(await fetch(borrowed), 'bad_signature');
   });
 
   it('answers 404 on the signed URL once the image is deleted', async () => {
