@@ -1,0 +1,341 @@
+/**
+ * Delivery throughput: requests per second for a ~100 KB variant served by Darkroom's delivery route
+ * (`GET /img/{id}/{variant}`: Fastify → AWS SDK GetObject → embedded S3 → file), against nginx serving
+ * the same bytes from disk, in the same run. Both servers are pinned to the same core with `taskset`
+ * (nginx with one worker process); wrk (keep-alive, 64 connections, one thread) runs on the other core.
+ * Then the cost of on-the-fly transforms: a first request (render from the 2560 px variant, store) and
+ * a repeat (streamed from storage), timed from the client.
+ *
+ * Run: npm run bench:delivery   (writes the "Delivery throughput" section of bench/RESULTS.md)
+ */
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
+import { signTransformPath } from '../packages/server/src/delivery/transform-signature.ts';
+import { type Child, darkroomBin, repoRoot, spawnServer, statusMiB, stopChild, writeResults } from './lib.ts';
+
+const SECTION = '## Delivery throughput (GET /img/{id}/{variant} vs nginx)';
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = 64;
+const PIN_CORE = '0';
+const CLIENT_CORE = '1';
+const WRK = process.env.WRK ?? 'wrk';
+const SECRET = 'bench-jwt-secret-0123456789abcdef';
+const TRANSFORM_SECRET = 'bench-transform-secret-0123456789';
+const PHOTO = path.join(repoRoot, '../shared/testdata/photos/2569067123_aca715a2ee_o.jpg');
+/** `bench` at 1200 px WebP is ~100 KB for this photo; `large` is the transform source. */
+const VARIANTS = 'thumb:320,bench:1200,large:2560';
+const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
+const TRANSFORM_SAMPLES = 5;
+
+interface Result {
+  rps: number;
+  mbps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/**
+ * wrk GETs of one URL (keep-alive, CONNECTIONS connections, one thread pinned to the other core).
+ * wrk rather than autocannon: autocannon's JavaScript client tops out near 70 MiB/s of 100 KB bodies on
+ * this machine, far below either server, so it would measure itself.
+ */
+async function load(url: string): Promise<Result> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const proc = spawn(
+      'taskset',
+      ['-c', CLIENT_CORE, WRK, '-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', url],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let text = '';
+    proc.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    proc.once('error', reject);
+    proc.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}: ${text}`)),
+    );
+  });
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
+  const ms = (re: RegExp) => {
+    const m = re.exec(out);
+    if (!m) return Number.NaN;
+    const unit = m[2];
+    return Number(m[1]) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  };
+  const transfer = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out);
+  const scale: Record<string, number> = { B: 1 / 1024 ** 2, KB: 1 / 1024, MB: 1, GB: 1024 };
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    mbps: transfer ? Number(transfer[1]) * (scale[transfer[2] ?? 'MB'] ?? 1) : Number.NaN,
+    p50: ms(/50%\s+([\d.]+)(us|ms|s)/),
+    p99: ms(/99%\s+([\d.]+)(us|ms|s)/),
+    errors:
+      /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
+        .exec(out)
+        ?.slice(1)
+        .reduce((a, b) => a + Number(b), 0) ?? 0,
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+  };
+}
+
+/** nginx with a generated config in `dir` (`-p dir -c nginx.conf`, daemon off, logs and pid in `dir`). */
+async function startNginx(dir: string, root: string): Promise<Child> {
+  const port = await freePort();
+  const temp = (name: string) => path.join(dir, name);
+  const conf = `daemon off;
+worker_processes 1;
+pid ${temp('nginx.pid')};
+error_log ${temp('error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log ${temp('access.log')} combined buffer=256k flush=5s;
+  client_body_temp_path ${temp('client_body')};
+  proxy_temp_path ${temp('proxy')};
+  fastcgi_temp_path ${temp('fastcgi')};
+  uwsgi_temp_path ${temp('uwsgi')};
+  scgi_temp_path ${temp('scgi')};
+  types { image/webp webp; }
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  keepalive_timeout 65;
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location / { add_header Cache-Control "public, max-age=31536000, immutable"; }
+  }
+}
+`;
+  await fsp.writeFile(temp('nginx.conf'), conf);
+  const proc = spawn('taskset', ['-c', PIN_CORE, NGINX, '-p', dir, '-c', temp('nginx.conf')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null)
+      throw new Error(`nginx exited: ${await fsp.readFile(temp('error.log'), 'utf8').catch(() => '')}`);
+    const ok = await fetch(url).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return { proc, url };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('nginx did not start');
+}
+
+/** CPU time (user + system) of a process and its children's live tasks, in µs, from /proc (Linux). */
+function cpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const ticks = (p: number) => {
+    try {
+      // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  let children: number[] = [];
+  try {
+    children = fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // no children file: count the process alone
+  }
+  const total = [pid, ...children].reduce((sum, p) => sum + ticks(p), 0);
+  return (total * 1_000_000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** Runs `load` and adds the server's CPU time per request (robust to other load on the machine). */
+async function measured(url: string, pid: number | undefined): Promise<Result & { cpuUs: number }> {
+  const before = cpuMicros(pid);
+  const r = await load(url);
+  const used = cpuMicros(pid) - before;
+  return { ...r, cpuUs: used / (r.rps * DURATION_S) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+/** Client-side time of one full GET, body included, in ms; throws on anything but 200. */
+async function timedGet(url: string, accept?: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(url, accept ? { headers: { accept } } : {});
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return performance.now() - t0;
+}
+
+async function main(): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-delivery-'));
+  const dataDir = path.join(tmp, 'data');
+  let darkroom: Child | undefined;
+  let nginx: Child | undefined;
+  try {
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DARKROOM_PORT: String(await freePort()),
+      DARKROOM_S3_PORT: String(await freePort()),
+      DARKROOM_SQS_PORT: String(await freePort()),
+      DARKROOM_DATA_DIR: dataDir,
+      DARKROOM_JWT_SECRET: SECRET,
+      DARKROOM_TRANSFORM_SECRET: TRANSFORM_SECRET,
+      DARKROOM_VARIANTS: VARIANTS,
+      DARKROOM_LOG_LEVEL: 'warn',
+    };
+    darkroom = await spawnServer(
+      // BENCH_CPU_PROF=dir writes a V8 CPU profile of the darkroom process there on exit.
+      [
+        '-c',
+        PIN_CORE,
+        process.execPath,
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []),
+        darkroomBin,
+        'start',
+      ],
+      env,
+      (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1],
+      'taskset',
+    );
+    const api = darkroom.url;
+
+    // One upload, developed by the worker in the same process.
+    const token = await mintToken(SECRET, { sub: 'bench', ttlSeconds: 3600 });
+    const auth = { authorization: `Bearer ${token}` };
+    const bytes = await fsp.readFile(PHOTO);
+    const intent = await fetch(`${api}/v1/uploads`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ filename: 'photo.jpg', contentType: 'image/jpeg', size: bytes.length }),
+    });
+    const created = (await intent.json()) as {
+      image: { id: string };
+      upload: { url: string; headers: Record<string, string> };
+    };
+    const put = await fetch(created.upload.url, {
+      method: 'PUT',
+      body: new Uint8Array(bytes),
+      headers: created.upload.headers,
+    });
+    if (put.status !== 200) throw new Error(`PUT failed: ${put.status}`);
+    const id = created.image.id;
+    let image: { status: string; variants: Record<string, { url: string; bytes: number }> };
+    const deadline = Date.now() + 60_000;
+    do {
+      await new Promise((r) => setTimeout(r, 200));
+      image = (await (await fetch(`${api}/v1/images/${id}`, { headers: auth })).json()) as typeof image;
+      if (Date.now() > deadline) throw new Error(`image still ${image.status}`);
+    } while (image.status !== 'ready');
+    if (image.status !== 'ready') throw new Error(`image is ${image.status}`);
+    const variant = image.variants.bench!;
+    const variantUrl = `${api}/img/${id}/bench`;
+
+    // nginx serves the very same bytes from disk.
+    const body = Buffer.from(await (await fetch(variantUrl)).arrayBuffer());
+    const root = path.join(tmp, 'www');
+    await fsp.mkdir(path.join(root, 'img', id), { recursive: true });
+    await fsp.writeFile(path.join(root, 'img', id, 'bench.webp'), body);
+    // Run as root, nginx's workers drop to `nobody`: they need to traverse the temp dir and read the file.
+    await fsp.chmod(tmp, 0o711);
+    for (const dir of [root, path.join(root, 'img'), path.join(root, 'img', id)]) await fsp.chmod(dir, 0o755);
+    await fsp.chmod(path.join(root, 'img', id, 'bench.webp'), 0o644);
+    nginx = await startNginx(tmp, root);
+    const nginxUrl = `${nginx.url}/img/${id}/bench.webp`;
+    const check = await fetch(nginxUrl);
+    if (!Buffer.from(await check.arrayBuffer()).equals(body)) {
+      throw new Error(`nginx answers ${check.status} with other bytes than the variant`);
+    }
+
+    // Warm both up, then measure alternately so drift hits both.
+    await load(variantUrl);
+    await load(nginxUrl);
+    const dr = await measured(variantUrl, darkroom.proc.pid);
+    const ng = await measured(nginxUrl, nginx.proc.pid);
+    const rss = statusMiB(darkroom.proc.pid, 'VmHWM');
+
+    // Transforms: each sample a new size, so the first request renders (2560 px WebP source).
+    const firsts: number[] = [];
+    const repeats: number[] = [];
+    const avifFirsts: number[] = [];
+    for (let i = 0; i < TRANSFORM_SAMPLES; i++) {
+      const url = `${api}${signTransformPath(TRANSFORM_SECRET, id, `w_${1000 + i},h_750,fit_cover,f_webp`)}`;
+      firsts.push(await timedGet(url));
+      repeats.push(await timedGet(url));
+      const avif = `${api}${signTransformPath(TRANSFORM_SECRET, id, `w_${800 + i}`)}`;
+      avifFirsts.push(await timedGet(avif, 'image/avif,image/webp,*/*'));
+    }
+
+    const ratio = dr.rps / ng.rps;
+    const row = (name: string, r: Result & { cpuUs: number }) =>
+      `| ${name} | ${Math.round(r.rps)} | ${r.mbps.toFixed(0)} | ${r.p50} | ${r.p99} | ${Math.round(r.cpuUs)} | ${r.errors + r.non2xx} |`;
+    const ms = (x: number) => x.toFixed(1);
+    const section = `${SECTION}
+
+Measured ${new Date().toISOString().slice(0, 10)} on the development machine (${os.cpus().length} cores, loopback), Node ${process.version}.
+The file: the \`bench\` variant (1200 px WebP, **${body.length} bytes**) of \`photos/2569067123_aca715a2ee_o.jpg\`.
+Darkroom is \`darkroom start\` (compiled; API, worker, embedded S3 and SQS in one process, logging at \`warn\`):
+each request is the delivery route → AWS SDK GetObject over loopback → the embedded S3 server → the file,
+with ETag/Last-Modified/immutable Cache-Control. nginx (\`worker_processes 1\`, sendfile, access log buffered
+to the temp dir) serves the same bytes from disk with the same Cache-Control. Both are pinned to core ${PIN_CORE}
+with \`taskset\`; wrk (1 thread pinned to core ${CLIENT_CORE}, ${CONNECTIONS} connections, keep-alive, ${DURATION_S} s after a
+warm-up run of each) drives them. (autocannon, tried first, tops out near 70 MiB/s of 100 KB bodies here: it
+measured itself, not the servers.)
+
+| server | req/s | MiB/s | p50 ms | p99 ms | server CPU µs / request | errors + non-2xx |
+|---|--:|--:|--:|--:|--:|--:|
+${row('darkroom, GET /img/{id}/bench', dr)}
+${row('nginx, same file from disk', ng)}
+
+Ratio darkroom / nginx: **${ratio.toFixed(2)}** by req/s, **${(ng.cpuUs / dr.cpuUs).toFixed(2)}** by CPU time per request
+(machine load average at the end: ${os.loadavg()[0]?.toFixed(1)}). Darkroom peak RSS: ${rss?.toFixed(0) ?? 'n/a'} MiB.
+
+On-the-fly transforms from the 2560 px variant (client time, body included, median of ${TRANSFORM_SAMPLES}, server idle):
+
+| request | median ms | min ms | max ms |
+|---|--:|--:|--:|
+| first \`w_1000,h_750,fit_cover,f_webp\` (render + store, then stream) | ${ms(median(firsts))} | ${ms(Math.min(...firsts))} | ${ms(Math.max(...firsts))} |
+| repeat of the same URL (from storage) | ${ms(median(repeats))} | ${ms(Math.min(...repeats))} | ${ms(Math.max(...repeats))} |
+| first \`w_800\` negotiated to AVIF | ${ms(median(avifFirsts))} | ${ms(Math.min(...avifFirsts))} | ${ms(Math.max(...avifFirsts))} |
+
+Reproduce: \`npm run bench:delivery\` (\`BENCH_DURATION=30\` for longer runs).
+`;
+    await writeResults(SECTION, section);
+    process.stdout.write(`${section}\n`);
+    if (variant.bytes !== body.length) throw new Error('variant size mismatch');
+  } finally {
+    await stopChild(nginx);
+    await stopChild(darkroom);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
