@@ -71,6 +71,13 @@ export function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): nu
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux clock ticks are 1/100 s). */
+export function cpuSeconds(pid: number | undefined): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, i.e. 12 and 13 after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Replaces the section that starts with `heading` in bench/RESULTS.md (creating the file if needed). */
 export async function writeResults(heading: string, section: string): Promise<void> {
   const file = path.join(benchDir, 'RESULTS.md');

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Dialect } from './connect.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { ImageStatus, ImagesTable } from './schema.ts';
 
 export type ImageRow = ImagesTable;
@@ -50,19 +51,25 @@ let intentsSincePrune = 0;
 
 /** Image records, always scoped to their owner where a caller is involved. */
 export class ImageRepository {
+  /** SQLite serialises writers, so owner-locked units are batched into shared commits there. */
+  private readonly groupCommit: GroupCommit | undefined;
+
   constructor(
     readonly db: Db,
     readonly dialect: Dialect,
-  ) {}
+  ) {
+    this.groupCommit = dialect === 'sqlite' && !db.isTransaction ? new GroupCommit(db) : undefined;
+  }
 
   /**
    * Runs `fn` in a transaction that holds a per-owner lock, so concurrent intents of one owner
-   * see each other's rows when checking limits. SQLite transactions are already serialised.
+   * see each other's rows when checking limits. SQLite serialises transactions already, so there
+   * concurrent units share one (group) commit instead.
    */
   async withOwnerLock<T>(owner: string, fn: (repo: ImageRepository) => Promise<T>): Promise<T> {
+    if (this.groupCommit) return this.groupCommit.run((trx) => fn(new ImageRepository(trx, this.dialect)));
     return this.db.transaction().execute(async (trx) => {
-      if (this.dialect === 'postgres')
-        await sql`SELECT pg_advisory_xact_lock(hashtext(${owner}))`.execute(trx);
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${owner}))`.execute(trx);
       return fn(new ImageRepository(trx, this.dialect));
     });
   }

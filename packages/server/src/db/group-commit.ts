@@ -1,0 +1,69 @@
+import { sql } from 'kysely';
+import type { Db } from './connect.ts';
+
+interface Pending<T> {
+  fn: (trx: Db) => Promise<T>;
+  resolve: (value: T) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Enough to amortise a commit; small enough that one batch never holds the database for long. */
+const MAX_BATCH = 64;
+
+/**
+ * Group commit for SQLite. SQLite runs one write transaction at a time anyway, and most of a short
+ * transaction's cost is its commit (the WAL append and, every so often, a checkpoint with fsync).
+ * Units that arrive while a batch is running wait for the next one, and the whole batch commits once.
+ * Each unit runs in its own savepoint, so a unit that throws is rolled back alone; no unit's promise
+ * settles before the batch has committed, so nothing is acknowledged that is not durable.
+ */
+export class GroupCommit {
+  private queue: Pending<unknown>[] = [];
+  private draining = false;
+
+  constructor(private readonly db: Db) {}
+
+  /** Runs `fn` inside the next batch's transaction and settles once that transaction commits. */
+  run<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve, reject } as Pending<unknown>);
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) await this.commitBatch(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async commitBatch(batch: Pending<unknown>[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const unit of batch) {
+          await sql`SAVEPOINT unit`.execute(trx);
+          try {
+            outcomes.push({ ok: true, value: await unit.fn(trx) });
+          } catch (err) {
+            await sql`ROLLBACK TO unit`.execute(trx);
+            outcomes.push({ ok: false, err });
+          }
+          await sql`RELEASE unit`.execute(trx);
+        }
+      });
+    } catch (err) {
+      // The commit itself failed: nothing in the batch happened.
+      for (const unit of batch) unit.reject(err);
+      return;
+    }
+    batch.forEach((unit, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) unit.resolve(outcome.value);
+      else unit.reject(outcome.err);
+    });
+  }
+}
