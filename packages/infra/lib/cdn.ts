@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -91,6 +91,10 @@ export class Cdn extends Construct {
     }
     additionalBehaviors[IMG_PATH] = imageBehavior;
     if (p.serveVariantsFromBucket) {
+      Annotations.of(this).addWarningV2(
+        'darkroom:unsignedVariants',
+        `${VARIANTS_PATH} serves every variant without a signature, private images' included; use it only where no image is private`,
+      );
       additionalBehaviors[VARIANTS_PATH] = {
         origin: origins.S3BucketOrigin.withOriginAccessControl(bucket),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -124,8 +128,8 @@ export class Cdn extends Construct {
     });
 
     if (p.serveVariantsFromBucket) {
-      // The OAC grant covers the whole bucket (`bucket/*`); originals and transforms are not CloudFront's to
-      // read, so an explicit deny narrows it to variants/ whatever path a viewer manages to send.
+      // The OAC grant covers the whole bucket (`bucket/*`); originals are not CloudFront's to read, so an
+      // explicit deny narrows it to variants/ whatever path a viewer manages to send.
       bucket.addToResourcePolicy(
         new iam.PolicyStatement({
           sid: 'CloudFrontReadsOnlyVariants',

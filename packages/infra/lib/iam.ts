@@ -3,7 +3,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DarkroomParams } from './params.ts';
-import { UPLOADS_PREFIX, VARIANTS_PREFIX } from './storage.ts';
+import { TRANSFORMS_PATTERN, UPLOADS_PREFIX, VARIANTS_PREFIX } from './storage.ts';
 
 /** Who may assume the roles: ECS tasks and EC2 instances (through the instance profiles below). */
 function runtimePrincipal(): iam.IPrincipal {
@@ -26,7 +26,7 @@ export class DarkroomRoles extends Construct {
     super(scope, id);
     const uploads = bucket.arnForObjects(`${UPLOADS_PREFIX}*`);
     const variants = bucket.arnForObjects(`${VARIANTS_PREFIX}*`);
-    const transforms = bucket.arnForObjects(`${p.transformPrefix}*`);
+    const transforms = bucket.arnForObjects(TRANSFORMS_PATTERN);
     const tagging = p.expireAllUploads ? [] : ['s3:PutObjectTagging'];
 
     this.apiRole = new iam.Role(this, 'ApiRole', {
@@ -41,10 +41,11 @@ export class DarkroomRoles extends Construct {
     api('MultipartUploads', ['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [uploads]);
     // GetObject also authorises HeadObject: the complete fallback confirms the bytes arrived.
     api('ReadOriginals', ['s3:GetObject'], [uploads]);
-    // The delivery routes stream variants and render, then keep, on-the-fly transforms.
-    api('Deliver', ['s3:GetObject'], [variants, transforms]);
+    // The delivery routes stream variants (transforms live under them) and keep the transforms they render;
+    // the worker's variants themselves stay out of the API's reach.
+    api('Deliver', ['s3:GetObject'], [variants]);
     api('StoreTransforms', ['s3:PutObject'], [transforms]);
-    api('DeleteImages', ['s3:DeleteObject'], [uploads, variants, transforms]);
+    api('DeleteImages', ['s3:DeleteObject'], [uploads, variants]);
     // ListBucket: HeadBucket (health check) and ListObjectsV2 (deleting an image's variants by prefix);
     // GetBucketNotification: the start-up check that uploads/ events really reach the queue.
     api('Bucket', ['s3:ListBucket', 's3:GetBucketNotification'], [bucket.bucketArn]);

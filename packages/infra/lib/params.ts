@@ -31,10 +31,12 @@ export interface DarkroomParams {
   readonly publicKeyPem?: string | undefined;
   /** Path pattern of the behaviour that requires signed URLs (private images). */
   readonly privatePathPattern: string;
-  /** Serve `variants/*` straight from the bucket through Origin Access Control. */
+  /**
+   * Serve `/variants/*` straight from the bucket through Origin Access Control. Off by default: the bucket
+   * path cannot tell a private image's variants from a public one's, so anyone holding a private image's id
+   * could read them unsigned. Turn it on only where no image is private.
+   */
   readonly serveVariantsFromBucket: boolean;
-  /** Key prefix the API's delivery routes write on-the-fly transform results under. */
-  readonly transformPrefix: string;
   /** CloudFront price class: 100 (NA+EU), 200, or All. */
   readonly priceClass: '100' | '200' | 'All';
   /** Alternate domain names for the distribution; need `certificateArn` (ACM, us-east-1). */
@@ -56,8 +58,7 @@ export const DEFAULTS: Omit<DarkroomParams, 'apiOriginDomain'> = {
   dlqRetentionDays: 14,
   maxUploadBytes: 200 * 1024 ** 2,
   privatePathPattern: '/private/*',
-  serveVariantsFromBucket: true,
-  transformPrefix: 'transforms/',
+  serveVariantsFromBucket: false,
   priceClass: '100',
   domainNames: [],
   destroyOnRemoval: false,
@@ -109,12 +110,6 @@ export function resolveParams(input: ParamsInput): DarkroomParams {
     throw new ParamError(
       'privatePathPattern',
       'expected a path prefix ending in /* outside /img/, e.g. /private/*',
-    );
-  }
-  if (!/^[a-z0-9_-]+\/$/.test(p.transformPrefix) || ['uploads/', 'variants/'].includes(p.transformPrefix)) {
-    throw new ParamError(
-      'transformPrefix',
-      'expected a key prefix such as transforms/ (not uploads/ or variants/)',
     );
   }
   if (!['100', '200', 'All'].includes(p.priceClass)) {
@@ -199,7 +194,6 @@ export function paramsFromContext(get: (key: string) => unknown): DarkroomParams
     publicKeyPem: str('publicKeyPem')?.replace(/\\n/g, '\n'),
     privatePathPattern: str('privatePathPattern'),
     serveVariantsFromBucket: bool('serveVariantsFromBucket'),
-    transformPrefix: str('transformPrefix'),
     priceClass: priceClass as DarkroomParams['priceClass'] | undefined,
     domainNames: list('domainNames'),
     certificateArn: str('certificateArn'),

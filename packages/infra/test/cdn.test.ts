@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { FORMAT_FUNCTION_CODE, FORMAT_HEADER } from '../lib/format-function.ts';
 import { FULL, only, PUBLIC_KEY_PEM, render, synth } from './helpers.ts';
@@ -154,11 +154,27 @@ describe('CloudFront distribution', () => {
 });
 
 describe('CloudFront parameters', () => {
+  it('has no bucket behaviour, OAC or CloudFront grant by default (private variants would leak)', () => {
+    const { template, config } = distribution({ ...FULL, serveVariantsFromBucket: undefined });
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/private/*', '/img/*']);
+    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 0);
+    expect(JSON.stringify(template.findResources('AWS::S3::BucketPolicy'))).not.toContain(
+      'cloudfront.amazonaws.com',
+    );
+  });
+
+  it('warns at synth time when the bucket behaviour is on', () => {
+    const on = synth(FULL).stack;
+    Annotations.fromStack(on).hasWarning('*', Match.stringLikeRegexp('without a signature'));
+    const off = synth({ ...FULL, serveVariantsFromBucket: false }).stack;
+    Annotations.fromStack(off).hasNoWarning('*', Match.anyValue());
+  });
+
   it('has no key group or private behaviour without a public key', () => {
     const { template, config } = distribution({ apiOriginDomain: 'origin.example.net' });
     template.resourceCountIs('AWS::CloudFront::KeyGroup', 0);
     template.resourceCountIs('AWS::CloudFront::PublicKey', 0);
-    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/img/*', '/variants/*']);
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/img/*']);
     expect(config.Origins.some((o) => o.DomainName === 'origin.example.net')).toBe(true);
   });
 

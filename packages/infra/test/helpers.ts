@@ -10,11 +10,12 @@ export const PUBLIC_KEY_PEM = crypto
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
 
-/** Parameters most tests use: a CORS origin and a signing key, so every optional resource exists. */
+/** Parameters most tests use: CORS origins, a signing key and the bucket behaviour, so every optional resource exists. */
 export const FULL: ParamsInput = {
   apiOriginDomain: 'api.example.com',
   corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
   publicKeyPem: PUBLIC_KEY_PEM,
+  serveVariantsFromBucket: true,
 };
 
 /** Synthesises a stack with `params` (offline: the stack is environment-agnostic). */

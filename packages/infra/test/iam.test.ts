@@ -23,11 +23,13 @@ describe('IAM roles', () => {
     }
   });
 
-  it('API: presigns uploads/ only, never variants/', () => {
+  it('API: presigns uploads/ only, never the worker variants (only transforms under variants/{id}/t/)', () => {
     expect(allows(api, 's3:PutObject', obj('uploads/01HXYZ'))).toBe(true);
     expect(allows(api, 's3:PutObject', obj('variants/01HXYZ/thumb.webp'))).toBe(false);
+    expect(allows(api, 's3:PutObject', obj('variants/01HXYZ/large.avif'))).toBe(false);
     expect(allows(api, 's3:PutObject', obj('other/thing'))).toBe(false);
-    expect(allows(api, 's3:PutObject', obj('transforms/01HXYZ/w_800.webp'))).toBe(true);
+    expect(allows(api, 's3:PutObject', obj('variants/01HXYZ/t/9f86d081.webp'))).toBe(true);
+    expect(allows(api, 's3:GetObject', obj('variants/01HXYZ/t/9f86d081.webp'))).toBe(true);
     expect(allows(api, 's3:PutObjectAcl', obj('uploads/01HXYZ'))).toBe(false);
     expect(allows(api, 's3:PutBucketPolicy', bucket)).toBe(false);
   });
@@ -49,7 +51,7 @@ describe('IAM roles', () => {
     expect(allows(worker, 's3:GetObject', obj('uploads/01HXYZ'))).toBe(true);
     expect(allows(worker, 's3:PutObject', obj('variants/01HXYZ/thumb.webp'))).toBe(true);
     expect(allows(worker, 's3:PutObject', obj('uploads/01HXYZ'))).toBe(false);
-    expect(allows(worker, 's3:PutObject', obj('transforms/x'))).toBe(false);
+    expect(allows(worker, 's3:PutObject', obj('elsewhere/x'))).toBe(false);
     expect(allows(worker, 's3:DeleteObject', obj('uploads/01HXYZ'))).toBe(true);
     expect(allows(worker, 's3:DeleteObject', obj('variants/01HXYZ/thumb.webp'))).toBe(true);
     expect(allows(worker, 's3:ListBucketMultipartUploads', bucket)).toBe(true);
@@ -101,12 +103,5 @@ describe('IAM roles', () => {
     expect(
       allows(roleStatements(t, 'RolesWorkerRole'), 's3:DeleteObjectTagging', obj('uploads/01HXYZ')),
     ).toBe(false);
-  });
-
-  it('the transform prefix parameter moves the API write grant', () => {
-    const t = synth({ ...FULL, transformPrefix: 'rendered/' }).template;
-    const a = roleStatements(t, 'RolesApiRole');
-    expect(allows(a, 's3:PutObject', obj('rendered/01HXYZ/w_800'))).toBe(true);
-    expect(allows(a, 's3:PutObject', obj('transforms/01HXYZ/w_800'))).toBe(false);
   });
 });

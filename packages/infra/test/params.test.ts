@@ -47,7 +47,6 @@ describe('parameters from context', () => {
     [{ bucketName: 'Bad_Name' }, /bucketName/],
     [{ bucketName: 'with.dots', transferAcceleration: 'true' }, /Transfer Acceleration/],
     [{ privatePathPattern: '/img/private/*' }, /privatePathPattern/],
-    [{ transformPrefix: 'variants/' }, /transformPrefix/],
     [{ priceClass: '300' }, /priceClass/],
     [{ domainNames: 'img.example.com' }, /certificateArn/],
     [{ publicKeyPem: 'not a key' }, /publicKeyPem/],
