@@ -46,7 +46,8 @@ export class DarkroomRoles extends Construct {
     api('Deliver', ['s3:GetObject'], [variants]);
     api('StoreTransforms', ['s3:PutObject'], [transforms]);
     api('DeleteImages', ['s3:DeleteObject'], [uploads, variants]);
-    // ListBucket: HeadBucket (health check) and ListObjectsV2 (deleting an image's variants by prefix);
+    // ListBucket: HeadBucket (health check), ListObjectsV2 (deleting an image's variants by prefix), and a
+    // HEAD of a missing key answering 404 rather than 403;
     // GetBucketNotification: the start-up check that uploads/ events really reach the queue.
     api('Bucket', ['s3:ListBucket', 's3:GetBucketNotification'], [bucket.bucketArn]);
     // SendMessage: the complete fallback for storage without notifications; GetQueueAttributes: queue metrics.
