@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,17 @@ const offlineEnv = {
   CDK_DISABLE_VERSION_CHECK: '1',
   CDK_DISABLE_CLI_TELEMETRY: 'true',
 };
-const context = { apiOriginDomain: 'api.example.com', corsOrigins: 'https://app.example.com' };
+// Every optional resource on, so the linter below sees all of them.
+const context = {
+  apiOriginDomain: 'api.example.com',
+  corsOrigins: 'https://app.example.com',
+  serveVariantsFromBucket: 'true',
+  transferAcceleration: 'true',
+  publicKeyPem: crypto
+    .generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString(),
+};
 
 interface Template {
   Resources: Record<string, { Type: string }>;
@@ -59,6 +70,20 @@ describe('the CDK app, synthesised offline', () => {
     };
     expect(manifest.missing).toBeUndefined();
     expect(manifest.artifacts.Darkroom?.environment).toBe('aws://unknown-account/unknown-region');
+  });
+
+  it('passes cfn-lint (the CloudFormation resource specification) without errors', async (ctx) => {
+    const template = path.join(tmp, 'app', 'Darkroom.template.json');
+    if (!fs.existsSync(template)) throw new Error('the synth test above did not write the template');
+    try {
+      await run('cfn-lint', ['--format', 'parseable', template], { timeout: 60_000 });
+    } catch (err) {
+      const e = err as { code?: number | string; stdout?: string };
+      if (e.code === 'ENOENT') ctx.skip('cfn-lint is not installed (pip install cfn-lint)');
+      // Exit status is a bit mask: 2 errors, 4 warnings, 8 informational. CDK's own notification handler
+      // draws W3005 (redundant DependsOn) warnings; errors are what matter.
+      if (typeof e.code !== 'number' || (e.code & 2) !== 0) throw new Error(`cfn-lint: ${e.stdout ?? err}`);
+    }
   });
 
   it('stops with a message naming the missing parameter', async () => {
