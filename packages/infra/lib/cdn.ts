@@ -18,7 +18,7 @@ export const IMG_PATH = '/img/*';
  * transform signature, the format override, and the canned-policy signature of a private image's URL, so
  * an unsigned request can never be answered from a signed request's cached copy.
  */
-export const IMG_CACHE_QUERY = ['sig', 'f', 'Expires', 'Key-Pair-Id', 'Signature'];
+export const IMG_CACHE_QUERY = ['sig', 'f', 'Expires', 'Key-Pair-Id', 'Signature', 'Hash-Algorithm'];
 
 /** CloudFront in front of the bucket (variants) and the Darkroom delivery routes. */
 export class Cdn extends Construct {

@@ -128,7 +128,7 @@ describe('CloudFront distribution', () => {
           HeadersConfig: { HeaderBehavior: 'whitelist', Headers: [FORMAT_HEADER] },
           QueryStringsConfig: {
             QueryStringBehavior: 'whitelist',
-            QueryStrings: ['sig', 'f', 'Expires', 'Key-Pair-Id', 'Signature'],
+            QueryStrings: ['sig', 'f', 'Expires', 'Key-Pair-Id', 'Signature', 'Hash-Algorithm'],
           },
           CookiesConfig: { CookieBehavior: 'none' },
           EnableAcceptEncodingGzip: false,
