@@ -2,9 +2,10 @@ import { Type } from 'typebox';
 import type { ApiDeps, App } from '../api/types.ts';
 import type { VariantRecord } from '../domain/image-view.ts';
 import { privateFor } from './cache-policy.ts';
+import { HotObjects } from './hot-objects.ts';
 import { createDeliveryMetrics } from './metrics.ts';
 import { acceptClass, isNegotiated, pickRepresentation, requestedFormat } from './negotiate.ts';
-import { sendNotFound, serveObject } from './serve-object.ts';
+import { type ServeDeps, sendNotFound, serveObject } from './serve-object.ts';
 import { sendSignatureRefusal } from './signed-urls.ts';
 import { looksLikeTransform } from './transform-options.ts';
 import { createTransformDelivery } from './transform-route.ts';
@@ -15,7 +16,14 @@ import { createTransformDelivery } from './transform-route.ts';
  */
 export function deliveryRoutes(app: App, deps: ApiDeps): void {
   const metrics = createDeliveryMetrics(deps);
-  const transforms = createTransformDelivery(deps, metrics);
+  const serving: ServeDeps = {
+    storage: deps.storage,
+    metrics,
+    // 64 MiB of objects up to 1 MiB (a few hundred typical variants) per API process: enough for the
+    // hot set an origin sees behind a CDN, small next to the worker's memory.
+    hot: new HotObjects(64 * 1024 ** 2, 1024 ** 2),
+  };
+  const transforms = createTransformDelivery(deps, serving);
   app.route({
     method: ['GET', 'HEAD'],
     url: '/img/:id/:variant',
@@ -55,7 +63,7 @@ export function deliveryRoutes(app: App, deps: ApiDeps): void {
         reply.header('vary', 'Accept').header('x-darkroom-format', picked.choice);
         chosen = picked;
       }
-      return serveObject(request, reply, { storage: deps.storage, metrics }, chosen.key, {
+      return serveObject(request, reply, serving, chosen.key, {
         contentType: chosen.contentType,
         bytes: chosen.bytes,
         missing: `variant ${variant} of image ${id} is missing from storage`,

@@ -1,7 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StorageGateway } from '../storage/gateway.ts';
 import { IMMUTABLE, SHORT } from './cache-policy.ts';
+import { etagMatches, type HotObject, type HotObjects } from './hot-objects.ts';
 import type { DeliveryMetrics } from './metrics.ts';
+
+/** What serving an object needs. */
+export interface ServeDeps {
+  storage: StorageGateway;
+  metrics: DeliveryMetrics;
+  /** Small objects recently served, answered from memory; absent = always stream from storage. */
+  hot?: HotObjects;
+}
 
 /** Sends a 404 JSON error with a short cache lifetime (never immutable), counted in the metrics. */
 export function sendNotFound(reply: FastifyReply, metrics: DeliveryMetrics, message: string): FastifyReply {
@@ -36,11 +45,15 @@ export interface ObjectHints {
 export async function serveObject(
   request: FastifyRequest,
   reply: FastifyReply,
-  deps: { storage: StorageGateway; metrics: DeliveryMetrics },
+  deps: ServeDeps,
   key: string,
   hints: ObjectHints,
 ): Promise<FastifyReply> {
   const { metrics } = deps;
+  // Ranges and If-Modified-Since are rare on immutable objects: storage answers those, as S3 does.
+  const simple = request.headers.range === undefined && request.headers['if-modified-since'] === undefined;
+  const held = simple ? deps.hot?.get(key) : undefined;
+  if (held) return sendHeld(request, reply, metrics, held, hints);
   const open = () =>
     deps.storage.openForDelivery(key, {
       range: request.headers.range,
@@ -61,6 +74,25 @@ export async function serveObject(
       .header('cache-control', SHORT)
       .send({ error: { code: 'invalid_request', message: 'the requested range is not satisfiable' } });
   }
+  if (
+    deps.hot &&
+    simple &&
+    request.method === 'GET' &&
+    opened.status === 200 &&
+    (opened.headers.ContentLength ?? Number.POSITIVE_INFINITY) <= deps.hot.maxObjectBytes
+  ) {
+    // Read whole before any header is set, so a failed read is an error response, not an immutable one.
+    const chunks: Buffer[] = [];
+    for await (const chunk of opened.body) chunks.push(chunk as Buffer);
+    const held: HotObject = {
+      body: Buffer.concat(chunks),
+      etag: opened.headers.ETag ?? '',
+      lastModified: opened.headers.LastModified ?? new Date(),
+      contentType: opened.headers.ContentType ?? hints.contentType,
+    };
+    deps.hot.set(key, held);
+    return sendHeld(request, reply, metrics, held, hints, false);
+  }
   reply.header('cache-control', hints.cacheControl ?? IMMUTABLE).header('accept-ranges', 'bytes');
   if (opened.body === undefined) return reply.code(304).send();
   const h = opened.headers;
@@ -77,4 +109,28 @@ export async function serveObject(
   }
   metrics.bytes.inc(h.ContentLength ?? 0);
   return reply.send(opened.body);
+}
+
+/** Answers from an object held in memory: 200 or, when If-None-Match matches, 304. */
+function sendHeld(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  metrics: DeliveryMetrics,
+  held: HotObject,
+  hints: ObjectHints,
+  count = true,
+): FastifyReply {
+  const ifNoneMatch = request.headers['if-none-match'];
+  const status = ifNoneMatch !== undefined && etagMatches(ifNoneMatch, held.etag) ? 304 : 200;
+  if (count) metrics.responses.inc({ status: String(status) });
+  reply
+    .header('cache-control', hints.cacheControl ?? IMMUTABLE)
+    .header('accept-ranges', 'bytes')
+    .header('etag', held.etag)
+    .header('last-modified', held.lastModified.toUTCString());
+  if (status === 304) return reply.code(304).send();
+  reply.code(200).header('content-type', held.contentType).header('content-length', String(held.body.length));
+  if (request.method === 'HEAD') return reply.send();
+  metrics.bytes.inc(held.body.length);
+  return reply.send(held.body);
 }

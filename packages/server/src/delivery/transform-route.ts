@@ -4,9 +4,8 @@ import type { ApiDeps } from '../api/types.ts';
 import type { ImageRow } from '../db/images.ts';
 import type { VariantRecord } from '../domain/image-view.ts';
 import { SHORT } from './cache-policy.ts';
-import type { DeliveryMetrics } from './metrics.ts';
 import { acceptClass } from './negotiate.ts';
-import { sendNotFound, serveObject } from './serve-object.ts';
+import { type ServeDeps, sendNotFound, serveObject } from './serve-object.ts';
 import {
   canonicalTransform,
   InvalidTransform,
@@ -40,7 +39,8 @@ export interface TransformDelivery {
 }
 
 /** Wires transform parsing, signatures, negotiation and the single-flight renderer to the routes. */
-export function createTransformDelivery(deps: ApiDeps, metrics: DeliveryMetrics): TransformDelivery {
+export function createTransformDelivery(deps: ApiDeps, serving: ServeDeps): TransformDelivery {
+  const { metrics } = serving;
   const { delivery } = deps.config;
   const limits: TransformLimits = {
     maxWidth: delivery.transformMaxWidth,
@@ -116,7 +116,7 @@ export function createTransformDelivery(deps: ApiDeps, metrics: DeliveryMetrics)
 
       let rendered = false;
       try {
-        const sent = await serveObject(request, reply, { storage: deps.storage, metrics }, key, {
+        const sent = await serveObject(request, reply, serving, key, {
           contentType: `image/${format}`,
           bytes: undefined,
           missing: `the transform of image ${row.id} is missing from storage`,
