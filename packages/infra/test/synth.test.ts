@@ -104,9 +104,11 @@ describe('the CDK app, synthesised offline', () => {
     } catch (err) {
       const stderr = String((err as { stderr?: string }).stderr ?? err);
       // The installed CLI (aws-cdk 3.0.0, an April 2025 build) reads cloud-assembly schema 43 at most;
-      // aws-cdk-lib 2.276 writes 55. Skip, visibly, until the CLI dependency is upgraded to >= 2.1148.2.
+      // aws-cdk-lib 2.276 writes 55. Skip, visibly, until the devDependency is a current 2.1xxx CLI.
       if (stderr.includes('Cloud assembly schema version mismatch')) {
-        ctx.skip('installed cdk CLI is too old for aws-cdk-lib 2.276 (needs aws-cdk >= 2.1148.2)');
+        ctx.skip(
+          'installed cdk CLI (aws-cdk 3.0.0) cannot read aws-cdk-lib 2.276 output; needs aws-cdk ^2.1148',
+        );
       }
       throw err;
     }
