@@ -108,6 +108,8 @@ const envSchema = z.object({
   DARKROOM_MAX_PIXELS: z.coerce.number().int().min(1).default(80_000_000),
   DARKROOM_WEBHOOK_URL: z.url().optional(),
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Shared secret for POST /v1/hooks/s3, where S3-compatible storage without SQS (MinIO, Ceph RGW) posts its events. */
+  DARKROOM_S3_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   DARKROOM_QUOTA_BYTES: z.coerce
     .number()
     .int()
@@ -171,6 +173,8 @@ export interface Config {
     readonly metricsPort: number | undefined;
   };
   readonly webhook: { readonly url: string | undefined; readonly secret: string | undefined };
+  /** Secret storage must present on POST /v1/hooks/s3; undefined disables the route. */
+  readonly s3WebhookSecret: string | undefined;
   /** `sqlite:/abs/path` or a postgres URL. */
   readonly databaseUrl: string;
   readonly jwt: {
@@ -326,6 +330,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       metricsPort: e.DARKROOM_WORKER_METRICS_PORT,
     },
     webhook: { url: e.DARKROOM_WEBHOOK_URL, secret: e.DARKROOM_WEBHOOK_SECRET },
+    s3WebhookSecret: e.DARKROOM_S3_WEBHOOK_SECRET,
     databaseUrl,
     jwt: {
       secret: e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET),

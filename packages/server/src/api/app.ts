@@ -13,6 +13,7 @@ import { operationalRoutes } from './routes/health.ts';
 import { deleteImageRoute } from './routes/images/delete.ts';
 import { getImageRoute } from './routes/images/get.ts';
 import { listImagesRoute } from './routes/images/list.ts';
+import { s3HooksRoute } from './routes/s3-hooks.ts';
 import { abortUploadRoute } from './routes/uploads/abort.ts';
 import { completeUploadRoute } from './routes/uploads/complete.ts';
 import { createUploadRoute } from './routes/uploads/create.ts';
@@ -76,6 +77,7 @@ export async function buildApi(
 
   operationalRoutes(app, deps);
   deliveryRoutes(app, deps);
+  s3HooksRoute(app, deps);
 
   // Authenticated routes live in their own encapsulated context, so the auth hook cannot leak out.
   await app.register(async (authed: App) => {

@@ -22,6 +22,7 @@ export const API_ERRORS = {
     'The processing queue is not reachable right now; complete the upload again shortly.',
   ],
   database_unavailable: [503, 'The database is not reachable right now; try again shortly.'],
+  invalid_event: [400, 'The body is not an S3 event notification.'],
   internal: [500, 'Something went wrong on our side.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -27,6 +27,8 @@ export interface ApiDeps extends UploadDeps {
   metrics: ApiMetrics;
   /** Metrics of other roles in this process (the worker in `darkroom start`), served on /metrics too. */
   extraRegistries?: readonly Registry[];
+  /** Puts an S3 event, unchanged, on the uploads queue (POST /v1/hooks/s3). */
+  forwardS3Event?: (body: string) => Promise<void>;
 }
 
 declare module 'fastify' {

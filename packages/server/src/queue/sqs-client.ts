@@ -78,3 +78,11 @@ export function createProcessingEnqueuer(client: SQSClient, config: Config) {
     await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
   };
 }
+
+/** Puts a message body on the uploads queue exactly as given (S3 events relayed from storage webhooks). */
+export function createEventForwarder(client: SQSClient, config: Config) {
+  const queueUrl = uploadsQueueUrl(config);
+  return async (body: string): Promise<void> => {
+    await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+  };
+}

@@ -12,7 +12,12 @@ import { ImageRepository } from '../db/images.ts';
 import { resolveSigningKeys } from '../delivery/dev-keys.ts';
 import { SignedUrls } from '../delivery/signed-urls.ts';
 import { deliveryBase } from '../domain/uploads.ts';
-import { createProcessingEnqueuer, createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
+import {
+  createEventForwarder,
+  createProcessingEnqueuer,
+  createSqsClient,
+  uploadsQueueUrl,
+} from '../queue/sqs-client.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 
@@ -63,6 +68,7 @@ export async function runApiRole(
     extraRegistries: opts.extraRegistries ?? [],
     onIntent: (method, outcome) => metrics.uploads.inc({ method, outcome }),
     enqueueProcessing: createProcessingEnqueuer(sqs, config),
+    forwardS3Event: createEventForwarder(sqs, config),
     log: log.child({ component: 'api' }),
   });
   await app.listen({ host: config.host, port: config.port });

@@ -46,7 +46,7 @@ export function parseS3EventMessage(body: string): ParsedMessage {
     if (typeof r.eventVersion !== 'string' || !/^2\.\d+$/.test(r.eventVersion)) {
       return { kind: 'unknown', reason: `${at}.eventVersion ${JSON.stringify(r.eventVersion)} is not 2.x` };
     }
-    if (r.eventSource !== 'aws:s3' && r.eventSource !== 'minio:s3') {
+    if (r.eventSource !== 'aws:s3' && r.eventSource !== 'minio:s3' && r.eventSource !== 'ceph:s3') {
       return { kind: 'unknown', reason: `${at}.eventSource ${JSON.stringify(r.eventSource)} is not aws:s3` };
     }
     const eventName = typeof r.eventName === 'string' ? r.eventName.replace(/^s3:/, '') : '';
