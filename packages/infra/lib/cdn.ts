@@ -125,6 +125,9 @@ export class Cdn extends Construct {
         p.certificateArn === undefined
           ? undefined
           : acm.Certificate.fromCertificateArn(this, 'Certificate', p.certificateArn),
+      // Explicit, so the TLS floor does not depend on which CDK feature flags the app happens to set.
+      minimumProtocolVersion:
+        p.certificateArn === undefined ? undefined : cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
     });
 
     if (p.serveVariantsFromBucket) {

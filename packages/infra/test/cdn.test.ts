@@ -201,6 +201,8 @@ describe('CloudFront parameters', () => {
         Aliases: ['img.example.com'],
         ViewerCertificate: Match.objectLike({
           AcmCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
+          MinimumProtocolVersion: 'TLSv1.2_2021',
+          SslSupportMethod: 'sni-only',
         }),
       }),
     });
