@@ -27,6 +27,7 @@ export function createBucket(scope: Construct, p: DarkroomParams): s3.Bucket {
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     encryption: s3.BucketEncryption.S3_MANAGED,
     enforceSSL: true,
+    minimumTLSVersion: 1.2,
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     transferAcceleration: p.transferAcceleration,
     cors:

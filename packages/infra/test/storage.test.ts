@@ -20,7 +20,7 @@ describe('bucket', () => {
     });
   });
 
-  it('refuses plain-HTTP requests in the bucket policy', () => {
+  it('refuses plain-HTTP requests and TLS older than 1.2 in the bucket policy', () => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -28,6 +28,11 @@ describe('bucket', () => {
             Effect: 'Deny',
             Action: 's3:*',
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
           }),
         ]),
       },
