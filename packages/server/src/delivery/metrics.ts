@@ -6,7 +6,7 @@ export function createDeliveryMetrics(deps: ApiDeps) {
   return {
     bytes: new Counter({
       name: 'darkroom_delivery_bytes_total',
-      help: 'Bytes of variants served by the delivery routes',
+      help: 'Bytes of variants and transforms served by the delivery routes',
       registers: [deps.metrics.registry],
     }),
     responses: new Counter({
