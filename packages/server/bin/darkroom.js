@@ -13,4 +13,4 @@ if (existsSync(compiled) && process.env.DARKROOM_FROM_SOURCE !== '1') {
   register();
   cli = await import('../src/cli.ts');
 }
-await cli.buildCli().parseAsync(process.argv);
+await cli.main(process.argv);

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { runApiRole } from './roles/api.ts';
+import { PreflightError } from './roles/preflight.ts';
 import { runS3Role } from './roles/s3.ts';
 import { runSqsRole } from './roles/sqs.ts';
 import { runStart } from './roles/start.ts';
@@ -96,6 +97,19 @@ async function serveMetrics(registry: Registry, config: Config) {
 }
 
 /** Builds the `darkroom` command line. */
+/** Runs the CLI; a role that cannot start says why on stderr and exits 1, without a stack trace. */
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof PreflightError) {
+      process.stderr.write(`darkroom: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
 export function buildCli(): Command {
   const program = new Command('darkroom')
     .description(

@@ -20,6 +20,7 @@ import {
 } from '../queue/sqs-client.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
+import { preflightOrThrow } from './preflight.ts';
 
 /** A running API: its URL and how to stop it (in-flight requests finish, then the pools close). */
 export interface RunningApi {
@@ -40,9 +41,13 @@ export async function runApiRole(
     deliveryBase(config),
     config.delivery.signedUrlTtlSeconds,
   );
-  const { db, dialect } = await openDatabase(config.databaseUrl);
   const { client, presigner } = createS3Clients(config);
   const sqs = createSqsClient(config);
+  await preflightOrThrow(config, client, sqs, log).catch((err: unknown) => {
+    for (const c of [client, presigner, sqs]) c.destroy();
+    throw err;
+  });
+  const { db, dialect } = await openDatabase(config.databaseUrl);
   const queueUrl = uploadsQueueUrl(config);
   const metrics = createApiMetrics(async () => {
     const { Attributes: a = {} } = await sqs.send(

@@ -14,6 +14,7 @@ import { QueueConsumer } from '../worker/consumer.ts';
 import { createS3EventHandler } from '../worker/handler.ts';
 import { createWorkerMetrics, type WorkerMetrics } from '../worker/metrics.ts';
 import { Sweeper } from '../worker/sweeper.ts';
+import { preflightOrThrow } from './preflight.ts';
 
 /** A running worker: stop() stops receiving and lets the images in hand finish. */
 export interface RunningWorker {
@@ -32,9 +33,13 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
   } catch (err) {
     throw new Error(`DARKROOM_VARIANTS: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const { db, dialect } = await openDatabase(config.databaseUrl);
   const { client: s3, presigner } = createS3Clients(config);
   const sqs = createSqsClient(config);
+  await preflightOrThrow(config, s3, sqs, log).catch((err: unknown) => {
+    for (const c of [s3, presigner, sqs]) c.destroy();
+    throw err;
+  });
+  const { db, dialect } = await openDatabase(config.databaseUrl);
   const workRoot = path.join(config.dataDir, 'work');
   fs.rmSync(workRoot, { recursive: true, force: true });
   fs.mkdirSync(workRoot, { recursive: true });
