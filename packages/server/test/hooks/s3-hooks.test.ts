@@ -104,7 +104,8 @@ describe('POST /v1/hooks/s3', () => {
 
   it('refuses a missing or wrong secret with 401', async () => {
     const body = minioEvent('uploads/00000000-0000-4000-8000-000000000000', 1, 'x');
-    for (const headers of [{}, { authorization: 'Bearer wrong-secret-0123456789abc' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-secret-0123456789abc' }];
+    for (const headers of attempts) {
       const res = await hook(body, headers);
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
