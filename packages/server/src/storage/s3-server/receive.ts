@@ -57,6 +57,12 @@ export class HashingStream extends Transform {
   }
 }
 
+/** ENOSPC or EDQUOT: the data dir's disk or quota is full. */
+export function isOutOfSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 function parseLength(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`);
@@ -131,6 +137,8 @@ export async function receiveBody(
     bodyInto(r, first);
     await stages.catch((err: unknown) => {
       if (err instanceof S3Error) throw err;
+      // A full disk is the server's problem, not a short body: say so, as S3-compatible servers do.
+      if (isOutOfSpace(err)) throw new S3Error('InsufficientStorage', undefined, {}, { cause: err });
       throw new S3Error('IncompleteBody', undefined, {}, { cause: err });
     });
     if (decodedLength !== undefined && hashing.bytes !== decodedLength) throw new S3Error('IncompleteBody');

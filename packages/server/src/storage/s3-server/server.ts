@@ -8,6 +8,7 @@ import { answerPreflight, applyCors, type CorsRule } from './cors.ts';
 import { S3Error } from './errors.ts';
 import { postObject } from './handlers/post-object.ts';
 import { hostId, NotificationRouter, type NotificationSender } from './notifications.ts';
+import { isOutOfSpace } from './receive.ts';
 import { route } from './router.ts';
 import { ObjectStore } from './store/object-store.ts';
 import { plainXml } from './xml.ts';
@@ -96,8 +97,7 @@ async function sendError(r: S3Request, err: unknown): Promise<void> {
       ? err
       : new S3Error('InternalError', undefined, {}, { cause: err instanceof Error ? err : undefined });
   if (!(err instanceof S3Error)) {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
+    if (isOutOfSpace(err)) {
       return sendError(r, new S3Error('InsufficientStorage', undefined, {}, { cause: err }));
     }
     r.log.error({ err, requestId: r.id, method: r.method, path: r.rawPath }, 'S3 request failed');
@@ -150,6 +150,8 @@ export async function startS3Server(opts: StartS3Options): Promise<EmbeddedS3Ser
     const id = requestId();
     res.setHeader('x-amz-request-id', id);
     res.setHeader('server', 'Darkroom');
+    // Stored objects carry whatever Content-Type the uploader chose; browsers must not guess a riskier one.
+    res.setHeader('x-content-type-options', 'nosniff');
     const partial = {
       req,
       res,
