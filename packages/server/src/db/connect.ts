@@ -24,7 +24,12 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
   return new Proxy(sqlite, {
     get(target, prop, receiver) {
       if (prop !== 'prepare') return Reflect.get(target, prop, receiver);
-      return (source: string) => {
+      return (kyselySql: string) => {
+        // Kysely opens SQLite transactions with a plain (deferred) BEGIN. Ours all write, and one that
+        // reads first fails at once with SQLITE_BUSY_SNAPSHOT (busy_timeout does not apply) if another
+        // process (api and worker share the file) committed in between. IMMEDIATE takes the write lock
+        // up front, waiting up to busy_timeout for it.
+        const source = kyselySql === 'begin' ? 'begin immediate' : kyselySql;
         let stmt = cache.get(source);
         if (!stmt) {
           stmt = target.prepare(source);
