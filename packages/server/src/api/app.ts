@@ -19,6 +19,7 @@ import { completeUploadRoute } from './routes/uploads/complete.ts';
 import { createUploadRoute } from './routes/uploads/create.ts';
 import { presignPartsRoute } from './routes/uploads/parts.ts';
 import { ErrorBody, Image } from './schemas.ts';
+import { securityHeaders } from './security-headers.ts';
 import type { ApiDeps, App } from './types.ts';
 
 /**
@@ -50,6 +51,7 @@ export async function buildApi(
       reply,
     ),
   );
+  securityHeaders(app, { corsOrigins: deps.config.corsOrigins });
   app.addSchema(ErrorBody);
   app.addSchema(Image);
 
