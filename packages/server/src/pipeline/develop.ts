@@ -163,7 +163,11 @@ function decodeError(e: unknown): Error {
   if (/pixel limit/i.test(msg)) {
     return new PipelineError('too_many_pixels', 'image has more pixels than allowed', { cause: e });
   }
-  if (/unable to (open|write)|for write|ENOSPC|no space left|EACCES|EROFS|out of memory/i.test(msg)) {
+  if (
+    /unable to (open|write)|for write|input file is missing|ENOENT|ENOSPC|no space left|EACCES|EROFS|out of memory/i.test(
+      msg,
+    )
+  ) {
     return e instanceof Error ? e : new Error(msg);
   }
   return new PipelineError('corrupt_image', `image could not be decoded: ${msg}`, { cause: e });

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
@@ -14,6 +12,7 @@ import { QueueConsumer } from '../worker/consumer.ts';
 import { createS3EventHandler } from '../worker/handler.ts';
 import { createWorkerMetrics, type WorkerMetrics } from '../worker/metrics.ts';
 import { Sweeper } from '../worker/sweeper.ts';
+import { claimWorkDir } from '../worker/work-dir.ts';
 import { preflightOrThrow } from './preflight.ts';
 
 /** A running worker: stop() stops receiving and lets the images in hand finish. */
@@ -40,9 +39,8 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
     throw err;
   });
   const { db, dialect } = await openDatabase(config.databaseUrl);
-  const workRoot = path.join(config.dataDir, 'work');
-  fs.rmSync(workRoot, { recursive: true, force: true });
-  fs.mkdirSync(workRoot, { recursive: true });
+  const work = claimWorkDir(config.dataDir);
+  const workRoot = work.dir;
   // One libvips thread per job: jobs run in parallel already, and this bounds memory per job.
   configureSharp({ concurrency: 1 });
   const wlog = log.child({ component: 'worker' });
@@ -115,6 +113,7 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
       s3.destroy();
       presigner.destroy();
       await db.destroy();
+      work.release();
     },
   };
 }

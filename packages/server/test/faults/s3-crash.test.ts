@@ -94,7 +94,7 @@ describe('SIGKILL of the embedded S3 server', () => {
       new CreateMultipartUploadCommand({ Bucket: 'crash', Key: 'big' }),
     );
     const partCount = 6;
-    const parts = [];
+    const parts: { PartNumber: number; ETag: string | undefined }[] = [];
     for (let n = 1; n <= partCount; n++) {
       const { ETag } = await first.client.send(
         new UploadPartCommand({
@@ -122,7 +122,7 @@ describe('SIGKILL of the embedded S3 server', () => {
     // Never a partial object: either nothing, or all 192 MiB.
     const head = await second.client
       .send(new HeadObjectCommand({ Bucket: 'crash', Key: 'big' }))
-      .catch((e: unknown) => e);
+      .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     if (!(head instanceof Error)) expect(head.ContentLength).toBe(partCount * 32 * MiB);
     const retried = await second.client.send(complete()).catch((e: unknown) => e);
     if (retried instanceof Error) {

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { createPgDatabase, JWT_SECRET } from '../helpers/api.ts';
+import { numberedPhoto } from '../helpers/photos.ts';
 import { freePort, type RunningProcess, runDarkroom } from '../helpers/process.ts';
 import { REGION, TEST_KEY } from '../helpers/s3.ts';
 
@@ -67,22 +67,6 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A small, distinct JPEG per index, so every image is its own work. */
-function photo(i: number): Promise<Buffer> {
-  return sharp({
-    create: { width: 400, height: 300, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: 90 } },
-  })
-    .composite([
-      {
-        input: Buffer.from(
-          `<svg width="400" height="300"><text x="20" y="160" font-size="80">${i}</text></svg>`,
-        ),
-      },
-    ])
-    .jpeg({ quality: 80 })
-    .toBuffer();
-}
-
 describe('two APIs and two workers over PostgreSQL, one worker killed mid-run', () => {
   it('processes every upload exactly once and loses none', async () => {
     const token = await mintToken(JWT_SECRET, { sub: 'scale', ttlSeconds: 3600 });
@@ -91,7 +75,7 @@ describe('two APIs and two workers over PostgreSQL, one worker killed mid-run', 
     let next = 0;
     let killed = false;
     const uploadOne = async (i: number) => {
-      const bytes = await photo(i);
+      const bytes = await numberedPhoto(i);
       const api = apis[i % 2]!;
       const res = await fetch(`${api}/v1/uploads`, {
         method: 'POST',

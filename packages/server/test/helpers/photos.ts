@@ -1,0 +1,17 @@
+import sharp from 'sharp';
+
+/** A small, distinct JPEG per index (its number drawn on a coloured ground), so every upload is its own work. */
+export function numberedPhoto(i: number): Promise<Buffer> {
+  return sharp({
+    create: { width: 400, height: 300, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: 90 } },
+  })
+    .composite([
+      {
+        input: Buffer.from(
+          `<svg width="400" height="300"><text x="20" y="160" font-size="80">${i}</text></svg>`,
+        ),
+      },
+    ])
+    .jpeg({ quality: 80 })
+    .toBuffer();
+}
