@@ -126,6 +126,43 @@ describe("owner A against owner B's images: 404, never 403, never data", () => {
     ).toBe(false);
   });
 
+  it('cannot see them in the event stream, even resuming from the first event', async () => {
+    const token = await mintToken(JWT_SECRET, { sub: 'alice', ttlSeconds: 600 });
+    const abort = new AbortController();
+    const res = await fetch(`${stack.api}/v1/events?lastEventId=0`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    // Alice's history ends with her images' `ready`; read until both are there (or give up after 5 s).
+    const timer = setTimeout(() => abort.abort(), 5000);
+    try {
+      while (!(text.includes(aliceReady) && text.includes(alicePublic) && text.includes('"ready"'))) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+      }
+    } catch {
+      // Aborted by the timer: the assertions below say what was missing.
+    } finally {
+      clearTimeout(timer);
+    }
+    abort.abort();
+    expect(text).toContain(aliceReady);
+    expect(text).not.toContain(bobReady);
+    expect(text).not.toContain(bobPending);
+  });
+
+  it('a token in the query string works for the event stream only', async () => {
+    const token = await mintToken(JWT_SECRET, { sub: 'alice', ttlSeconds: 600 });
+    for (const p of ['/v1/images', `/v1/images/${aliceReady}`]) {
+      const res = await fetch(`${stack.api}${p}?access_token=${token}`);
+      expect([res.status, code((await res.json()) as Json)]).toEqual([401, 'unauthorized']);
+    }
+  });
+
   it("left Bob's images exactly as they were", async () => {
     expect((await stack.call('GET', `/v1/images/${bobReady}`, { as: 'bob' })).json.status).toBe('ready');
     expect((await stack.call('GET', `/v1/images/${bobPending}`, { as: 'bob' })).json.status).toBe('pending');
