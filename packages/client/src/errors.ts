@@ -1,0 +1,45 @@
+/** Stable error codes the SDK raises (server codes such as `rate_limited` pass through unchanged). */
+export type ClientErrorCode =
+  | 'unsupported_type'
+  | 'too_large'
+  | 'too_small'
+  | 'too_many_files'
+  | 'network_error'
+  | 'http_error'
+  | 'storage_rejected'
+  | 'cancelled'
+  | 'processing_failed'
+  | 'file_unreadable'
+  | 'file_mismatch'
+  | 'resume_unavailable'
+  | 'timeout'
+  | (string & {});
+
+/** Every error the SDK throws or reports: a stable `code` and a message a person understands. */
+export class UploadError extends Error {
+  override readonly name = 'UploadError';
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    /** HTTP status when the error came from a response. */
+    readonly status?: number,
+    /** Seconds the server asked to wait (Retry-After), when it said. */
+    readonly retryAfter?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** True for errors worth another attempt: network failures, 5xx, 429 (and S3's 503 SlowDown). */
+export function isRetryable(err: unknown): boolean {
+  if (!(err instanceof UploadError)) return false;
+  if (err.code === 'network_error' || err.code === 'timeout') return true;
+  if (err.status === undefined) return false;
+  return err.status >= 500 || err.status === 429;
+}
+
+/** The AbortError shape browsers and Node use, turned into a `cancelled` UploadError. */
+export function cancelledError(): UploadError {
+  return new UploadError('cancelled', 'The upload was cancelled.');
+}
