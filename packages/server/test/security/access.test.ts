@@ -355,6 +355,38 @@ describe('a presigned PUT URL is good for its key, method, type and length only'
   });
 });
 
+describe('a presigned part URL is good for its upload, part number and length only', () => {
+  const PART = 5 * 2 ** 20;
+  let url: string;
+  let part: Buffer;
+
+  beforeAll(async () => {
+    const res = await stack.call('POST', `/v1/uploads/${bobPending}/parts`, {
+      as: 'bob',
+      body: { partNumbers: [1] },
+    });
+    url = (res.json.parts as { url: string }[])[0]!.url;
+    part = Buffer.alloc(PART, 1);
+  });
+
+  const put = (u: string, body: Buffer) => fetch(u, { method: 'PUT', body: new Uint8Array(body) });
+  const s3Code = async (res: Response) => /<Code>([^<]+)<\/Code>/.exec(await res.text())?.[1];
+
+  it.each<[string, () => Promise<Response>]>([
+    ['another part number', () => put(url.replace(/partNumber=1(?!\d)/, 'partNumber=2'), part)],
+    ['another upload id', () => put(url.replace(/uploadId=[^&]+/, 'uploadId=forged'), part)],
+    ['another key', () => put(url.replace(/uploads\/[0-9a-f-]{36}/, `uploads/${aliceReady}`), part)],
+    ['a shorter part', () => put(url, part.subarray(1))],
+  ])('refuses %s with 403', async (_what, send) => {
+    const res = await send();
+    expect([res.status, await s3Code(res)]).toEqual([403, 'SignatureDoesNotMatch']);
+  });
+
+  it('accepts the part as signed', async () => {
+    expect((await put(url, part)).status).toBe(200);
+  });
+});
+
 describe('per-owner limits hold under concurrency', () => {
   it('50 parallel intents at DARKROOM_UPLOADS_PER_MINUTE=10: exactly 10 × 201, 40 × 429 rate_limited', async () => {
     const all = await Promise.all(
