@@ -17,10 +17,12 @@ import { s3HooksRoute } from './routes/s3-hooks.ts';
 import { abortUploadRoute } from './routes/uploads/abort.ts';
 import { completeUploadRoute } from './routes/uploads/complete.ts';
 import { createUploadRoute } from './routes/uploads/create.ts';
+import { listPartsRoute } from './routes/uploads/list-parts.ts';
 import { presignPartsRoute } from './routes/uploads/parts.ts';
 import { ErrorBody, Image } from './schemas.ts';
 import { securityHeaders } from './security-headers.ts';
 import type { ApiDeps, App } from './types.ts';
+import { webApp } from './web-app.ts';
 
 /**
  * EventSource cannot send headers, so GET /v1/events alone also takes the token as `access_token`.
@@ -80,6 +82,7 @@ export async function buildApi(
   operationalRoutes(app, deps);
   deliveryRoutes(app, deps);
   s3HooksRoute(app, deps);
+  await webApp(app, deps.config, { devTokens: deps.devTokenRoute ?? false });
 
   // Authenticated routes live in their own encapsulated context, so the auth hook cannot leak out.
   await app.register(async (authed: App) => {
@@ -92,6 +95,7 @@ export async function buildApi(
     for (const route of [
       createUploadRoute,
       presignPartsRoute,
+      listPartsRoute,
       completeUploadRoute,
       abortUploadRoute,
       getImageRoute,

@@ -12,6 +12,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -200,6 +201,39 @@ export class StorageGateway {
       )
       .catch(unreachable);
     return res.ETag;
+  }
+
+  /**
+   * The parts storage holds for a multipart upload (every page of ListParts): what a resuming client
+   * must trust over its own notes. Undefined when the upload no longer exists.
+   */
+  async listParts(
+    key: string,
+    uploadId: string,
+  ): Promise<{ partNumber: number; size: number; etag: string }[] | undefined> {
+    const parts: { partNumber: number; size: number; etag: string }[] = [];
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const res = await this.client.send(
+          new ListPartsCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            ...(marker ? { PartNumberMarker: marker } : {}),
+          }),
+        );
+        for (const p of res.Parts ?? []) {
+          parts.push({ partNumber: p.PartNumber ?? 0, size: p.Size ?? 0, etag: p.ETag ?? '' });
+        }
+        if (!res.IsTruncated || !res.NextPartNumberMarker) break;
+        marker = res.NextPartNumberMarker;
+      }
+    } catch (err) {
+      if (s3ErrorCode(err) === 'NoSuchUpload') return undefined;
+      return unreachable(err);
+    }
+    return parts;
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
