@@ -126,6 +126,8 @@ const envSchema = z.object({
   /** RSA public key the delivery routes verify with: PEM text or a path; derived from the private key when unset. */
   DARKROOM_CLOUDFRONT_PUBLIC_KEY: z.string().min(1).optional(),
   DARKROOM_SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
+  /** GET /dev/token in `darkroom start` (the web app's sign-in); default: on only with the development JWT secret. */
+  DARKROOM_DEV_TOKEN_ROUTE: optionalBool,
 });
 
 export interface AccessKey {
@@ -186,6 +188,8 @@ export interface Config {
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
   };
+  /** DARKROOM_DEV_TOKEN_ROUTE; undefined means "on only with the development JWT secret". */
+  readonly devTokenRoute: boolean | undefined;
   /** Where browsers reach the API (no trailing slash). */
   readonly publicBaseUrl: string;
   /** Base of variant URLs the API returns (the CDN in production; publicBaseUrl otherwise). */
@@ -339,6 +343,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       issuer: e.DARKROOM_JWT_ISSUER,
       audience: e.DARKROOM_JWT_AUDIENCE,
     },
+    devTokenRoute: e.DARKROOM_DEV_TOKEN_ROUTE,
     publicBaseUrl,
     cdnBaseUrl: e.DARKROOM_CDN_BASE_URL?.replace(/\/+$/, ''),
     corsOrigins: e.DARKROOM_CORS_ORIGINS ?? [new URL(publicBaseUrl).origin],

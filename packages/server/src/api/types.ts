@@ -29,6 +29,8 @@ export interface ApiDeps extends UploadDeps {
   extraRegistries?: readonly Registry[];
   /** Puts an S3 event, unchanged, on the uploads queue (POST /v1/hooks/s3). */
   forwardS3Event?: (body: string) => Promise<void>;
+  /** Serve GET /dev/token for the web app (`darkroom start` only; see web-app.ts). */
+  devTokenRoute?: boolean;
 }
 
 declare module 'fastify' {

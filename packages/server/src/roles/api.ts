@@ -33,7 +33,7 @@ export interface RunningApi {
 export async function runApiRole(
   config: Config,
   log: Logger,
-  opts: { extraRegistries?: readonly Registry[] } = {},
+  opts: { extraRegistries?: readonly Registry[]; devTokenRoute?: boolean } = {},
 ): Promise<RunningApi> {
   // Keys first: a bad key file stops start-up before any pool is opened.
   const signedUrls = new SignedUrls(
@@ -74,6 +74,7 @@ export async function runApiRole(
     onIntent: (method, outcome) => metrics.uploads.inc({ method, outcome }),
     enqueueProcessing: createProcessingEnqueuer(sqs, config),
     forwardS3Event: createEventForwarder(sqs, config),
+    devTokenRoute: opts.devTokenRoute ?? false,
     log: log.child({ component: 'api' }),
   });
   await app.listen({ host: config.host, port: config.port });

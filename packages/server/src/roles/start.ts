@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { devTokenRouteEnabled } from '../api/web-app.ts';
 import type { Config } from '../config.ts';
 import { createSqsNotificationSender } from '../queue/sqs-server/index.ts';
 import { runApiRole } from './api.ts';
@@ -12,7 +13,11 @@ export async function runStart(config: Config, log: Logger) {
   // Same process: events go straight into the queue store instead of over loopback HTTP.
   const s3 = await runS3Role(config, log, createSqsNotificationSender(sqs.store));
   const worker = await runWorkerRole(config, log);
-  const api = await runApiRole(config, log, { extraRegistries: [worker.metrics.registry] });
+  const api = await runApiRole(config, log, {
+    extraRegistries: [worker.metrics.registry],
+    // The web app's development sign-in exists only in the one-process development mode.
+    devTokenRoute: devTokenRouteEnabled(config),
+  });
   // Closed in this order: stop taking requests and jobs first, then storage, then the queue it notifies.
   return {
     parts: [api, worker, s3, sqs],
