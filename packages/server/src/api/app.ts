@@ -43,6 +43,9 @@ export async function buildApi(
     // Upload intents are tiny JSON documents; image bytes never come here.
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // The router's own refusals (bad %-encoding, over-long segments) get the API's error shape, without echoing the path.
+    frameworkErrors: (err, req, reply) =>
+      handleError(new ApiError('invalid_request', `The URL is not valid (${err.code}).`), req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   app.setErrorHandler(handleError);
