@@ -35,6 +35,17 @@ describe('every API response', () => {
     expect(API_CSP).toContain("frame-ancestors 'none'");
   });
 
+  it('the web app at /: nosniff and its own CSP (self-only scripts, cannot be framed)', async () => {
+    const res = await get('/');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*'unsafe-(inline|eval)'/);
+    expect(csp).toContain("frame-ancestors 'none'");
+  });
+
   it('/docs: scripts and styles from this origin only, and every script it loads is same-origin', async () => {
     let res = await get('/docs');
     if (res.status >= 300 && res.status < 400)
