@@ -1,0 +1,301 @@
+// The owner's images: a grid of tiles that show the thumbhash placeholder at once and fade into the real
+// variant when it loads, cursor-paginated, kept live by status events; a details dialog with delete.
+import type { ApiClientLike, ImageJson, ImageStatus } from '@darkroom/client';
+import { thumbHashToDataURL } from 'thumbhash';
+import { byId, bytes, h, messageOf, reserveAspect } from './dom.ts';
+
+const PAGE_SIZE = 24;
+/** Tile widths the grid lays out at (CSS), so the browser picks a variant from srcset. */
+const TILE_SIZES = '(max-width: 480px) 50vw, 240px';
+
+/** A thumbhash (base64) as a data: URL, or undefined when it cannot be decoded. */
+export function placeholderUrl(thumbhash: string | null | undefined): string | undefined {
+  if (!thumbhash) return undefined;
+  try {
+    const raw = atob(thumbhash);
+    const bin = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bin[i] = raw.charCodeAt(i);
+    return thumbHashToDataURL(bin);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `srcset` from an image's variants, smallest first. */
+function srcset(image: ImageJson): string {
+  return Object.values(image.variants)
+    .filter((v) => v.width > 0)
+    .sort((a, b) => a.width - b.width)
+    .map((v) => `${v.url} ${v.width}w`)
+    .join(', ');
+}
+
+/** The variant to show in a single large view: the one closest above 1280 px, else the largest. */
+function largeVariant(image: ImageJson): string | undefined {
+  const list = Object.values(image.variants).sort((a, b) => a.width - b.width);
+  return (list.find((v) => v.width >= 1280) ?? list.at(-1))?.url;
+}
+
+const STATUS_TEXT: Record<ImageStatus, string> = {
+  pending: 'Waiting for upload',
+  uploaded: 'Uploaded, queued',
+  processing: 'Developing',
+  ready: 'Ready',
+  failed: 'Failed',
+  deleted: 'Deleted',
+};
+
+/**
+ * Fills `frame` with the placeholder and, once ready, the variant on top (faded in when it has loaded).
+ * `frame.dataset.state` says what shows: `empty`, `placeholder` or `loaded` (the browser tests read it).
+ */
+export function paintFrame(frame: HTMLElement, image: ImageJson, mode: 'tile' | 'large'): void {
+  reserveAspect(frame, image.width, image.height);
+  if (image.dominantColor) frame.style.setProperty('background-color', image.dominantColor);
+  let placeholder = frame.querySelector<HTMLImageElement>('img.placeholder');
+  const url = placeholderUrl(image.thumbhash);
+  if (url && !placeholder) {
+    placeholder = h('img', { class: 'placeholder', alt: '', src: url, 'aria-hidden': 'true' });
+    frame.prepend(placeholder);
+  }
+  if (!frame.dataset.state || frame.dataset.state === 'empty')
+    frame.dataset.state = url ? 'placeholder' : 'empty';
+  if (image.status !== 'ready' || Object.keys(image.variants).length === 0) return;
+  if (frame.querySelector('img.photo')) return;
+  const photo = h('img', { class: 'photo', alt: image.filename, decoding: 'async' });
+  if (mode === 'tile') photo.loading = 'lazy';
+  // Listeners before src: a cached image may fire load at once.
+  photo.addEventListener('load', () => {
+    photo.classList.add('loaded');
+    frame.dataset.state = 'loaded';
+  });
+  photo.addEventListener('error', () => {
+    frame.dataset.state = 'error';
+  });
+  if (mode === 'tile') {
+    photo.sizes = TILE_SIZES;
+    photo.srcset = srcset(image);
+  } else {
+    const src = largeVariant(image);
+    if (src) photo.src = src;
+  }
+  frame.append(photo);
+}
+
+export class Gallery {
+  readonly #api: ApiClientLike;
+  readonly #grid = byId<HTMLUListElement>('grid');
+  readonly #more = byId<HTMLButtonElement>('load-more');
+  readonly #empty = byId('gallery-empty');
+  readonly #status = byId('gallery-status');
+  readonly #tiles = new Map<string, { li: HTMLLIElement; image: ImageJson }>();
+  readonly #details: Details;
+  #cursor: string | null = null;
+  #loading = false;
+
+  constructor(api: ApiClientLike) {
+    this.#api = api;
+    this.#details = new Details(api, (id) => this.remove(id, true));
+    this.#more.addEventListener('click', () => void this.loadMore());
+    // Loads the next page when the button scrolls into view; the button stays for keyboard users.
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && this.#cursor) void this.loadMore();
+    }).observe(this.#more);
+  }
+
+  /** Loads the first page (or the next one). */
+  async loadMore(): Promise<void> {
+    if (this.#loading) return;
+    this.#loading = true;
+    this.#more.disabled = true;
+    try {
+      const page = await this.#api.listImages({
+        limit: PAGE_SIZE,
+        ...(this.#cursor ? { cursor: this.#cursor } : {}),
+      });
+      for (const image of page.images) this.upsert(image, false);
+      this.#cursor = page.nextCursor;
+      this.#more.hidden = page.nextCursor === null;
+      this.#announce(`${this.#tiles.size} images shown${page.nextCursor ? ', more to load' : ''}.`);
+    } catch (err) {
+      this.#announce(`Could not load your images: ${messageOf(err)}`);
+      this.#more.hidden = false;
+    } finally {
+      this.#loading = false;
+      this.#more.disabled = false;
+      this.#empty.hidden = this.#tiles.size > 0;
+    }
+  }
+
+  /** Adds or refreshes an image's tile (new images go first: the list is newest first). */
+  upsert(image: ImageJson, prepend = true): void {
+    if (image.status === 'deleted') {
+      this.remove(image.id, false);
+      return;
+    }
+    const known = this.#tiles.get(image.id);
+    if (known) {
+      known.image = image;
+      this.#paint(known.li, image);
+      this.#details.refresh(image);
+      return;
+    }
+    const li = h('li', { class: 'tile', 'data-image-id': image.id });
+    this.#tiles.set(image.id, { li, image });
+    this.#paint(li, image);
+    if (prepend) this.#grid.prepend(li);
+    else this.#grid.append(li);
+    this.#empty.hidden = true;
+  }
+
+  /** Fetches an image after a status event and shows it. */
+  async refresh(id: string, status: ImageStatus): Promise<void> {
+    if (status === 'deleted') {
+      this.remove(id, false);
+      return;
+    }
+    try {
+      this.upsert(await this.#api.getImage(id));
+    } catch {
+      // Gone meanwhile (cancelled or deleted): nothing to show.
+      this.remove(id, false);
+    }
+  }
+
+  /** Removes a tile (after a delete here or elsewhere). */
+  remove(id: string, announce: boolean): void {
+    const known = this.#tiles.get(id);
+    if (!known) return;
+    known.li.remove();
+    this.#tiles.delete(id);
+    this.#empty.hidden = this.#tiles.size > 0;
+    if (announce) this.#announce(`Deleted ${known.image.filename}.`);
+  }
+
+  #paint(li: HTMLLIElement, image: ImageJson): void {
+    li.dataset.status = image.status;
+    let button = li.querySelector<HTMLButtonElement>('button.tile-button');
+    if (!button) {
+      button = h('button', { type: 'button', class: 'tile-button' }, h('span', { class: 'frame' }));
+      button.addEventListener('click', () => {
+        const current = this.#tiles.get(image.id)?.image;
+        if (current) this.#details.open(current);
+      });
+      li.append(button, h('span', { class: 'badge' }));
+    }
+    const frame = button.querySelector<HTMLElement>('.frame')!;
+    paintFrame(frame, image, 'tile');
+    const label = `${image.filename}: ${STATUS_TEXT[image.status]}${image.error ? ` (${image.error.message})` : ''}`;
+    button.setAttribute('aria-label', `${label}. Show details`);
+    const badge = li.querySelector<HTMLElement>('.badge')!;
+    badge.textContent = image.status === 'ready' ? '' : STATUS_TEXT[image.status];
+    badge.hidden = image.status === 'ready';
+  }
+
+  #announce(text: string): void {
+    this.#status.textContent = text;
+  }
+}
+
+/** The details dialog: the image large, its facts, its variants, and delete. */
+class Details {
+  readonly #dialog = byId<HTMLDialogElement>('details');
+  readonly #title = byId('details-title');
+  readonly #frame = byId('details-frame');
+  readonly #list = byId('details-list');
+  readonly #variants = byId('details-variants');
+  readonly #delete = byId<HTMLButtonElement>('details-delete');
+  readonly #status = byId('details-status');
+  #image: ImageJson | undefined;
+  #armed = false;
+
+  constructor(
+    private readonly api: ApiClientLike,
+    private readonly onDeleted: (id: string) => void,
+  ) {
+    byId('details-close').addEventListener('click', () => this.#dialog.close());
+    this.#dialog.addEventListener('close', () => {
+      this.#image = undefined;
+    });
+    this.#delete.addEventListener('click', () => void this.#onDelete());
+  }
+
+  open(image: ImageJson): void {
+    this.#image = image;
+    this.#armed = false;
+    this.#delete.textContent = 'Delete image';
+    this.#status.textContent = '';
+    this.#frame.replaceChildren();
+    delete this.#frame.dataset.state;
+    this.#render(image);
+    this.#dialog.showModal();
+  }
+
+  /** Updates the open dialog when its image changes status. */
+  refresh(image: ImageJson): void {
+    if (this.#image?.id === image.id && this.#dialog.open) {
+      this.#image = image;
+      this.#render(image);
+    }
+  }
+
+  #render(image: ImageJson): void {
+    this.#title.textContent = image.filename;
+    paintFrame(this.#frame, image, 'large');
+    const rows: [string, Node | string][] = [
+      [
+        'Status',
+        image.error ? `${STATUS_TEXT[image.status]}: ${image.error.message}` : STATUS_TEXT[image.status],
+      ],
+      ['Size', image.width && image.height ? `${image.width} × ${image.height} px` : 'not known yet'],
+      ['File size', bytes(image.bytes)],
+      ['Format', image.format ?? image.contentType],
+      ['Visibility', image.visibility],
+      ['Uploaded', new Date(image.createdAt).toLocaleString()],
+    ];
+    if (image.dominantColor) {
+      const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+      swatch.style.setProperty('background-color', image.dominantColor);
+      rows.push(['Dominant colour', h('span', { class: 'colour' }, swatch, image.dominantColor)]);
+    }
+    this.#list.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    const variants = Object.entries(image.variants).sort(([, a], [, b]) => a.width - b.width);
+    this.#variants.replaceChildren(
+      ...(variants.length === 0
+        ? [h('li', { class: 'muted' }, 'None yet.')]
+        : variants.map(([name, v]) =>
+            h(
+              'li',
+              {},
+              h('a', { href: v.url, target: '_blank', rel: 'noopener' }, name),
+              ` ${v.width} × ${v.height}, ${bytes(v.bytes)}, ${(v.contentTypes ?? [v.contentType]).join(' / ')}`,
+            ),
+          )),
+    );
+  }
+
+  async #onDelete(): Promise<void> {
+    const image = this.#image;
+    if (!image) return;
+    // Two steps instead of window.confirm: stays in the page, reachable and readable the same way.
+    if (!this.#armed) {
+      this.#armed = true;
+      this.#delete.textContent = 'Click again to delete for good';
+      this.#status.textContent = `Delete ${image.filename} and every variant? Click again to confirm.`;
+      return;
+    }
+    this.#delete.disabled = true;
+    this.#status.textContent = 'Deleting…';
+    try {
+      await this.api.deleteImage(image.id);
+      this.onDeleted(image.id);
+      this.#dialog.close();
+    } catch (err) {
+      this.#status.textContent = `Could not delete: ${messageOf(err)}`;
+    } finally {
+      this.#delete.disabled = false;
+      this.#armed = false;
+      this.#delete.textContent = 'Delete image';
+    }
+  }
+}

@@ -1,0 +1,382 @@
+// Adding files (drop, paste, picker), one card per upload with preview, progress, bytes saved, status,
+// retry and cancel, and the interrupted uploads a reload left behind.
+import type {
+  ImageJson,
+  PrepareResult,
+  ResumeRecord,
+  StatusChange,
+  Uploader,
+  UploadHandle,
+  UploadProgress,
+  UploadState,
+} from '@darkroom/client';
+import { byId, bytes, h, messageOf } from './dom.ts';
+
+const STATE_TEXT: Record<UploadState, string> = {
+  checking: 'Checking…',
+  preparing: 'Shrinking on this device…',
+  pending: 'Starting upload…',
+  uploading: 'Uploading…',
+  uploaded: 'Uploaded, waiting for the server…',
+  processing: 'Developing on the server…',
+  ready: 'Ready',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  'needs-file': 'Pick this file again to continue',
+};
+
+const TERMINAL: ReadonlySet<UploadState> = new Set(['ready', 'failed', 'cancelled']);
+
+/** What the gallery is told about uploads, so new images show up (placeholder first) while they develop. */
+export interface GallerySink {
+  upsert(image: ImageJson): void;
+  refresh(id: string, status: ImageJson['status']): Promise<void>;
+}
+
+/** One upload's card. */
+class Card {
+  readonly li: HTMLLIElement;
+  readonly #name: HTMLElement;
+  readonly #preview: HTMLElement;
+  readonly #progress: HTMLProgressElement;
+  readonly #numbers: HTMLElement;
+  readonly #saved: HTMLElement;
+  readonly #status: HTMLElement;
+  readonly #cancel: HTMLButtonElement;
+  readonly #retry: HTMLButtonElement;
+  readonly #dismiss: HTMLButtonElement;
+  readonly #repick: HTMLElement;
+  #handle: UploadHandle | undefined;
+  #previewUrl: string | undefined;
+  #lastAnnounced = -1;
+  #galleryKnows = false;
+
+  constructor(
+    readonly filename: string,
+    readonly actions: { retry: (card: Card) => void; dismiss: (card: Card) => void },
+    private readonly gallery: GallerySink,
+  ) {
+    const id = `card-${crypto.randomUUID()}`;
+    this.#name = h('p', { class: 'card-name', id: `${id}-name` }, filename);
+    this.#preview = h('div', { class: 'card-preview', 'aria-hidden': 'true' });
+    this.#progress = h('progress', {
+      class: 'card-progress',
+      max: 100,
+      value: 0,
+      'aria-labelledby': `${id}-name`,
+    });
+    this.#numbers = h('p', { class: 'card-numbers' });
+    this.#saved = h('p', { class: 'card-saved' });
+    this.#status = h('p', { class: 'card-status', 'aria-live': 'polite' });
+    this.#cancel = h('button', { type: 'button', class: 'card-cancel' }, 'Cancel');
+    this.#retry = h('button', { type: 'button', class: 'card-retry', hidden: true }, 'Retry');
+    this.#dismiss = h('button', { type: 'button', class: 'card-dismiss', hidden: true }, 'Dismiss');
+    this.#repick = h('div', { class: 'card-repick', hidden: true });
+    for (const b of [this.#cancel, this.#retry, this.#dismiss])
+      b.setAttribute('aria-describedby', `${id}-name`);
+    this.#cancel.addEventListener('click', () => void this.cancel());
+    this.#retry.addEventListener('click', () => actions.retry(this));
+    this.#dismiss.addEventListener('click', () => actions.dismiss(this));
+    this.li = h(
+      'li',
+      { class: 'card', id, 'data-state': 'checking' },
+      this.#preview,
+      h(
+        'div',
+        { class: 'card-body' },
+        this.#name,
+        this.#progress,
+        this.#numbers,
+        this.#saved,
+        this.#status,
+        this.#repick,
+        h('div', { class: 'card-actions' }, this.#cancel, this.#retry, this.#dismiss),
+      ),
+    );
+  }
+
+  /** Shows the picked file (until the server's variant exists) in a fixed square box. */
+  preview(file: Blob): void {
+    if (this.#previewUrl) URL.revokeObjectURL(this.#previewUrl);
+    this.#previewUrl = URL.createObjectURL(file);
+    const img = h('img', { alt: '', src: this.#previewUrl, decoding: 'async' });
+    // HEIC and other types the browser cannot show: keep the empty box rather than a broken image.
+    img.addEventListener('error', () => img.remove());
+    this.#preview.replaceChildren(img);
+  }
+
+  /** Follows a new handle (first attempt, retry or resume). */
+  attach(handle: UploadHandle): void {
+    this.#handle = handle;
+    this.#lastAnnounced = -1;
+    this.#saved.textContent = '';
+    this.#repick.hidden = true;
+    this.#onProgress(handle.progress);
+    this.#setState(handle.state);
+    handle.on('progress', (p) => this.#onProgress(p));
+    handle.on('prepared', (p) => this.#onPrepared(p));
+    handle.on('status', (s) => this.#onStatus(handle, s));
+    handle.result.then(
+      (image) => {
+        if (this.#handle !== handle) return;
+        this.gallery.upsert(image);
+        this.#setState(image.status === 'ready' ? 'ready' : handle.state);
+      },
+      (err: unknown) => {
+        if (this.#handle !== handle) return;
+        const code = (err as { code?: string }).code;
+        this.#setState(code === 'cancelled' ? 'cancelled' : 'failed', messageOf(err));
+      },
+    );
+  }
+
+  async cancel(): Promise<void> {
+    this.#cancel.disabled = true;
+    try {
+      await this.#handle?.cancel();
+    } finally {
+      this.#cancel.disabled = false;
+    }
+  }
+
+  get handle(): UploadHandle | undefined {
+    return this.#handle;
+  }
+
+  #onProgress(p: UploadProgress): void {
+    const pct = p.total > 0 ? Math.floor(p.fraction * 100) : 0;
+    this.#progress.value = pct;
+    this.li.dataset.progress = String(pct);
+    this.#numbers.textContent = p.total > 0 ? `${bytes(p.sent)} of ${bytes(p.total)} (${pct} %)` : '';
+    // Screen readers hear progress every 25 %, not every event.
+    const step = Math.floor(pct / 25);
+    if (this.li.dataset.state === 'uploading' && step > this.#lastAnnounced) {
+      this.#lastAnnounced = step;
+      this.#status.textContent = `Uploading… ${pct} %`;
+    }
+  }
+
+  #onPrepared(p: PrepareResult): void {
+    const saved = p.originalBytes - p.bytes;
+    this.li.dataset.savedBytes = String(Math.max(0, saved));
+    if (p.processed && saved > 0) {
+      const pct = Math.round((saved / p.originalBytes) * 100);
+      this.#saved.textContent = `Shrunk on this device: ${bytes(p.originalBytes)} → ${bytes(p.bytes)}, saved ${bytes(saved)} (${pct} %)`;
+    } else {
+      const why = p.keptOriginalReason ? ` (${p.keptOriginalReason.replace(/_/g, ' ')})` : '';
+      this.#saved.textContent = `Sent as it is${why}: ${bytes(p.bytes)}`;
+    }
+  }
+
+  #onStatus(handle: UploadHandle, s: StatusChange): void {
+    if (this.#handle !== handle) return;
+    if (s.image) {
+      this.gallery.upsert(s.image);
+      this.#galleryKnows = true;
+    } else if (s.imageId && !this.#galleryKnows && s.state !== 'cancelled' && s.state !== 'failed') {
+      // The intent exists: show the image in the gallery now, with the placeholder the intent carried.
+      this.#galleryKnows = true;
+      void this.gallery.refresh(s.imageId, 'pending');
+    }
+    if (s.imageId) this.li.dataset.imageId = s.imageId;
+    if (s.state === 'needs-file') this.#askForFile(handle);
+    this.#setState(s.state, s.error?.message);
+  }
+
+  #askForFile(handle: UploadHandle): void {
+    const input = h('input', { type: 'file', accept: 'image/*,.heic,.heif', class: 'repick-input' });
+    const label = h('label', { class: 'button' }, `Choose ${this.filename} again`, input);
+    input.addEventListener('change', () => {
+      const file = input.files?.[0];
+      if (!file) return;
+      this.preview(file);
+      handle.provideFile(file);
+    });
+    this.#repick.replaceChildren(
+      h(
+        'p',
+        {},
+        'This browser can no longer read the file. Pick the same file to continue where it stopped.',
+      ),
+      label,
+    );
+    this.#repick.hidden = false;
+  }
+
+  #setState(state: UploadState, detail?: string): void {
+    if (this.li.dataset.state === state && !detail) return;
+    this.li.dataset.state = state;
+    const terminal = TERMINAL.has(state);
+    this.#cancel.hidden = terminal;
+    this.#retry.hidden = state !== 'failed' && state !== 'cancelled';
+    this.#dismiss.hidden = !terminal;
+    if (state !== 'needs-file') this.#repick.hidden = true;
+    if (state === 'ready') {
+      this.#progress.value = 100;
+      this.li.dataset.progress = '100';
+    }
+    const text = STATE_TEXT[state];
+    this.#status.textContent =
+      detail && (state === 'failed' || state === 'cancelled') ? `${text}: ${detail}` : text;
+    this.li.classList.toggle('is-error', state === 'failed');
+  }
+
+  destroy(): void {
+    if (this.#previewUrl) URL.revokeObjectURL(this.#previewUrl);
+    this.li.remove();
+  }
+}
+
+/** The upload section: inputs, cards and interrupted uploads. */
+export class Uploads {
+  readonly #uploader: Uploader;
+  readonly #gallery: GallerySink;
+  readonly #cards = byId<HTMLUListElement>('cards');
+  readonly #refusals = byId('refusals');
+  readonly #shrink = byId<HTMLInputElement>('shrink');
+  readonly #input = byId<HTMLInputElement>('file-input');
+  readonly #files = new WeakMap<Card, { file?: Blob; record?: ResumeRecord }>();
+
+  constructor(uploader: Uploader, gallery: GallerySink) {
+    this.#uploader = uploader;
+    this.#gallery = gallery;
+    const zone = byId('dropzone');
+    byId('pick').addEventListener('click', () => this.#input.click());
+    this.#input.addEventListener('change', () => {
+      this.add([...(this.#input.files ?? [])]);
+      // Cleared so picking the same file again fires change again.
+      this.#input.value = '';
+    });
+    zone.addEventListener('dragenter', (e) => {
+      e.preventDefault();
+      zone.classList.add('over');
+    });
+    zone.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
+    });
+    zone.addEventListener('dragleave', (e) => {
+      if (!zone.contains(e.relatedTarget as Node | null)) zone.classList.remove('over');
+    });
+    zone.addEventListener('drop', (e) => {
+      e.preventDefault();
+      zone.classList.remove('over');
+      this.add([...(e.dataTransfer?.files ?? [])]);
+    });
+    // A file dropped beside the zone must not make the browser navigate away from the page.
+    for (const type of ['dragover', 'drop'] as const)
+      window.addEventListener(type, (e) => e.preventDefault());
+    document.addEventListener('paste', (e) => {
+      const target = e.target as HTMLElement | null;
+      if (target?.closest('input, textarea, [contenteditable]')) return;
+      const files = [...(e.clipboardData?.files ?? [])];
+      if (files.length > 0) {
+        e.preventDefault();
+        this.add(files);
+      }
+    });
+  }
+
+  /** Checks files against the restrictions (a clear message for each refused one) and uploads the rest. */
+  add(files: File[]): void {
+    if (files.length === 0) return;
+    const { accepted, rejected } = this.#uploader.checkFiles(files);
+    this.#refusals.replaceChildren(
+      ...(rejected.length === 0
+        ? []
+        : [
+            h(
+              'p',
+              {},
+              rejected.length === 1
+                ? 'One file was not uploaded:'
+                : `${rejected.length} files were not uploaded:`,
+            ),
+            h(
+              'ul',
+              {},
+              ...rejected.map((r) =>
+                h('li', { 'data-code': r.code }, h('strong', {}, r.file.name), ` — ${r.message}`),
+              ),
+            ),
+          ]),
+    );
+    for (const file of accepted) this.#start(file);
+  }
+
+  /** Shows interrupted uploads (a reload, a closed tab) with Resume and Discard. */
+  async showResumes(): Promise<void> {
+    const records = await this.#uploader.pendingResumes().catch(() => []);
+    const section = byId('resumes');
+    const list = byId('resume-list');
+    list.replaceChildren();
+    for (const record of records) {
+      const stored = record.parts.length;
+      const resume = h('button', { type: 'button', class: 'resume' }, 'Resume');
+      const discard = h('button', { type: 'button', class: 'discard' }, 'Discard');
+      const li = h(
+        'li',
+        { class: 'resume-item', 'data-image-id': record.imageId },
+        h('span', { class: 'resume-name' }, record.filename),
+        h(
+          'span',
+          { class: 'muted' },
+          ` ${bytes(record.size)}, ${stored} of ${record.partCount} parts stored `,
+        ),
+        resume,
+        discard,
+      );
+      resume.setAttribute('aria-label', `Resume ${record.filename}`);
+      discard.setAttribute('aria-label', `Discard ${record.filename}`);
+      resume.addEventListener('click', () => {
+        li.remove();
+        section.hidden = list.childElementCount === 0;
+        this.#resume(record);
+      });
+      discard.addEventListener('click', () => {
+        li.remove();
+        section.hidden = list.childElementCount === 0;
+        void this.#uploader.discardResume(record);
+      });
+      list.append(li);
+    }
+    section.hidden = list.childElementCount === 0;
+  }
+
+  #newCard(name: string): Card {
+    const card = new Card(
+      name,
+      {
+        retry: (c) => this.#retry(c),
+        dismiss: (c) => c.destroy(),
+      },
+      this.#gallery,
+    );
+    this.#cards.prepend(card.li);
+    return card;
+  }
+
+  #options() {
+    return { process: this.#shrink.checked ? {} : (false as const) };
+  }
+
+  #start(file: File): void {
+    const card = this.#newCard(file.name);
+    card.preview(file);
+    this.#files.set(card, { file });
+    card.attach(this.#uploader.upload(file, this.#options()));
+  }
+
+  #resume(record: ResumeRecord): void {
+    const card = this.#newCard(record.filename);
+    if (record.blob) card.preview(record.blob);
+    this.#files.set(card, { record });
+    card.attach(this.#uploader.resume(record));
+  }
+
+  #retry(card: Card): void {
+    const source = this.#files.get(card);
+    if (source?.file) card.attach(this.#uploader.upload(source.file, this.#options()));
+    else if (source?.record) card.attach(this.#uploader.resume(source.record));
+  }
+}
