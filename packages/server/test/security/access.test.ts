@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { signTransformPath, transformSignature } from '../../src/delivery/transform-signature.ts';
+import { runApiRole } from '../../src/roles/api.ts';
 import { JWT_SECRET, startTestApi, type TestApi } from '../helpers/api.ts';
 import { TEST_KEY } from '../helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
@@ -414,23 +416,33 @@ describe('per-owner limits hold under concurrency', () => {
     );
   });
 
-  it('on PostgreSQL too (the owner lock is an advisory lock there)', async () => {
-    const pgApi = await startTestApi('postgres', { DARKROOM_UPLOADS_PER_MINUTE: '10' });
-    try {
-      const all = await Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          pgApi.call('POST', '/v1/uploads', {
-            as: 'frank',
-            body: { filename: `${i}.jpg`, contentType: 'image/jpeg', size: 10 },
-          }),
-        ),
-      );
-      expect(all.filter((r) => r.status === 201)).toHaveLength(10);
-      expect(all.filter((r) => r.status === 429)).toHaveLength(40);
-    } finally {
-      await pgApi.stop();
-    }
-  }, 30_000);
+  it.each(['sqlite', 'postgres'] as const)(
+    'across two API instances (own connections) sharing one %s database: still exactly 10 × 201',
+    async (kind) => {
+      const first = await startTestApi(kind, { DARKROOM_UPLOADS_PER_MINUTE: '10' });
+      // A second API instance over the same database and storage, as when scaled out behind a balancer.
+      const second = await runApiRole(first.config, pino({ level: 'silent' }));
+      try {
+        const token = await first.token('frank');
+        const all = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            fetch(`${i % 2 ? first.url : second.url}/v1/uploads`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ filename: `${i}.jpg`, contentType: 'image/jpeg', size: 10 }),
+            }),
+          ),
+        );
+        const statuses = all.map((r) => r.status).sort();
+        expect(statuses.filter((st) => st === 201)).toHaveLength(10);
+        expect(statuses.filter((st) => st === 429)).toHaveLength(40);
+      } finally {
+        await second.close(500);
+        await first.stop();
+      }
+    },
+    30_000,
+  );
 });
 
 describe('tokens: a JWKS-configured API with issuer and audience', () => {
