@@ -12,7 +12,8 @@ export async function fingerprint(file: Blob, name = fileName(file)): Promise<Fi
   const head = file.slice(0, Math.min(EDGE, file.size));
   const tail = file.size > EDGE ? file.slice(Math.max(EDGE, file.size - EDGE)) : new Blob([]);
   const bytes = new Uint8Array(await new Blob([head, tail]).arrayBuffer());
-  const lastModified = 'lastModified' in file && typeof file.lastModified === 'number' ? file.lastModified : 0;
+  const lastModified =
+    'lastModified' in file && typeof file.lastModified === 'number' ? file.lastModified : 0;
   return { name, size: file.size, lastModified, edgesHash: toHex(await sha256(bytes)) };
 }
 

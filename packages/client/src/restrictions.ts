@@ -1,4 +1,4 @@
-import type { FileCheck, Restrictions, RestrictionCode } from './types.ts';
+import type { FileCheck, RestrictionCode, Restrictions } from './types.ts';
 
 /** The server's default DARKROOM_ALLOWED_TYPES. */
 export const DEFAULT_ALLOWED_TYPES: readonly string[] = [
@@ -65,7 +65,9 @@ function typeAllowed(type: string, allowed: readonly string[]): boolean {
 }
 
 function describeTypes(allowed: readonly string[]): string {
-  const names = allowed.map((t) => (t.endsWith('/*') ? `any ${t.slice(0, -2)}` : t.replace(/^image\//, '').toUpperCase()));
+  const names = allowed.map((t) =>
+    t.endsWith('/*') ? `any ${t.slice(0, -2)}` : t.replace(/^image\//, '').toUpperCase(),
+  );
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? 'nothing');
 }
 
@@ -102,7 +104,10 @@ export function checkFile(
 }
 
 /** Splits files into accepted and rejected ones (type, size, count), before any byte is sent. */
-export function checkFiles<F extends Blob>(files: readonly F[], restrictions: Restrictions = {}): FileCheck<F> {
+export function checkFiles<F extends Blob>(
+  files: readonly F[],
+  restrictions: Restrictions = {},
+): FileCheck<F> {
   const result: FileCheck<F> = { accepted: [], rejected: [] };
   for (const file of files) {
     const problem = checkFile(file, restrictions);

@@ -266,7 +266,9 @@ export interface Uploader {
   /** Forgets an interrupted upload and aborts it on the server. */
   discardResume(record: ResumeRecord): Promise<void>;
   /** Subscribes to the owner's status events (SSE); returns an unsubscribe function. */
-  onImageEvent(listener: (e: { imageId: string; status: ImageStatus; image?: ImageJson }) => void): () => void;
+  onImageEvent(
+    listener: (e: { imageId: string; status: ImageStatus; image?: ImageJson }) => void,
+  ): () => void;
   /** The plain API client (images list/get/delete) with the same token and retries. */
   readonly api: ApiClientLike;
   /** Closes the event stream. */
@@ -276,6 +278,9 @@ export interface Uploader {
 /** The API client surface the web app may use directly. */
 export interface ApiClientLike {
   getImage(id: string, signal?: AbortSignal): Promise<ImageJson>;
-  listImages(opts?: { cursor?: string; limit?: number }): Promise<{ images: ImageJson[]; nextCursor: string | null }>;
+  listImages(opts?: {
+    cursor?: string;
+    limit?: number;
+  }): Promise<{ images: ImageJson[]; nextCursor: string | null }>;
   deleteImage(id: string): Promise<void>;
 }

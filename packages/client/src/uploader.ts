@@ -1,6 +1,636 @@
-import type { Uploader, UploaderOptions } from './types.ts';
+import { ApiClient, type IntentBody, type UploadInstructions } from './api-client.ts';
+import { cancelledError, UploadError } from './errors.ts';
+import { fingerprint, sameFile } from './fingerprint.ts';
+import { partRange, type StoredPart, uploadParts } from './multipart.ts';
+import { type Processor, prepare, renameFor } from './prepare.ts';
+import { checkFile, checkFiles, fileName, fileType } from './restrictions.ts';
+import { defaultResumeStore } from './resume-store.ts';
+import { type RetryPolicy, retryPolicy, withRetry } from './retry.ts';
+import { type StatusEvent, StatusStream } from './status-stream.ts';
+import { defaultTransport, isExpired, storageError, type Transport } from './transport.ts';
+import type {
+  ImageJson,
+  PartProgress,
+  PrepareResult,
+  ProcessOptions,
+  ResumeRecord,
+  ResumeStore,
+  StatusChange,
+  Uploader,
+  UploaderOptions,
+  UploadHandle,
+  UploadInput,
+  UploadOptions,
+  UploadProgress,
+  UploadState,
+} from './types.ts';
+
+const TERMINAL = new Set(['ready', 'failed', 'deleted']);
+// Specifiers in variables so browser bundlers never try to resolve Node's built-ins.
+const FS = 'node:fs';
+const PATH = 'node:path';
+
+/** Everything a handle needs from its uploader. */
+interface Context {
+  api: ApiClient;
+  policy: RetryPolicy;
+  transport: () => Promise<Transport>;
+  processor: () => Promise<Processor | undefined>;
+  store: ResumeStore | undefined;
+  stream: StatusStream | undefined;
+  options: UploaderOptions;
+  active: Set<string>;
+}
+
+type Listener<T> = (value: T) => void;
+
+/** Opens a path in Node as a File (lazily read from disk). */
+async function openPath(p: string): Promise<File> {
+  const fs: typeof import('node:fs') = await import(/* @vite-ignore */ FS);
+  const path: typeof import('node:path') = await import(/* @vite-ignore */ PATH);
+  const stat = await fs.promises.stat(p);
+  const blob = await fs.openAsBlob(p);
+  return new File([blob], path.basename(p), { lastModified: stat.mtimeMs });
+}
+
+let handles = 0;
+
+class Handle implements UploadHandle {
+  readonly key = `upload-${++handles}-${Date.now().toString(36)}`;
+  imageId: string | undefined;
+  state: UploadState = 'checking';
+  prepared: PrepareResult | undefined;
+  progress: UploadProgress = { sent: 0, total: 0, fraction: 0, parts: [] };
+  readonly result: Promise<ImageJson>;
+  private readonly abort = new AbortController();
+  private readonly listeners = {
+    progress: new Set<Listener<UploadProgress>>(),
+    status: new Set<Listener<StatusChange>>(),
+    prepared: new Set<Listener<PrepareResult>>(),
+  };
+  private fileWanted: ((file: Blob) => void) | undefined;
+  private lastProgressAt = 0;
+  private cancelling: Promise<void> | undefined;
+  /** Set once bytes are stored: cancelling then only stops following the image. */
+  private stored = false;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly options: UploadOptions,
+    run: (h: Handle) => Promise<ImageJson>,
+  ) {
+    if (options.signal) {
+      if (options.signal.aborted) queueMicrotask(() => void this.cancel());
+      else options.signal.addEventListener('abort', () => void this.cancel(), { once: true });
+    }
+    this.result = run(this).then(
+      (image) => image,
+      async (err: unknown) => {
+        const error =
+          err instanceof UploadError
+            ? err
+            : new UploadError(
+                'http_error',
+                err instanceof Error ? err.message : String(err),
+                undefined,
+                undefined,
+                {
+                  cause: err,
+                },
+              );
+        if (this.abort.signal.aborted || error.code === 'cancelled') {
+          await this.cancelling;
+          this.setState('cancelled', { error: { code: 'cancelled', message: 'The upload was cancelled.' } });
+          throw cancelledError();
+        }
+        this.setState('failed', { error: { code: error.code, message: error.message } });
+        throw error;
+      },
+    );
+    // Callers that only listen to events must not see an unhandled rejection.
+    this.result.catch(() => {});
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  on(event: 'progress', listener: Listener<UploadProgress>): () => void;
+  on(event: 'status', listener: Listener<StatusChange>): () => void;
+  on(event: 'prepared', listener: Listener<PrepareResult>): () => void;
+  on(event: 'progress' | 'status' | 'prepared', listener: Listener<never>): () => void {
+    const set = this.listeners[event] as Set<Listener<never>>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  setState(state: UploadState, extra: Omit<StatusChange, 'state'> = {}): void {
+    if (this.state === state && !extra.image) return;
+    if (this.state === 'cancelled' || (this.state === 'failed' && state !== 'failed')) return;
+    this.state = state;
+    const change: StatusChange = { state, ...(this.imageId ? { imageId: this.imageId } : {}), ...extra };
+    for (const l of this.listeners.status) l(change);
+  }
+
+  setPrepared(p: PrepareResult): void {
+    this.prepared = p;
+    for (const l of this.listeners.prepared) l(p);
+  }
+
+  /** Starts progress accounting for `total` bytes in parts of `partSize`. */
+  startProgress(total: number, partSize: number, partCount: number, done: readonly StoredPart[] = []): void {
+    const finished = new Set(done.map((p) => p.partNumber));
+    const parts: PartProgress[] = [];
+    for (let n = 1; n <= partCount; n++) {
+      const { start, end } = partRange(n, partSize, total);
+      parts.push({
+        partNumber: n,
+        sent: finished.has(n) ? end - start : 0,
+        total: end - start,
+        done: finished.has(n),
+      });
+    }
+    this.progress = { sent: 0, total, fraction: 0, parts };
+    this.updateProgress(true);
+  }
+
+  partProgress(partNumber: number, sent: number, done = false): void {
+    const part = this.progress.parts[partNumber - 1];
+    if (!part || part.done) return;
+    part.sent = sent;
+    part.done = done;
+    this.updateProgress(done);
+  }
+
+  private updateProgress(force: boolean): void {
+    const sent = this.progress.parts.reduce((s, p) => s + p.sent, 0);
+    this.progress.sent = sent;
+    this.progress.fraction = this.progress.total ? sent / this.progress.total : 0;
+    const now = Date.now();
+    // Node reports every 64 KiB; listeners (progress bars) need no more than ~20 updates a second.
+    if (!force && now - this.lastProgressAt < 50 && sent < this.progress.total) return;
+    this.lastProgressAt = now;
+    const snapshot: UploadProgress = { ...this.progress, parts: this.progress.parts.map((p) => ({ ...p })) };
+    for (const l of this.listeners.progress) l(snapshot);
+  }
+
+  markStored(): void {
+    this.stored = true;
+  }
+
+  /** Waits for `provideFile` (state needs-file). */
+  waitForFile(): Promise<Blob> {
+    this.setState('needs-file');
+    return new Promise((resolve, reject) => {
+      this.fileWanted = resolve;
+      this.abort.signal.addEventListener('abort', () => reject(cancelledError()), { once: true });
+    });
+  }
+
+  provideFile(file: Blob): void {
+    const wanted = this.fileWanted;
+    this.fileWanted = undefined;
+    wanted?.(file);
+  }
+
+  cancel(): Promise<void> {
+    if (this.cancelling) return this.cancelling;
+    if (this.state === 'ready' || this.state === 'failed') return Promise.resolve();
+    this.abort.abort();
+    this.cancelling = (async () => {
+      const id = this.imageId;
+      if (id && !this.stored) {
+        await this.ctx.api.abort(id).catch(() => {});
+        await this.ctx.store?.delete(id).catch(() => {});
+      }
+    })();
+    return this.cancelling;
+  }
+
+  get waitForServer(): boolean {
+    return this.options.wait ?? true;
+  }
+}
+
+/** Resolves the file name, type and restrictions of an input, failing the handle with a clear message. */
+async function openInput(input: UploadInput, options: UploadOptions, ctx: Context) {
+  let file: Blob;
+  if (typeof input === 'string') {
+    try {
+      file = await openPath(input);
+    } catch (err) {
+      throw new UploadError(
+        'file_unreadable',
+        `Cannot read ${input}: ${(err as Error).message}`,
+        undefined,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+  } else {
+    file = input;
+  }
+  const name = options.filename ?? (fileName(file) || 'image');
+  const contentType = (options.contentType ?? fileType(file, name)).toLowerCase();
+  const problem = checkFile(file, ctx.options.restrictions, name);
+  if (
+    problem &&
+    !(options.contentType && problem.code === 'unsupported_type' && !ctx.options.restrictions?.allowedTypes)
+  ) {
+    throw new UploadError(problem.code, problem.message);
+  }
+  return { file, name, contentType };
+}
+
+/** Follows the image until it is ready or failed (SSE events, with polling as a safety net). */
+async function waitForImage(
+  h: Handle,
+  ctx: Context,
+  id: string,
+  first: ImageJson | undefined,
+): Promise<ImageJson> {
+  let latest = first;
+  let wake: (() => void) | undefined;
+  const nudge = () => wake?.();
+  const unsubscribe = ctx.stream?.subscribe((e: StatusEvent) => {
+    if (e.imageId !== id) return;
+    if (e.image) latest = e.image;
+    else if (latest) latest = { ...latest, status: e.status };
+    nudge();
+  });
+  const unOpen = ctx.stream?.onOpen(() => {
+    latest = undefined; // events may have been missed while disconnected: ask the API
+    nudge();
+  });
+  try {
+    for (let polls = 0; ; polls++) {
+      if (!latest) latest = await ctx.api.getImage(id, h.signal);
+      if (latest.status === 'processing' || latest.status === 'uploaded')
+        h.setState(latest.status, { image: latest });
+      if (TERMINAL.has(latest.status)) return latest;
+      // With live events, polls are rare; without, every 2 s.
+      const interval = ctx.stream ? 10_000 : Math.min(2000, 250 * 2 ** polls);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          latest = undefined;
+          resolve();
+        }, interval);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        h.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(cancelledError());
+          },
+          { once: true },
+        );
+      });
+    }
+  } finally {
+    unsubscribe?.();
+    unOpen?.();
+  }
+}
+
+/** After the bytes are stored: report `uploaded`, then wait for processing unless told not to. */
+async function finish(h: Handle, ctx: Context, id: string, completed: ImageJson): Promise<ImageJson> {
+  h.markStored();
+  h.setState('uploaded', { image: completed });
+  if (!h.waitForServer) return completed;
+  const image = await waitForImage(h, ctx, id, TERMINAL.has(completed.status) ? completed : undefined);
+  if (image.status === 'ready') {
+    h.setState('ready', { image });
+    return image;
+  }
+  const error = image.error ?? { code: 'processing_failed', message: `The image is ${image.status}.` };
+  h.setState('failed', { image, error });
+  throw new UploadError('processing_failed', error.message);
+}
+
+/** One PUT or POST to storage, retried with backoff; an expired URL cannot be renewed (the intent is one-shot). */
+async function sendSingle(h: Handle, ctx: Context, upload: UploadInstructions, body: Blob): Promise<void> {
+  if (upload.method === 'multipart') throw new Error('unreachable');
+  const send = await ctx.transport();
+  h.startProgress(body.size, body.size, 1);
+  await withRetry(
+    async () => {
+      h.partProgress(1, 0);
+      const res = await send({
+        method: upload.method === 'put' ? 'PUT' : 'POST',
+        url: upload.url,
+        body,
+        ...(upload.method === 'put' ? { headers: upload.headers } : { fields: upload.fields }),
+        signal: h.signal,
+        onProgress: (sent) => h.partProgress(1, sent),
+      });
+      if (res.status >= 200 && res.status < 300) return;
+      h.partProgress(1, 0);
+      if (isExpired(res)) {
+        throw new UploadError(
+          'storage_rejected',
+          'The upload URL expired before the file was sent; try again.',
+          403,
+        );
+      }
+      throw storageError(res);
+    },
+    ctx.policy,
+    { signal: h.signal },
+  );
+  h.partProgress(1, body.size, true);
+}
+
+/** Sends the multipart parts (those storage lacks), keeping the resume record current, then completes. */
+async function sendMultipart(
+  h: Handle,
+  ctx: Context,
+  id: string,
+  body: Blob,
+  record: ResumeRecord,
+  done: StoredPart[],
+  parallel: number,
+): Promise<ImageJson> {
+  h.startProgress(body.size, record.partSize, record.partCount, done);
+  const send = await ctx.transport();
+  // Record writes are serialised: parts finish concurrently.
+  let saving = Promise.resolve();
+  const parts = await uploadParts({
+    body,
+    partSize: record.partSize,
+    partCount: record.partCount,
+    done,
+    parallel,
+    signal: h.signal,
+    presign: (numbers) => ctx.api.presignParts(id, numbers, h.signal),
+    send,
+    policy: ctx.policy,
+    onPartProgress: (n, sent) => h.partProgress(n, sent),
+    onPartDone: async (part) => {
+      h.partProgress(part.partNumber, part.size, true);
+      record.parts = [...record.parts.filter((p) => p.partNumber !== part.partNumber), part];
+      record.updatedAt = Date.now();
+      saving = saving.then(() => ctx.store?.put(record)).catch(() => {});
+      await saving;
+    },
+  });
+  const completed = await ctx.api.complete(id, parts, h.signal);
+  await ctx.store?.delete(id).catch(() => {});
+  return completed;
+}
+
+async function runUpload(
+  h: Handle,
+  ctx: Context,
+  input: UploadInput,
+  options: UploadOptions,
+): Promise<ImageJson> {
+  h.setState('checking');
+  const { file, name, contentType } = await openInput(input, options, ctx);
+  if (h.signal.aborted) throw cancelledError();
+  h.setState('preparing');
+  const processOptions: ProcessOptions | false = options.process ?? ctx.options.process ?? {};
+  const prepared = await prepare(
+    file,
+    contentType,
+    processOptions,
+    processOptions === false ? undefined : await ctx.processor(),
+  );
+  h.setPrepared(prepared.result);
+  if (h.signal.aborted) throw cancelledError();
+
+  const body: IntentBody = {
+    filename: prepared.result.processed ? renameFor(name, prepared.contentType) : name,
+    contentType: prepared.contentType,
+    size: prepared.blob.size,
+    ...(prepared.result.sha256 ? { sha256: prepared.result.sha256 } : {}),
+    ...(prepared.result.thumbhash && prepared.result.thumbhash.length <= 100
+      ? { thumbhash: prepared.result.thumbhash }
+      : {}),
+    ...(options.visibility ? { visibility: options.visibility } : {}),
+    ...(options.method ? { method: options.method } : {}),
+  };
+  const intent = await ctx.api.createUpload(body, h.signal);
+  const id = intent.image.id;
+  h.imageId = id;
+  ctx.active.add(id);
+  try {
+    if (h.signal.aborted) throw cancelledError();
+    h.setState('pending');
+    const upload = intent.upload;
+    h.setState('uploading');
+    if (upload.method !== 'multipart') {
+      await sendSingle(h, ctx, upload, prepared.blob);
+      // Confirms the object and hands it to the workers even where storage sends no notifications.
+      return finish(h, ctx, id, await ctx.api.complete(id, undefined, h.signal));
+    }
+    const now = Date.now();
+    const record: ResumeRecord = {
+      imageId: id,
+      endpoint: ctx.api.endpoint,
+      uploadId: upload.uploadId,
+      partSize: upload.partSize,
+      partCount: upload.partCount,
+      source: await fingerprint(file, name),
+      filename: body.filename,
+      contentType: body.contentType,
+      size: body.size,
+      ...(body.sha256 ? { sha256: body.sha256 } : {}),
+      ...(body.thumbhash ? { thumbhash: body.thumbhash } : {}),
+      processed: prepared.result.processed,
+      ...(processOptions !== false ? { process: processOptions } : {}),
+      parts: [],
+      blob: prepared.blob,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await ctx.store?.put(record).catch(() => {});
+    const completed = await sendMultipart(
+      h,
+      ctx,
+      id,
+      prepared.blob,
+      record,
+      [],
+      options.parallel ?? ctx.options.parallel ?? 4,
+    );
+    return finish(h, ctx, id, completed);
+  } finally {
+    ctx.active.delete(id);
+  }
+}
+
+/** True when every byte of the Blob can still be read (a File from before a reload may not be). */
+async function readable(blob: Blob | undefined, size: number): Promise<boolean> {
+  if (!blob || blob.size !== size) return false;
+  try {
+    await blob.slice(0, 1).arrayBuffer();
+    await blob.slice(Math.max(0, size - 1)).arrayBuffer();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The bytes to resume with, from the picked file: the file itself, or its processing again. */
+async function bytesFromFile(h: Handle, ctx: Context, record: ResumeRecord, file: Blob): Promise<Blob> {
+  if (!sameFile(record.source, await fingerprint(file, record.source.name))) {
+    throw new UploadError(
+      'file_mismatch',
+      `This is not the file that was being uploaded (“${record.source.name}”, ${record.source.size} bytes). Pick that file again.`,
+    );
+  }
+  if (!record.processed) return file;
+  h.setState('preparing');
+  const again = await prepare(
+    file,
+    fileType(file, record.source.name),
+    record.process ?? {},
+    await ctx.processor(),
+  );
+  if (again.blob.size !== record.size || (record.sha256 && again.result.sha256 !== record.sha256)) {
+    throw new UploadError(
+      'file_mismatch',
+      'Processing this file again gave different bytes than before, so the upload cannot continue; upload it again.',
+    );
+  }
+  h.setPrepared(again.result);
+  return again.blob;
+}
+
+async function runResume(
+  h: Handle,
+  ctx: Context,
+  record: ResumeRecord,
+  file: Blob | undefined,
+  options: UploadOptions,
+) {
+  const id = record.imageId;
+  h.imageId = id;
+  ctx.active.add(id);
+  try {
+    h.setState('checking');
+    let stored: Awaited<ReturnType<ApiClient['listParts']>>;
+    try {
+      stored = await ctx.api.listParts(id, h.signal);
+    } catch (err) {
+      if (err instanceof UploadError && (err.status === 404 || err.status === 409)) {
+        await ctx.store?.delete(id).catch(() => {});
+        throw new UploadError(
+          'resume_unavailable',
+          `This upload can no longer be resumed (${err.message}); upload the file again.`,
+          err.status,
+        );
+      }
+      throw err;
+    }
+    let body: Blob;
+    if (file) body = await bytesFromFile(h, ctx, record, file);
+    else if (await readable(record.blob, record.size)) body = record.blob!;
+    else {
+      // The browser lost the bytes (File handle gone after a reload): ask for the file again.
+      for (;;) {
+        const picked = await h.waitForFile();
+        try {
+          body = await bytesFromFile(h, ctx, record, picked);
+          break;
+        } catch (err) {
+          if (!(err instanceof UploadError && err.code === 'file_mismatch')) throw err;
+          h.setState('needs-file', { error: { code: err.code, message: err.message } });
+        }
+      }
+      record.blob = body;
+      await ctx.store?.put(record).catch(() => {});
+    }
+    // Storage's list is the truth: a part counts only if storage has it at the planned size.
+    const done = stored.parts
+      .filter((p) => {
+        const { start, end } = partRange(p.partNumber, stored.partSize, record.size);
+        return p.size === end - start;
+      })
+      .map((p) => ({ partNumber: p.partNumber, etag: p.etag, size: p.size }));
+    record.parts = done;
+    record.partSize = stored.partSize;
+    record.partCount = stored.partCount;
+    h.setState('uploading');
+    const completed = await sendMultipart(
+      h,
+      ctx,
+      id,
+      body,
+      record,
+      done,
+      options.parallel ?? ctx.options.parallel ?? 4,
+    );
+    return await finish(h, ctx, id, completed);
+  } finally {
+    ctx.active.delete(id);
+  }
+}
 
 /** Creates an uploader bound to one API endpoint and token. */
-export function createUploader(_options: UploaderOptions): Uploader {
-  throw new Error('not implemented yet');
+export function createUploader(options: UploaderOptions): Uploader {
+  const policy = retryPolicy(options.retry);
+  const fetchImpl = options.fetch ?? ((...args: Parameters<typeof fetch>) => globalThis.fetch(...args));
+  const api = new ApiClient(options.endpoint, options.token, policy, fetchImpl);
+  let transport: Promise<Transport> | undefined;
+  let processor: Promise<Processor | undefined> | undefined;
+  const stream = options.liveStatus === false ? undefined : new StatusStream(api, fetchImpl);
+  const ctx: Context = {
+    api,
+    policy,
+    transport: () => {
+      transport ??= defaultTransport();
+      return transport;
+    },
+    processor: () => {
+      processor ??=
+        typeof window !== 'undefined' || typeof XMLHttpRequest !== 'undefined'
+          ? import('./process-browser.ts').then((m) => m.browserProcessor())
+          : import('./process-node.ts').then((m) => m.nodeProcessor());
+      return processor;
+    },
+    store: options.resumeStore === false ? undefined : (options.resumeStore ?? defaultResumeStore()),
+    stream,
+    options,
+    active: new Set(),
+  };
+  return {
+    api,
+    upload(file, uploadOptions = {}) {
+      return new Handle(ctx, uploadOptions, (h) => runUpload(h, ctx, file, uploadOptions));
+    },
+    checkFiles(files) {
+      return checkFiles(files, options.restrictions);
+    },
+    async pendingResumes() {
+      if (!ctx.store) return [];
+      const records = await ctx.store.list();
+      return records
+        .filter((r) => r.endpoint === api.endpoint && !ctx.active.has(r.imageId))
+        .sort((a, b) => a.createdAt - b.createdAt);
+    },
+    resume(record, file, uploadOptions = {}) {
+      return new Handle(ctx, uploadOptions, (h) => runResume(h, ctx, record, file, uploadOptions));
+    },
+    async discardResume(record) {
+      await api.abort(record.imageId).catch((err: unknown) => {
+        if (!(err instanceof UploadError && (err.status === 404 || err.status === 409))) throw err;
+      });
+      await ctx.store?.delete(record.imageId);
+    },
+    onImageEvent(listener) {
+      if (!stream) throw new UploadError('http_error', 'Live status is disabled (liveStatus: false).');
+      return stream.subscribe((e) =>
+        listener({ imageId: e.imageId, status: e.status, ...(e.image ? { image: e.image } : {}) }),
+      );
+    },
+    close() {
+      stream?.close();
+    },
+  };
 }

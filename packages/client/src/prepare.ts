@@ -1,0 +1,105 @@
+import { isAnimated } from './animation.ts';
+import { sha256Blob } from './hash.ts';
+import type { PrepareResult, ProcessOptions } from './types.ts';
+
+/** Processing options with defaults filled in. */
+export interface ResolvedProcessOptions {
+  maxEdge: number;
+  format: 'webp' | 'jpeg';
+  quality: number;
+}
+
+/** Defaults: WebP, longest edge 2560 (the largest default variant), quality 0.82. */
+export function resolveProcessOptions(o: ProcessOptions = {}): ResolvedProcessOptions {
+  return { maxEdge: o.maxEdge ?? 2560, format: o.format ?? 'webp', quality: o.quality ?? 0.82 };
+}
+
+/** What a runtime's image processor (Web Worker, sharp) gives back. */
+export interface ProcessorResult {
+  /** The re-encoded image, unless `mode` was thumbhash-only or decoding failed. */
+  output?: { blob: Blob; contentType: string; width: number; height: number };
+  /** Source size after orientation. */
+  width?: number;
+  height?: number;
+  thumbhash?: string;
+  /** Why there is no output: `unsupported` (cannot decode), `no_encoder`. */
+  reason?: string;
+}
+
+/** Re-encodes one image (mode `encode`), or only computes its thumbhash. */
+export type Processor = (
+  blob: Blob,
+  options: ResolvedProcessOptions,
+  mode: 'encode' | 'thumbhash',
+) => Promise<ProcessorResult>;
+
+/** Above this, files are sent as they are, unhashed: WebCrypto cannot hash a stream. */
+export const MAX_PROCESS_BYTES = 256 * 1024 * 1024;
+
+/** The file name with the extension of the new type ("IMG_1.HEIC" → "IMG_1.webp"). */
+export function renameFor(name: string, contentType: string): string {
+  const ext = contentType === 'image/jpeg' ? 'jpg' : contentType.replace(/^image\//, '');
+  const base = name.replace(/\.[A-Za-z0-9]{1,5}$/, '');
+  return `${base || 'image'}.${ext}`;
+}
+
+/**
+ * Decides what to send: the processed image when it is smaller and safe, else the original; then
+ * hashes what will be sent. Never throws for an image problem: the original is the fallback.
+ */
+export async function prepare(
+  file: Blob,
+  contentType: string,
+  options: ProcessOptions | false,
+  processor: Processor | undefined,
+): Promise<{ blob: Blob; contentType: string; result: PrepareResult }> {
+  const started = Date.now();
+  const keep = async (reason: string, extra: ProcessorResult = {}) => ({
+    blob: file,
+    contentType,
+    result: {
+      originalBytes: file.size,
+      bytes: file.size,
+      processed: false,
+      keptOriginalReason: reason,
+      contentType,
+      ...(extra.width ? { width: extra.width, height: extra.height } : {}),
+      sha256: file.size <= MAX_PROCESS_BYTES ? await sha256Blob(file) : '',
+      ...(extra.thumbhash ? { thumbhash: extra.thumbhash } : {}),
+      ms: Date.now() - started,
+    } satisfies PrepareResult,
+  });
+  if (options === false) return keep('disabled');
+  if (file.size > MAX_PROCESS_BYTES) return keep('too_large_to_process');
+  if (!processor) return keep('no_processor');
+  const resolved = resolveProcessOptions(options);
+  const head = new Uint8Array(await file.arrayBuffer());
+  if (isAnimated(head)) {
+    // A canvas keeps only the first frame: send the animation itself, with a placeholder of frame one.
+    return keep('animated', await processor(file, resolved, 'thumbhash').catch(() => ({})));
+  }
+  let out: ProcessorResult;
+  try {
+    out = await processor(file, resolved, 'encode');
+  } catch {
+    out = { reason: 'unsupported' };
+  }
+  if (!out.output) return keep(out.reason ?? 'unsupported', out);
+  if (out.output.blob.size >= file.size) return keep('not_smaller', out);
+  const blob = out.output.blob;
+  return {
+    blob,
+    contentType: out.output.contentType,
+    result: {
+      originalBytes: file.size,
+      bytes: blob.size,
+      processed: true,
+      contentType: out.output.contentType,
+      width: out.output.width,
+      height: out.output.height,
+      sha256: await sha256Blob(blob),
+      ...(out.thumbhash ? { thumbhash: out.thumbhash } : {}),
+      ms: Date.now() - started,
+    },
+  };
+}
