@@ -1,5 +1,6 @@
 // Public types of the Darkroom client SDK. Kept in one module so the web app and the CLI can import
 // them without pulling any implementation.
+import type { Transport } from './transport.ts';
 
 /** Server-side image status (GET /v1/images/{id}, SSE `status` events). */
 export type ImageStatus = 'pending' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
@@ -214,8 +215,10 @@ export interface UploaderOptions {
   resumeStore?: ResumeStore | false;
   /** Live status over SSE (GET /v1/events). Default true; when false, status is polled. */
   liveStatus?: boolean;
-  /** fetch to use (tests). Default globalThis.fetch. */
+  /** fetch to use for API calls (tests). Default globalThis.fetch. */
   fetch?: typeof fetch;
+  /** What sends bytes to storage (tests, instrumentation). Default: XHR in browsers, node:http(s) in Node. */
+  transport?: Transport;
 }
 
 /** An upload in progress. */

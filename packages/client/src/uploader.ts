@@ -125,7 +125,7 @@ class Handle implements UploadHandle {
   }
 
   setState(state: UploadState, extra: Omit<StatusChange, 'state'> = {}): void {
-    if (this.state === state && !extra.image) return;
+    if (this.state === state && !extra.image && !extra.error) return;
     if (this.state === 'cancelled' || (this.state === 'failed' && state !== 'failed')) return;
     this.state = state;
     const change: StatusChange = { state, ...(this.imageId ? { imageId: this.imageId } : {}), ...extra };
@@ -584,7 +584,7 @@ export function createUploader(options: UploaderOptions): Uploader {
     api,
     policy,
     transport: () => {
-      transport ??= defaultTransport();
+      transport ??= options.transport ? Promise.resolve(options.transport) : defaultTransport();
       return transport;
     },
     processor: () => {
