@@ -22,6 +22,8 @@ export default defineConfig({
     sourcemap: true,
     // Every asset a file of its own: the CSP allows self-hosted files, and hashed names cache forever.
     assetsInlineLimit: 0,
+    // libheif (HEIC decoding, about 2 MB) is loaded lazily, only for HEIC files the browser cannot decode.
+    chunkSizeWarningLimit: 2500,
   },
   server: {
     proxy: { '/v1': api, '/img': api, '/dev': api },

@@ -1,0 +1,258 @@
+// The web app end to end in headless Chromium against `darkroom start`: photos and an EXIF-rotated file
+// picked through the UI, progress to 100 %, placeholder then variant, what storage holds (smaller, no
+// EXIF, upright), details, delete, a refused type, keyboard focus, a phone-sized screen, no layout shift.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import sharp, { type Sharp } from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  assertPrerequisites,
+  type BrowserStack,
+  launchChromium,
+  objectExists,
+  openApp,
+  recordUiEvents,
+  SCREENSHOTS,
+  screenshot,
+  startDarkroom,
+  storedOriginal,
+  TESTDATA,
+  uiLog,
+} from './harness.ts';
+
+const FILES = [
+  'photos/2569067123_aca715a2ee_o.jpg',
+  'photos/oppo-r7-plus_13mp_gps.jpg',
+  'photos/DSCN0010.jpg',
+  'orientation/Landscape_6.jpg',
+].map((f) => path.join(TESTDATA, f));
+const ORIENTED = 'Landscape_6.jpg';
+
+/** EXIF/XMP/ICC-free check on the container itself: WebP's RIFF chunks, or JPEG's APP1 segments. */
+function metadataBlocks(buf: Buffer): string[] {
+  const found: string[] = [];
+  if (buf.toString('latin1', 0, 4) === 'RIFF' && buf.toString('latin1', 8, 12) === 'WEBP') {
+    for (let at = 12; at + 8 <= buf.length; ) {
+      const fourcc = buf.toString('latin1', at, at + 4);
+      if (fourcc === 'EXIF' || fourcc === 'XMP ') found.push(fourcc);
+      at += 8 + buf.readUInt32LE(at + 4) + (buf.readUInt32LE(at + 4) % 2);
+    }
+  } else if (buf[0] === 0xff && buf[1] === 0xd8) {
+    for (let at = 2; at + 4 <= buf.length && buf[at] === 0xff; ) {
+      const marker = buf[at + 1]!;
+      if (marker === 0xda) break;
+      if (marker === 0xe1) found.push('APP1');
+      at += 2 + buf.readUInt16BE(at + 2);
+    }
+  }
+  return found;
+}
+
+let stack: BrowserStack;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let pageErrors: string[];
+/** filename → image id, filled by the upload test. */
+const ids = new Map<string, string>();
+
+beforeAll(async () => {
+  assertPrerequisites();
+  stack = await startDarkroom();
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  ({ page, errors: pageErrors } = await openApp(context, stack.url));
+  console.log(`screenshots: ${SCREENSHOTS}`);
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('web app in Chromium', () => {
+  it('serves the app with its CSP, and the first screen is keyboard reachable with visible focus', async () => {
+    const res = await fetch(stack.url);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain(stack.s3Url);
+    expect(await res.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    expect(await page.locator('#who').textContent()).toContain('dev');
+    // Tab from the top of the page to the picker button.
+    let focused = '';
+    for (let i = 0; i < 6 && focused !== 'pick'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(() => document.activeElement?.id ?? '');
+    }
+    expect(focused).toBe('pick');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    expect(outline).not.toBe('none');
+    await screenshot(page, '01-empty');
+  });
+
+  it('uploads photos and an EXIF-rotated file picked in the UI: progress reaches 100 %, placeholder then variant', async () => {
+    await recordUiEvents(page);
+    await page.evaluate(() => {
+      const w = window as unknown as { __cls: number };
+      w.__cls = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries() as (PerformanceEntry & {
+          value: number;
+          hadRecentInput: boolean;
+        })[]) {
+          if (!e.hadRecentInput) w.__cls += e.value;
+        }
+      }).observe({ type: 'layout-shift', buffered: true });
+    });
+    await page.setInputFiles('#file-input', FILES);
+    await expect.poll(() => page.locator('li.card').count()).toBe(FILES.length);
+    await screenshot(page, '02-uploading');
+    await expect
+      .poll(
+        () =>
+          page.$$eval('li.card', (cards) =>
+            cards.map(
+              (c) => `${(c as HTMLElement).dataset.state}:${c.querySelector('.card-status')?.textContent}`,
+            ),
+          ),
+        { timeout: 90_000, interval: 500 },
+      )
+      .toEqual(FILES.map(() => 'ready:Ready'));
+
+    const log = await uiLog(page);
+    for (const file of FILES) {
+      const name = path.basename(file);
+      const mine = log.filter((e) => e.key === name);
+      const hundred = mine.findIndex((e) => e.kind === 'card-progress' && e.value === '100');
+      const ready = mine.findIndex((e) => e.kind === 'card-state' && e.value === 'ready');
+      expect(hundred, `${name}: progress reached 100 %`).toBeGreaterThanOrEqual(0);
+      expect(mine.some((e) => e.kind === 'card-state' && e.value === 'uploading')).toBe(true);
+      expect(hundred, `${name}: 100 % before ready`).toBeLessThanOrEqual(ready);
+      const id = mine.find((e) => e.kind === 'card-image')?.value;
+      expect(id, `${name}: image id on the card`).toMatch(/^[0-9a-f-]{36}$/);
+      ids.set(name, id!);
+    }
+
+    // Each image's tile showed its thumbhash placeholder first, then the loaded variant on top.
+    for (const [name, id] of ids) {
+      await expect
+        .poll(() => page.locator(`li.tile[data-image-id="${id}"] .frame`).getAttribute('data-state'), {
+          timeout: 20_000,
+        })
+        .toBe('loaded');
+      const frames = (await uiLog(page))
+        .filter((e) => e.kind === 'frame' && e.key === id)
+        .map((e) => e.value);
+      expect(frames.indexOf('placeholder'), `${name}: placeholder shown`).toBeGreaterThanOrEqual(0);
+      expect(frames.indexOf('placeholder'), `${name}: placeholder before the variant`).toBeLessThan(
+        frames.indexOf('loaded'),
+      );
+      const shown = await page
+        .locator(`li.tile[data-image-id="${id}"] img.photo`)
+        .evaluate((img: HTMLImageElement) => ({ w: img.naturalWidth, src: img.currentSrc }));
+      expect(shown.w).toBeGreaterThan(0);
+      expect(shown.src).toContain(`/img/${id}/`);
+    }
+    const saved = await page.locator('li.card .card-saved').allTextContents();
+    expect(saved.filter((t) => t.startsWith('Shrunk on this device')).length).toBe(FILES.length);
+    const cls = await page.evaluate(() => (window as unknown as { __cls: number }).__cls);
+    expect(cls, 'cumulative layout shift').toBeLessThan(0.1);
+    expect(pageErrors).toEqual([]);
+    await screenshot(page, '03-uploaded-gallery');
+  }, 120_000);
+
+  it('stored each original smaller than the source, without EXIF or GPS, and upright', async () => {
+    for (const file of FILES) {
+      const name = path.basename(file);
+      const stored = await storedOriginal(stack, ids.get(name)!);
+      expect(stored, `${name} stored`).toBeDefined();
+      expect(stored!.length, `${name}: smaller than the source`).toBeLessThan(fs.statSync(file).size);
+      const meta = await sharp(stored!).metadata();
+      expect(meta.exif, `${name}: no EXIF`).toBeUndefined();
+      expect(meta.xmp, `${name}: no XMP`).toBeUndefined();
+      expect(meta.orientation ?? 1).toBe(1);
+      expect(metadataBlocks(stored!), `${name}: no metadata blocks in the container`).toEqual([]);
+    }
+    // Landscape_6 is stored 450×600 with Orientation 6: the browser sent it turned upright, 600×450.
+    const oriented = await storedOriginal(stack, ids.get(ORIENTED)!);
+    const meta = await sharp(oriented!).metadata();
+    expect([meta.width, meta.height]).toEqual([600, 450]);
+    const grey = (img: Sharp) => img.resize(120, 90, { fit: 'fill' }).greyscale().raw().toBuffer();
+    const expected = await grey(sharp(path.join(TESTDATA, 'orientation', ORIENTED)).rotate());
+    const actual = await grey(sharp(oriented!));
+    let diff = 0;
+    for (let i = 0; i < expected.length; i++) diff += Math.abs(expected[i]! - actual[i]!);
+    expect(diff / expected.length, 'mean difference from the upright reference').toBeLessThan(12);
+  });
+
+  it('shows details (size, format, variants, dominant colour) and deletes an image', async () => {
+    const id = ids.get('DSCN0010.jpg')!;
+    await page.locator(`li.tile[data-image-id="${id}"] button.tile-button`).click();
+    const dialog = page.locator('#details');
+    await expect.poll(() => dialog.evaluate((d: HTMLDialogElement) => d.open)).toBe(true);
+    const text = await dialog.textContent();
+    // The SDK names what it sends after its format (DSCN0010.webp).
+    expect(text).toContain('DSCN0010.');
+    expect(text).toMatch(/\d+ × \d+ px/);
+    expect(text).toContain('Dominant colour');
+    expect(text).toMatch(/#[0-9a-f]{6}/i);
+    expect(text).toContain('thumb');
+    await expect
+      .poll(() => page.locator('#details-frame').getAttribute('data-state'), { timeout: 10_000 })
+      .toBe('loaded');
+    await screenshot(page, '04-details');
+    await page.locator('#details-delete').click();
+    expect(await page.locator('#details-status').textContent()).toContain('Click again');
+    await page.locator('#details-delete').click();
+    await expect.poll(() => page.locator(`li.tile[data-image-id="${id}"]`).count()).toBe(0);
+    expect((await stack.api('GET', `/v1/images/${id}`)).status).toBe(404);
+    expect(await objectExists(stack, `uploads/${id}`)).toBe(false);
+  });
+
+  it('refuses a type it cannot take, with a message naming the file and why', async () => {
+    const svg = path.join(TESTDATA, 'hostile/maliciousJsAndPhpTest.svg');
+    await page.setInputFiles('#file-input', [
+      { name: path.basename(svg), mimeType: 'image/svg+xml', buffer: fs.readFileSync(svg) },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') },
+    ]);
+    const refusals = page.locator('#refusals');
+    await expect.poll(() => refusals.textContent()).toContain('maliciousJsAndPhpTest.svg');
+    const text = await refusals.textContent();
+    expect(text).toContain('notes.txt');
+    expect(text).toContain('2 files were not uploaded');
+    expect(await refusals.getAttribute('role')).toBe('alert');
+    expect(await page.locator('li.card').count()).toBe(FILES.length);
+    await screenshot(page, '05-refused');
+  });
+
+  it('fits a narrow phone screen: no sideways scrolling, gallery and cards readable', async () => {
+    const phone = await browser.newContext({
+      viewport: { width: 360, height: 740 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+    });
+    try {
+      const { page: small, errors } = await openApp(phone, stack.url);
+      await expect
+        .poll(() => small.locator('li.tile .frame[data-state="loaded"]').count(), { timeout: 20_000 })
+        .toBeGreaterThan(0);
+      const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await small.setInputFiles('#file-input', [path.join(TESTDATA, 'orientation/Portrait_3.jpg')]);
+      await expect
+        .poll(() => small.locator('li.card').getAttribute('data-state'), { timeout: 60_000 })
+        .toBe('ready');
+      expect(
+        await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+      ).toBeLessThanOrEqual(0);
+      await screenshot(small, '06-phone');
+      expect(errors).toEqual([]);
+    } finally {
+      await phone.close();
+    }
+  }, 90_000);
+});
