@@ -12,12 +12,20 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import { signTransformPath } from '../packages/server/src/delivery/transform-signature.ts';
-import { type Child, darkroomBin, repoRoot, spawnServer, statusMiB, stopChild, writeResults } from './lib.ts';
+import {
+  type Child,
+  darkroomBin,
+  freePort,
+  repoRoot,
+  spawnServer,
+  statusMiB,
+  stopChild,
+  writeResults,
+} from './lib.ts';
 
 const SECTION = '## Delivery throughput (GET /img/{id}/{variant} vs nginx)';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -42,16 +50,6 @@ interface Result {
   p99: number;
   errors: number;
   non2xx: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /**

@@ -11,21 +11,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
-import { freePort } from '../packages/server/test/helpers/process.ts';
-import { cpuSeconds, darkroomBin, repoRoot, spawnServer, statusMiB, stopChild, writeResults } from './lib.ts';
+import {
+  cpuSeconds,
+  darkroomBin,
+  freePort,
+  percentile,
+  repoRoot,
+  spawnServer,
+  statusMiB,
+  stopChild,
+  writeResults,
+} from './lib.ts';
 
 const SECTION = '## Load: 200 clients doing the whole flow';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 60);
 const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const READY_TIMEOUT_MS = 180_000;
-
-/** Sorted-sample percentile. */
-function percentile(samples: number[], p: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -13,14 +13,23 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from '../packages/server/src/pipeline/index.ts';
-import { type Child, darkroomBin, repoRoot, spawnServer, statusMiB, stopChild, writeResults } from './lib.ts';
+import {
+  type Child,
+  darkroomBin,
+  freePort,
+  percentile,
+  repoRoot,
+  spawnServer,
+  statusMiB,
+  stopChild,
+  writeResults,
+} from './lib.ts';
 
 const SECTION = '## Pipeline throughput (upload → ready, 22 MP photo)';
 const PHOTO = path.resolve(repoRoot, '../shared/testdata/photos/canon-eos-5d-mark-iii_22mp.jpg');
@@ -39,18 +48,6 @@ const CLK_TCK = 100;
 
 /** Wall clock in ms with sub-ms resolution, comparable with the server's Date.now() timestamps. */
 const now = () => performance.timeOrigin + performance.now();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; undefined off Linux. */
 function cpuSeconds(pid: number | undefined): number | undefined {
@@ -97,12 +94,6 @@ async function phase<T>(serverPid: number | undefined, fn: () => Promise<T>): Pr
   const serverS = server1 - server0;
   const othersS = all0 === undefined || all1 === undefined ? Number.NaN : all1 - all0 - selfS - serverS;
   return [value, { wallS: (t1 - t0) / 1000, selfS, serverS, othersS: Math.max(0, othersS) }];
-}
-
-function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 const fmt = (n: number | undefined, digits = 0) =>

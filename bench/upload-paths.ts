@@ -19,7 +19,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
@@ -29,6 +28,8 @@ import {
   type Child,
   cpuSeconds,
   darkroomBin,
+  freePort,
+  percentile,
   repoRoot,
   spawnServer,
   statusMiB,
@@ -60,26 +61,6 @@ const SVG_FILE = path.join(benchDir, 'upload-paths.svg');
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers.
-
-/** A port free right now on 127.0.0.1 (the roles need each other's ports before they start). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 const fmt = (n: number | undefined, digits = 0) =>
   n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits);
@@ -386,6 +367,8 @@ function chart(metrics: readonly Metric[], title: string): string {
   const colors = { trad: '#c0504d', dark: '#4f81bd' };
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    // The chart's text alternative, for screen readers (and Biome's a11y rule).
+    `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`,
     `<text x="${W / 2}" y="44" text-anchor="middle" fill="#555">Each metric normalised to the traditional path (= 1.0); numbers on the bars are the measured values</text>`,

@@ -9,6 +9,7 @@ import {
   S3_MAX_OBJECT_BYTES,
   startS3Server,
 } from '../../src/storage/s3-server/server.ts';
+import { xorshift } from './random.ts';
 
 export const TEST_KEY = {
   accessKeyId: 'AKIDTESTDARKROOM',
@@ -110,15 +111,7 @@ export async function bodyBytes(body: unknown): Promise<Buffer> {
 
 /** Deterministic pseudo-random bytes, so failures reproduce. */
 export function bytes(size: number, seed = 1): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return xorshift(seed).bytes(size);
 }
 
 /** Runs fn and returns the S3 error it threw (its `name` is the S3 code), failing if it did not throw. */

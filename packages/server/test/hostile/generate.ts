@@ -1,5 +1,6 @@
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { xorshift } from '../helpers/random.ts';
 
 // Hostile images built from bytes, so the suite does not depend on finding them in the wild.
 
@@ -130,15 +131,7 @@ export const SCRIPT_SVG = Buffer.from(
 
 /** Deterministic pseudo-random bytes (xorshift), so a failing case reproduces. */
 export function garbage(size: number, seed = 7): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return xorshift(seed).bytes(size);
 }
 
 /** A width × height grey PNG (for extreme aspect ratios). */

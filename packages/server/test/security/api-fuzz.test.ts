@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
+import { xorshift } from '../helpers/random.ts';
 
 // The API's request parsing under malformed and random bodies: a 4xx with the stable error shape
 // `{error:{code,message}}`, never a 5xx, and the API still answers afterwards.
@@ -124,13 +125,7 @@ describe('malformed bodies', () => {
 
 describe('seeded random intent bodies', () => {
   it('400 random JSON bodies: never a 5xx, and the API still answers', async () => {
-    let x = 0x0a11_2026;
-    const r = () => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) / 4294967296;
-    };
+    const r = xorshift(0x0a11_2026).random;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     const scalars = [
       null,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signTransformPath } from '../../src/delivery/transform-signature.ts';
+import { xorshift } from '../helpers/random.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 // The delivery routes (`/img/{id}/{variant}` and signed transforms) under seeded random requests:
@@ -35,13 +36,7 @@ afterAll(() => stack.stop());
 
 describe('delivery under seeded random requests', () => {
   it('600 requests: never a 5xx; every 200/206 is an image; private bytes only with a valid signature', async () => {
-    let x = 0xde11_2026;
-    const r = () => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) / 4294967296;
-    };
+    const r = xorshift(0xde11_2026).random;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     const ids = () => [
       publicId,

@@ -14,6 +14,7 @@ import {
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xorshift } from '../helpers/random.ts';
 import { bodyBytes, REGION, startTestS3, TEST_KEY, type TestS3 } from '../helpers/s3.ts';
 
 // The embedded S3 server's parsers under malformed and hostile requests, sent raw (node:http keeps the
@@ -496,13 +497,7 @@ describe('malformed HTTP', () => {
 
 describe('seeded random requests', () => {
   it('500 signed requests with random methods, paths, subresources, headers and bodies: never a 5xx', async () => {
-    let x = 0x2026_1126;
-    const r = () => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) / 4294967296;
-    };
+    const r = xorshift(0x2026_1126).random;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     const bytesOf = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256)));
     const pathPart = () => {

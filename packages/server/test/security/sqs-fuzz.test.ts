@@ -3,6 +3,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from 
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xorshift } from '../helpers/random.ts';
 import { REGION, startTestSqs, TEST_KEY, type TestSqs } from '../sqs/helpers.ts';
 
 // The embedded SQS server's request parsing under malformed JSON, query-protocol bodies, oversized
@@ -265,13 +266,7 @@ describe('bad receipt handles', () => {
 
 describe('seeded random requests', () => {
   it('600 random JSON requests across every action: never a 5xx', async () => {
-    let x = 0x5150_2026;
-    const r = () => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) / 4294967296;
-    };
+    const r = xorshift(0x5150_2026).random;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     const actions = [
       'CreateQueue',
