@@ -13,6 +13,7 @@ import { runSqsRole } from './roles/sqs.ts';
 import { runStart } from './roles/start.ts';
 import { runTokenCommand } from './roles/token.ts';
 import { runWorkerRole } from './roles/worker.ts';
+import { runUploadCommand } from './upload-command.ts';
 
 interface Closable {
   close(graceMs?: number): Promise<void>;
@@ -206,6 +207,47 @@ export function buildCli(): Command {
         process.exit(2);
       }
     });
+
+  program
+    .command('upload')
+    .description('Upload images through the client SDK, with a progress bar per file and a summary.')
+    .argument('<files...>', 'image files to upload')
+    .option('--endpoint <url>', 'API base URL (default: DARKROOM_PUBLIC_BASE_URL)')
+    .option('--token <jwt>', 'API token (default: one minted with DARKROOM_JWT_SECRET for --sub)')
+    .option('--sub <user>', 'owner of the minted token', 'cli')
+    .option('--visibility <visibility>', 'public or private')
+    .option('--no-process', 'send the files as they are (no resize or re-encode)')
+    .option('--no-wait', 'stop once the bytes are stored instead of waiting until the images are ready')
+    .action(
+      async (
+        files: string[],
+        opts: {
+          endpoint?: string;
+          token?: string;
+          sub: string;
+          visibility?: string;
+          process: boolean;
+          wait: boolean;
+        },
+      ) => {
+        const config = configOrExit();
+        if (opts.visibility !== undefined && opts.visibility !== 'public' && opts.visibility !== 'private') {
+          process.stderr.write('darkroom: --visibility must be public or private\n');
+          process.exit(2);
+        }
+        try {
+          const code = await runUploadCommand(config, files, {
+            ...opts,
+            visibility: opts.visibility as 'public' | 'private' | undefined,
+          });
+          // Keep-alive sockets must not hold the terminal once the summary is out.
+          process.exit(code);
+        } catch (err) {
+          process.stderr.write(`darkroom: ${err instanceof Error ? err.message : String(err)}\n`);
+          process.exit(2);
+        }
+      },
+    );
 
   program
     .command('s3')

@@ -1,0 +1,182 @@
+/**
+ * `darkroom upload FILE…`: uploads from a terminal through the client SDK (the same code path as the
+ * web app: processing through sharp, presigned PUT/multipart straight to storage, live status), with a
+ * progress bar per file and a summary. Exit code 1 when any upload failed.
+ */
+import path from 'node:path';
+import {
+  createUploader,
+  formatBytes,
+  type ImageJson,
+  UploadError,
+  type UploadHandle,
+  type UploadState,
+} from '@darkroom/client';
+import { mintToken } from './api/auth/jwt.ts';
+import type { Config } from './config.ts';
+
+export interface UploadCommandOptions {
+  endpoint?: string | undefined;
+  token?: string | undefined;
+  sub: string;
+  visibility?: 'public' | 'private' | undefined;
+  /** Process (resize, re-encode) before upload; `--no-process` sends files as they are. */
+  process: boolean;
+  /** Wait until each image is ready or failed (`--no-wait` stops once the bytes are stored). */
+  wait: boolean;
+  /** Files uploaded at the same time. */
+  concurrency?: number;
+}
+
+interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean | undefined;
+  columns?: number | undefined;
+}
+
+interface Row {
+  file: string;
+  name: string;
+  handle?: UploadHandle;
+  state: UploadState | 'queued';
+  fraction: number;
+  originalBytes?: number;
+  sentBytes?: number;
+  image?: ImageJson;
+  error?: string;
+}
+
+const BAR = 24;
+
+function bar(fraction: number): string {
+  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * BAR);
+  return `${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}`;
+}
+
+function label(row: Row, fit: boolean): string {
+  const pct = `${String(Math.floor(row.fraction * 100)).padStart(3)}%`;
+  const sizes =
+    row.sentBytes !== undefined && row.originalBytes !== undefined
+      ? `${formatBytes(row.originalBytes)} → ${formatBytes(row.sentBytes)}`
+      : '';
+  const status = row.error ? `${row.state}: ${row.error}` : row.state;
+  const name = fit && row.name.length > 32 ? `${row.name.slice(0, 31)}…` : row.name;
+  return `${name.padEnd(32)} ${bar(row.fraction)} ${pct} ${sizes.padEnd(22)} ${status}`;
+}
+
+/** Uploads `files`; resolves with the process exit code (0 all good, 1 any failed). */
+export async function runUploadCommand(
+  config: Config,
+  files: string[],
+  opts: UploadCommandOptions,
+  out: Output = process.stdout,
+): Promise<number> {
+  const started = Date.now();
+  const endpoint = opts.endpoint ?? config.publicBaseUrl;
+  let token = opts.token;
+  if (!token) {
+    if (config.jwt.secret === undefined) {
+      throw new Error('DARKROOM_JWT_JWKS_URL is set, so Darkroom cannot mint tokens: pass --token');
+    }
+    const { secret, issuer, audience } = config.jwt;
+    token = await mintToken(secret, {
+      sub: opts.sub,
+      ttlSeconds: 24 * 3600,
+      ...(issuer === undefined ? {} : { issuer }),
+      ...(audience === undefined ? {} : { audience }),
+    });
+  }
+  const uploader = createUploader({
+    endpoint,
+    token,
+    process: opts.process ? {} : false,
+    // Terminal uploads are not resumed across runs (no store outlives the process).
+    resumeStore: false,
+    liveStatus: opts.wait,
+  });
+  const rows: Row[] = files.map((file) => ({
+    file,
+    name: path.basename(file),
+    state: 'queued',
+    fraction: 0,
+  }));
+  const tty = Boolean(out.isTTY);
+  let drawn = 0;
+  const draw = () => {
+    if (!tty) return;
+    // Move up over the previous frame and redraw every line (\x1b[2K clears the line).
+    let frame = drawn ? `\x1b[${drawn}A` : '';
+    for (const row of rows) frame += `\x1b[2K${label(row, true)}\n`;
+    drawn = rows.length;
+    out.write(frame);
+  };
+  let redraw: ReturnType<typeof setTimeout> | undefined;
+  const scheduleDraw = () => {
+    redraw ??= setTimeout(() => {
+      redraw = undefined;
+      draw();
+    }, 80);
+  };
+  const line = (row: Row) => {
+    if (!tty) out.write(`${label(row, false)}${row.image ? ` ${row.image.id}` : ''}\n`);
+  };
+
+  const uploadOne = async (row: Row) => {
+    const handle = uploader.upload(row.file, {
+      wait: opts.wait,
+      ...(opts.visibility ? { visibility: opts.visibility } : {}),
+    });
+    row.handle = handle;
+    row.state = handle.state;
+    handle.on('prepared', (p) => {
+      row.originalBytes = p.originalBytes;
+      row.sentBytes = p.bytes;
+      scheduleDraw();
+    });
+    handle.on('progress', (p) => {
+      row.fraction = p.fraction;
+      scheduleDraw();
+    });
+    handle.on('status', (s) => {
+      row.state = s.state;
+      if (s.error) row.error = s.error.message;
+      scheduleDraw();
+    });
+    try {
+      row.image = await handle.result;
+    } catch (err) {
+      row.state = 'failed';
+      row.error = err instanceof UploadError || err instanceof Error ? err.message : String(err);
+    }
+    line(row);
+  };
+
+  draw();
+  const queue = [...rows];
+  const lanes = Array.from(
+    { length: Math.max(1, Math.min(opts.concurrency ?? 3, rows.length)) },
+    async () => {
+      for (let row = queue.shift(); row; row = queue.shift()) await uploadOne(row);
+    },
+  );
+  await Promise.all(lanes);
+  if (redraw) clearTimeout(redraw);
+  draw();
+  uploader.close();
+
+  const good = opts.wait ? 'ready' : 'uploaded';
+  const succeeded = rows.filter((r) => r.image && r.state !== 'failed' && r.state !== 'cancelled');
+  const failed = rows.length - succeeded.length;
+  const original = rows.reduce((s, r) => s + (r.originalBytes ?? 0), 0);
+  const sent = succeeded.reduce((s, r) => s + (r.sentBytes ?? 0), 0);
+  const saved =
+    original > 0 ? Math.round((1 - rows.reduce((s, r) => s + (r.sentBytes ?? 0), 0) / original) * 100) : 0;
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  out.write(
+    `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${succeeded.length} ${good}, ${failed} failed; ` +
+      `sent ${formatBytes(sent)} of ${formatBytes(original)} original (${saved}% saved by processing) in ${seconds} s\n`,
+  );
+  for (const r of rows.filter((r) => r.state === 'failed'))
+    out.write(`failed: ${r.file}: ${r.error ?? 'unknown error'}\n`);
+  return failed > 0 ? 1 : 0;
+}
