@@ -42,7 +42,7 @@ export function createBucket(scope: Construct, p: DarkroomParams): s3.Bucket {
                 s3.HttpMethods.GET,
                 s3.HttpMethods.HEAD,
               ],
-              // Presigned PUTs carry content-type, content-length and x-amz-* checksum headers.
+              // Presigned PUTs carry content-type, content-length, x-amz-tagging and x-amz-* checksum headers.
               allowedHeaders: ['*'],
               // The browser needs each part's ETag to complete a multipart upload; the checksum and request
               // id are exposed as the embedded server exposes them, so clients behave the same on both.

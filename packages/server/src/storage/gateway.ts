@@ -6,6 +6,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
+  DeleteObjectTaggingCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadBucketCommand,
@@ -21,6 +22,18 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import { ApiError } from '../api/errors.ts';
+
+/**
+ * The tag every original carries from its upload until the worker has developed it. The bucket's
+ * lifecycle rule (packages/infra/lib/storage.ts, `unprocessedTag`) expires originals that still carry it.
+ */
+export const UNPROCESSED_TAG = { key: 'darkroom-state', value: 'unprocessed' } as const;
+
+/** UNPROCESSED_TAG as `x-amz-tagging` and CreateMultipartUpload's `Tagging` take it: `key=value`, URL-encoded. */
+export const UNPROCESSED_TAGGING = `${encodeURIComponent(UNPROCESSED_TAG.key)}=${encodeURIComponent(UNPROCESSED_TAG.value)}`;
+
+/** UNPROCESSED_TAG as the POST form's `tagging` field takes it: S3's Tagging XML. */
+export const UNPROCESSED_TAGGING_XML = `<Tagging><TagSet><Tag><Key>${UNPROCESSED_TAG.key}</Key><Value>${UNPROCESSED_TAG.value}</Value></Tag></TagSet></Tagging>`;
 
 /** What HeadObject tells about an object. */
 export interface ObjectInfo {
@@ -51,7 +64,10 @@ export class StorageGateway {
     readonly bucket: string,
   ) {}
 
-  /** A PUT URL binding key, Content-Type, Content-Length and (when given) the SHA-256 of the body. */
+  /**
+   * A PUT URL binding key, Content-Type, Content-Length, the unprocessed tag and (when given) the SHA-256
+   * of the body. The tag is a signed header the client must send (S3 ignores x-amz-tagging in a query).
+   */
   async presignPut(opts: {
     key: string;
     contentType: string;
@@ -66,15 +82,17 @@ export class StorageGateway {
       headers: {
         'content-type': opts.contentType,
         'content-length': String(opts.contentLength),
+        'x-amz-tagging': UNPROCESSED_TAGGING,
         // Hoisted into the query by the signer, so storage checks the body against it.
         ...(opts.sha256 ? { 'x-amz-checksum-sha256': opts.sha256 } : {}),
       },
+      unhoistable: ['x-amz-tagging'],
       expiresIn: opts.expiresIn,
     });
-    return { url, headers: { 'Content-Type': opts.contentType } };
+    return { url, headers: { 'Content-Type': opts.contentType, 'x-amz-tagging': UNPROCESSED_TAGGING } };
   }
 
-  /** A browser POST form whose policy pins the key, the Content-Type and a length range. */
+  /** A browser POST form whose policy pins the key, the Content-Type, the unprocessed tag and a length range. */
   async presignPost(opts: {
     key: string;
     contentType: string;
@@ -91,14 +109,22 @@ export class StorageGateway {
         ['eq', '$Content-Type', opts.contentType],
         ['content-length-range', 1, opts.maxBytes],
       ],
-      Fields: { 'Content-Type': opts.contentType, ...checksum },
+      Fields: { 'Content-Type': opts.contentType, tagging: UNPROCESSED_TAGGING_XML, ...checksum },
       Expires: opts.expiresIn,
     }).catch(unreachable);
   }
 
+  /** Starts a multipart upload whose object will carry the unprocessed tag. */
   async createMultipart(key: string, contentType: string): Promise<string> {
     const res = await this.client
-      .send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType }))
+      .send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ContentType: contentType,
+          Tagging: UNPROCESSED_TAGGING,
+        }),
+      )
       .catch(unreachable);
     return res.UploadId!;
   }
@@ -131,6 +157,8 @@ export class StorageGateway {
     key: string;
     query: Record<string, string>;
     headers: Record<string, string>;
+    /** Signed headers that must stay headers (the signer moves x-amz-* into the query otherwise). */
+    unhoistable?: readonly string[];
     expiresIn: number;
   }): Promise<string> {
     this.objectBase ??= this.resolveObjectBase();
@@ -145,7 +173,11 @@ export class StorageGateway {
       headers: { host: base.host, ...opts.headers },
     });
     const signed = await this.signer
-      .presign(request, { expiresIn: opts.expiresIn, signableHeaders: new Set(Object.keys(opts.headers)) })
+      .presign(request, {
+        expiresIn: opts.expiresIn,
+        signableHeaders: new Set(Object.keys(opts.headers)),
+        unhoistableHeaders: new Set(opts.unhoistable ?? []),
+      })
       .catch(unreachable);
     const query = new URLSearchParams(signed.query as Record<string, string>)
       .toString()
@@ -242,6 +274,19 @@ export class StorageGateway {
       .catch((err) => {
         if (s3ErrorCode(err) !== 'NoSuchUpload') unreachable(err);
       });
+  }
+
+  /**
+   * Removes an original's tags once it is developed, so the lifecycle rule for unprocessed originals
+   * leaves it alone. A missing object is fine (deleted meanwhile); other errors are the caller's to log.
+   */
+  async clearTags(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectTaggingCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      if (s3ErrorCode(err) === 'NoSuchKey' || s3ErrorCode(err) === 'NotFound') return;
+      unreachable(err);
+    }
   }
 
   /** HeadObject, or undefined when there is no such object. */

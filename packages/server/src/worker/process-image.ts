@@ -67,7 +67,12 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
     deps.log.info({ key: record.key }, 'deleted an original that has no image record');
     return 'orphan-deleted';
   }
-  if (row.status === 'ready' || row.status === 'failed' || row.status === 'deleted') return 'duplicate';
+  if (row.status === 'ready') {
+    // A worker that died between `ready` and clearing the tag left it on; the redelivery finishes the job.
+    await clearUnprocessedTag(deps, id);
+    return 'duplicate';
+  }
+  if (row.status === 'failed' || row.status === 'deleted') return 'duplicate';
 
   const info = await deps.storage.head(record.key);
   // Gone, or replaced since this event: a newer event describes what is there now.
@@ -146,9 +151,23 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
       { imageId: id, variants: Object.keys(variants).length },
       done ? 'image ready' : 'image finished elsewhere',
     );
+    if (done) await clearUnprocessedTag(deps, id);
     return done ? 'ready' : 'duplicate';
   } finally {
     await fsp.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Takes the unprocessed tag off a ready image's original so the bucket's lifecycle rule keeps it. The
+ * image is ready whatever happens here: a failure is logged, and the original then expires with the
+ * unprocessed ones (its variants stay, re-processing and transforms lose their source).
+ */
+async function clearUnprocessedTag(deps: ProcessDeps, id: string): Promise<void> {
+  try {
+    await deps.storage.clearTags(originalKey(id));
+  } catch (err) {
+    deps.log.warn({ imageId: id, err }, 'could not clear the unprocessed tag of the original');
   }
 }
 

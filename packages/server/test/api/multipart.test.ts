@@ -18,6 +18,7 @@ import {
   putPart,
   s3Code,
   storageClient,
+  tagsOf,
   useApi,
 } from './support.ts';
 
@@ -91,6 +92,8 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
     expect(got.ContentType).toBe('image/jpeg');
     expect(Buffer.compare(await bodyBytes(got.Body), file)).toBe(0);
     expect(await pendingUploads(api(), id)).toEqual([]);
+    // CreateMultipartUpload carried the tag; the completed original has it.
+    expect(await tagsOf(api(), keyOf(id))).toEqual(['darkroom-state=unprocessed']);
 
     // Completing again (a retry after a lost response) returns the same image.
     const again = await api().call('POST', `/v1/uploads/${id}/complete`, {

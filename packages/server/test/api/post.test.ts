@@ -16,6 +16,7 @@ import {
   postTo,
   s3Code,
   storageClient,
+  tagsOf,
   useApi,
 } from './support.ts';
 
@@ -33,6 +34,9 @@ describe.each(DATABASES)('presigned POST (%s)', (kind) => {
     expect(typeof upload.url).toBe('string');
     expect(upload.fields.key).toBe(keyOf(id));
     expect(upload.fields['Content-Type']).toBe('image/jpeg');
+    expect(upload.fields.tagging).toBe(
+      '<Tagging><TagSet><Tag><Key>darkroom-state</Key><Value>unprocessed</Value></Tag></TagSet></Tagging>',
+    );
     expect(JSON.stringify(upload)).not.toContain('passwd');
     expect(Number.isNaN(Date.parse(upload.expiresAt))).toBe(false);
 
@@ -43,6 +47,7 @@ describe.each(DATABASES)('presigned POST (%s)', (kind) => {
     );
     expect(got.ContentType).toBe('image/jpeg');
     expect(Buffer.compare(await bodyBytes(got.Body), file)).toBe(0);
+    expect(await tagsOf(api(), keyOf(id))).toEqual(['darkroom-state=unprocessed']);
 
     const done = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner });
     expect(done.status).toBe(200);

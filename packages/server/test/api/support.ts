@@ -1,7 +1,7 @@
 // Shared helpers for the upload API integration tests: one running API per database kind, typed
 // intents, raw uploads through the returned URLs with plain fetch, and storage inspection.
 import { createHash, randomUUID } from 'node:crypto';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { type DbKind, startTestApi, type TestApi } from '../helpers/api.ts';
 
@@ -155,6 +155,14 @@ export async function headObject(api: TestApi, key: string): Promise<{ status: n
   } catch (err) {
     return { status: (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0 };
   }
+}
+
+/** The tags storage holds on `key`, as `key=value` strings. */
+export async function tagsOf(api: TestApi, key: string): Promise<string[]> {
+  const res = await storageClient(api).send(
+    new GetObjectTaggingCommand({ Bucket: api.config.s3.bucket, Key: key }),
+  );
+  return (res.TagSet ?? []).map((t) => `${t.Key}=${t.Value}`);
 }
 
 /** The original's key; the API must never use anything else. */

@@ -354,4 +354,55 @@ describe('aws s3api', () => {
     const err = await s3ErrorOf(() => client.send(new HeadObjectCommand({ Bucket, Key: 'api/del.txt' })));
     expect(err.status).toBe(404);
   });
+
+  it('puts, gets and deletes object tags (put-object --tagging tags at upload)', async () => {
+    const file = path.join(work, 'tagged.txt');
+    fs.writeFileSync(file, 'tagged');
+    await aws(
+      's3api',
+      'put-object',
+      '--bucket',
+      Bucket,
+      '--key',
+      'api/tagged.txt',
+      '--body',
+      file,
+      '--tagging',
+      'darkroom-state=unprocessed',
+    );
+    type Tagging = { TagSet: { Key: string; Value: string }[] };
+    const get = () =>
+      awsJson<Tagging>('s3api', 'get-object-tagging', '--bucket', Bucket, '--key', 'api/tagged.txt');
+    expect((await get()).TagSet).toEqual([{ Key: 'darkroom-state', Value: 'unprocessed' }]);
+    await aws(
+      's3api',
+      'put-object-tagging',
+      '--bucket',
+      Bucket,
+      '--key',
+      'api/tagged.txt',
+      '--tagging',
+      'TagSet=[{Key=darkroom-state,Value=processed},{Key=owner,Value=alice}]',
+    );
+    expect((await get()).TagSet).toEqual([
+      { Key: 'darkroom-state', Value: 'processed' },
+      { Key: 'owner', Value: 'alice' },
+    ]);
+    await aws('s3api', 'delete-object-tagging', '--bucket', Bucket, '--key', 'api/tagged.txt');
+    expect((await get()).TagSet).toEqual([]);
+    const tooLong = await aws(
+      's3api',
+      'put-object-tagging',
+      '--bucket',
+      Bucket,
+      '--key',
+      'api/tagged.txt',
+      '--tagging',
+      `TagSet=[{Key=${'k'.repeat(129)},Value=v}]`,
+    ).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(tooLong?.message).toContain('InvalidTag');
+  });
 });

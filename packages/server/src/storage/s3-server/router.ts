@@ -3,12 +3,12 @@ import { S3Error } from './errors.ts';
 import * as buckets from './handlers/buckets.ts';
 import * as multipart from './handlers/multipart.ts';
 import * as objects from './handlers/objects.ts';
+import * as tagging from './handlers/tagging.ts';
 
-// Subresources we answer; anything else (acl, tagging, versioning, policy, …) is refused as
+// Subresources we answer; anything else (acl, versioning, policy, …) is refused as
 // NotImplemented rather than silently treated as a plain object or bucket request.
 const UNSUPPORTED = new Set([
   'acl',
-  'tagging',
   'versioning',
   'policy',
   'lifecycle',
@@ -53,6 +53,10 @@ export async function route(r: S3Request): Promise<void> {
     throw new S3Error('MethodNotAllowed');
   }
   if (r.key === undefined) {
+    // Bucket tagging is not object tagging; only the latter is implemented.
+    if (has(r, 'tagging')) {
+      throw new S3Error('NotImplemented', 'The tagging subresource is supported on objects only.');
+    }
     switch (method) {
       case 'PUT':
         if (has(r, 'cors')) return buckets.putBucketCors(r);
@@ -73,6 +77,12 @@ export async function route(r: S3Request): Promise<void> {
         if (has(r, 'delete')) return buckets.deleteObjects(r);
         break;
     }
+    throw new S3Error('MethodNotAllowed');
+  }
+  if (has(r, 'tagging')) {
+    if (method === 'GET') return tagging.getObjectTagging(r);
+    if (method === 'PUT') return tagging.putObjectTagging(r);
+    if (method === 'DELETE') return tagging.deleteObjectTagging(r);
     throw new S3Error('MethodNotAllowed');
   }
   switch (method) {

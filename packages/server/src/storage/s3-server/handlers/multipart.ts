@@ -7,6 +7,7 @@ import { header, isoDate, queryValue, quoteEtag, type S3Request, sendEmpty, send
 import { S3Error } from '../errors.ts';
 import { checksumResponseHeaders, receiveBody, receiveSmallBody } from '../receive.ts';
 import type { PartRecord, UploadRecord } from '../store/object-store.ts';
+import { parseTaggingHeader } from '../tagging.ts';
 import { asArray, parseS3Xml, s3Xml } from '../xml.ts';
 import { owner } from './buckets.ts';
 import { notifyCreated } from './objects.ts';
@@ -42,6 +43,8 @@ export function createMultipartUpload(r: S3Request): void {
     headers,
     metadata,
     checksumAlgorithm,
+    // The completed object gets these tags, as S3 does.
+    tags: parseTaggingHeader(header(r, 'x-amz-tagging')) ?? {},
   });
   sendXml(
     r,
@@ -206,6 +209,7 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
       metadata: upload.metadata,
       checksum,
       partsCount: chosen.length,
+      tags: upload.tags,
     },
     notifyCreated(r, 'CompleteMultipartUpload'),
   );

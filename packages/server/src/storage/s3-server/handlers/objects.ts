@@ -4,6 +4,7 @@ import { header, isoDate, queryValue, quoteEtag, type S3Request, sendEmpty, send
 import { S3Error } from '../errors.ts';
 import { checksumResponseHeaders, receiveBody } from '../receive.ts';
 import type { ObjectRecord } from '../store/object-store.ts';
+import { parseTaggingHeader, tagCountHeader } from '../tagging.ts';
 import { s3Xml } from '../xml.ts';
 import { evaluatePreconditions, parseRange } from './conditional.ts';
 import { assertKey, representationHeaders, storedHeadersFrom } from './representation.ts';
@@ -29,6 +30,8 @@ export async function putObject(r: S3Request): Promise<void> {
   assertKey(key);
   r.store.requireBucket(r.bucket!);
   const { headers, metadata } = storedHeadersFrom(r);
+  // Checked before the body is read, so a bad tag costs the client no upload.
+  const tags = parseTaggingHeader(header(r, 'x-amz-tagging')) ?? {};
   const received = await receiveBody(r, { maxBytes: r.options.maxObjectBytes, tempPath: r.store.tempPath() });
   const rec = await r.store.commitObject(
     received,
@@ -40,6 +43,7 @@ export async function putObject(r: S3Request): Promise<void> {
       metadata,
       checksum: received.checksum && { ...received.checksum, type: 'FULL_OBJECT' },
       partsCount: undefined,
+      tags,
     },
     notifyCreated(r, 'Put'),
   );
@@ -66,7 +70,7 @@ export async function getObject(r: S3Request, headOnly: boolean): Promise<void> 
   for (let attempt = 0; ; attempt++) {
     const rec = r.store.getObject(r.bucket!, r.key!);
     if (!rec) throw new S3Error('NoSuchKey', undefined, { Key: r.key! });
-    const headers = representationHeaders(rec);
+    const headers = { ...representationHeaders(rec), ...tagCountHeader(rec.tags) };
     if (evaluatePreconditions(r, rec) === 'not-modified') {
       const { 'content-type': _t, ...rest } = headers;
       r.res.writeHead(304, rest);
@@ -168,6 +172,14 @@ export async function copyObject(r: S3Request): Promise<void> {
   ) {
     throw new S3Error('PreconditionFailed');
   }
+  const tagging = (header(r, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (tagging !== 'COPY' && tagging !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown tagging directive.', {
+      ArgumentName: 'x-amz-tagging-directive',
+    });
+  }
+  // REPLACE takes the request's x-amz-tagging (none means no tags); COPY keeps the source's, as S3 does.
+  const tags = tagging === 'REPLACE' ? (parseTaggingHeader(header(r, 'x-amz-tagging')) ?? {}) : src.tags;
   const replaced =
     directive === 'REPLACE' ? storedHeadersFrom(r) : { headers: src.headers, metadata: src.metadata };
   const tempPath = r.store.tempPath();
@@ -183,6 +195,7 @@ export async function copyObject(r: S3Request): Promise<void> {
       ...replaced,
       checksum: src.checksum,
       partsCount: src.partsCount,
+      tags,
     },
     notifyCreated(r, 'Copy'),
   );

@@ -6,6 +6,7 @@ import { quoteEtag, type S3Request, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readPostUpload } from '../post-policy.ts';
 import { HashingStream } from '../receive.ts';
+import { parseTaggingField } from '../tagging.ts';
 import { s3Xml } from '../xml.ts';
 import { notifyCreated } from './objects.ts';
 import { assertKey, DEFAULT_CONTENT_TYPE } from './representation.ts';
@@ -20,6 +21,14 @@ export async function postObject(r: S3Request): Promise<void> {
     maxObjectBytes: r.options.maxObjectBytes,
   });
   assertKey(upload.key);
+  // The policy already pinned the field (every field needs a condition); here only its form is checked.
+  let tags: ReturnType<typeof parseTaggingField>;
+  try {
+    tags = parseTaggingField(upload.fields.tagging);
+  } catch (err) {
+    upload.file.destroy(err as Error);
+    throw err;
+  }
   const md5 = createHasher('MD5');
   const checksumHasher = upload.checksum ? createHasher(upload.checksum.algorithm) : undefined;
   const tempPath = r.store.tempPath();
@@ -69,6 +78,7 @@ export async function postObject(r: S3Request): Promise<void> {
           ? { algorithm: upload.checksum.algorithm, value: checksumValue, type: 'FULL_OBJECT' }
           : undefined,
       partsCount: undefined,
+      tags: tags ?? {},
     },
     notifyCreated(r, 'Post'),
   );

@@ -5,7 +5,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChecksumAlgorithm } from '../checksums.ts';
 import { S3Error } from '../errors.ts';
-import { SCHEMA, SCHEMA_VERSION } from './schema.ts';
+import type { TagSet } from '../tagging.ts';
+import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './schema.ts';
 
 /** Representation headers S3 stores with an object and returns on GET/HEAD. */
 export interface StoredHeaders {
@@ -35,6 +36,8 @@ export interface ObjectRecord {
   metadata: Record<string, string>;
   checksum: StoredChecksum | undefined;
   partsCount: number | undefined;
+  /** Object tags (`?tagging`, `x-amz-tagging`); empty when none. */
+  tags: TagSet;
 }
 
 export interface BucketRecord {
@@ -52,6 +55,8 @@ export interface UploadRecord {
   headers: StoredHeaders;
   metadata: Record<string, string>;
   checksumAlgorithm: ChecksumAlgorithm | undefined;
+  /** Tags the completed object gets (x-amz-tagging on CreateMultipartUpload). */
+  tags: TagSet;
 }
 
 export interface PartRecord {
@@ -102,6 +107,7 @@ interface ObjectRow {
   checksum_value: string | null;
   checksum_type: string | null;
   parts_count: number | null;
+  tags: string;
 }
 
 interface UploadRow {
@@ -112,6 +118,7 @@ interface UploadRow {
   headers: string;
   metadata: string;
   checksum_algorithm: string | null;
+  tags: string;
 }
 
 function toUpload(row: UploadRow): UploadRecord {
@@ -123,6 +130,7 @@ function toUpload(row: UploadRow): UploadRecord {
     headers: JSON.parse(row.headers) as StoredHeaders,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     checksumAlgorithm: (row.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined,
+    tags: JSON.parse(row.tags) as TagSet,
   };
 }
 
@@ -148,6 +156,7 @@ function toObject(row: ObjectRow): ObjectRecord {
           }
         : undefined,
     partsCount: row.parts_count ?? undefined,
+    tags: JSON.parse(row.tags) as TagSet,
   };
 }
 
@@ -171,8 +180,26 @@ export class ObjectStore {
     // WAL + NORMAL survives process crashes (SIGKILL); blobs are fsynced before their row commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.migrate();
+  }
+
+  /** Creates the index, or brings one an older version wrote up to SCHEMA_VERSION, in one transaction. */
+  private migrate(): void {
+    this.db.transaction(() => {
+      let version = this.db.pragma('user_version', { simple: true }) as number;
+      const exists = this.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'objects'")
+        .get();
+      // Version 1 was the first to set user_version; a store with tables but no version is one of those.
+      if (exists && version === 0) version = 1;
+      // A newer Darkroom wrote this index; running older code on it could drop what it added.
+      if (version > SCHEMA_VERSION) {
+        throw new Error(`The S3 index is schema version ${version}; this Darkroom knows ${SCHEMA_VERSION}.`);
+      }
+      if (!exists) this.db.exec(SCHEMA);
+      else for (let v = version + 1; v <= SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v] ?? '');
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   /** Opens (creating if needed) the store under `root` and removes what a crash left behind. */
@@ -342,8 +369,8 @@ export class ObjectStore {
     this.db
       .prepare(
         `INSERT OR REPLACE INTO objects
-         (bucket, key, blob, size, etag, last_modified, headers, metadata, checksum_algorithm, checksum_value, checksum_type, parts_count)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (bucket, key, blob, size, etag, last_modified, headers, metadata, checksum_algorithm, checksum_value, checksum_type, parts_count, tags)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.bucket,
@@ -358,7 +385,19 @@ export class ObjectStore {
         r.checksum?.value ?? null,
         r.checksum?.type ?? null,
         r.partsCount ?? null,
+        JSON.stringify(r.tags),
       );
+  }
+
+  /**
+   * Replaces an object's tags (empty deletes them) without touching its bytes or Last-Modified, as
+   * Put/DeleteObjectTagging do; NoSuchKey when there is no such object.
+   */
+  setObjectTags(bucket: string, key: string, tags: TagSet): void {
+    const changed = this.db
+      .prepare('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?')
+      .run(JSON.stringify(tags), bucket, key).changes;
+    if (changed === 0) throw new S3Error('NoSuchKey', undefined, { Key: key });
   }
 
   /** Deletes an object; returns whether it existed (S3 answers 204 either way). */
@@ -427,7 +466,7 @@ export class ObjectStore {
     };
     this.db
       .prepare(
-        'INSERT INTO uploads (upload_id, bucket, key, initiated, headers, metadata, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO uploads (upload_id, bucket, key, initiated, headers, metadata, checksum_algorithm, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         upload.uploadId,
@@ -437,6 +476,7 @@ export class ObjectStore {
         JSON.stringify(upload.headers),
         JSON.stringify(upload.metadata),
         upload.checksumAlgorithm ?? null,
+        JSON.stringify(upload.tags),
       );
     return upload;
   }

@@ -2,7 +2,7 @@
  * The embedded S3 server's index. Object bytes live in blob files named by random ids; this index is the
  * only thing that makes a blob visible, so an object appears whole (committed row) or not at all.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS buckets (
@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS objects (
   checksum_value TEXT,
   checksum_type TEXT,
   parts_count INTEGER,
+  tags TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS uploads (
   initiated INTEGER NOT NULL,
   headers TEXT NOT NULL,
   metadata TEXT NOT NULL,
-  checksum_algorithm TEXT
+  checksum_algorithm TEXT,
+  tags TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated);
 CREATE TABLE IF NOT EXISTS parts (
@@ -54,3 +56,15 @@ CREATE TABLE IF NOT EXISTS outbox (
   next_attempt_at INTEGER NOT NULL
 );
 `;
+
+/**
+ * Steps that bring an index written by an older version up to SCHEMA_VERSION: entry N runs on a store at
+ * version N - 1. A new store gets SCHEMA as it stands and skips them all.
+ */
+export const MIGRATIONS: Readonly<Record<number, string>> = {
+  // Object tags (x-amz-tagging), carried from a multipart upload to the object it completes.
+  2: `
+ALTER TABLE objects ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE uploads ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
+`,
+};
