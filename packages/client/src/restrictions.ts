@@ -81,7 +81,10 @@ export function checkFile(
   const allowed = restrictions.allowedTypes ?? DEFAULT_ALLOWED_TYPES;
   const type = fileType(file, name);
   if (!typeAllowed(type, allowed)) {
-    const what = type === 'application/octet-stream' ? 'is not a recognised image type' : `is a ${type} file`;
+    const what =
+      type === 'application/octet-stream'
+        ? 'is not a recognised image type'
+        : `is of type ${type}, which cannot be uploaded`;
     return {
       code: 'unsupported_type',
       message: `${label} ${what}; you can upload ${describeTypes(allowed)} images.`,

@@ -55,7 +55,7 @@ describe('darkroom upload', () => {
     const out = run.output();
     expect(out).toMatch(/3 files: 1 ready, 2 failed/);
     expect(out).toMatch(
-      /failed: .*mp3jpg\.mp3: .*not a recognised image type|failed: .*mp3jpg\.mp3: .*is a audio/,
+      /failed: .*mp3jpg\.mp3: .*not a recognised image type|failed: .*mp3jpg\.mp3: .*is of type audio/,
     );
     expect(out).toMatch(/failed: .*not-an-image\.jpg: /);
     const list = await stack.call('GET', '/v1/images', { as: 'cli-bob' });
