@@ -179,6 +179,8 @@ class Card {
       void this.gallery.refresh(s.imageId, 'pending');
     }
     if (s.imageId) this.li.dataset.imageId = s.imageId;
+    // A cancelled upload's intent is gone from the server: take its placeholder out of the gallery too.
+    if (s.state === 'cancelled' && s.imageId) void this.gallery.refresh(s.imageId, 'deleted');
     if (s.state === 'needs-file') this.#askForFile(handle);
     this.#setState(s.state, s.error?.message);
   }
