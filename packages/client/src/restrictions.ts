@@ -76,10 +76,10 @@ export function checkFile(
   file: Blob,
   restrictions: Restrictions = {},
   name = fileName(file),
+  type = fileType(file, name),
 ): { code: RestrictionCode; message: string } | undefined {
   const label = name ? `“${name}”` : 'This file';
   const allowed = restrictions.allowedTypes ?? DEFAULT_ALLOWED_TYPES;
-  const type = fileType(file, name);
   if (!typeAllowed(type, allowed)) {
     const what =
       type === 'application/octet-stream'

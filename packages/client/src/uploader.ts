@@ -99,7 +99,7 @@ class Handle implements UploadHandle {
                 },
               );
         if (this.abort.signal.aborted || error.code === 'cancelled') {
-          await this.cancelling;
+          await this.discardIntent();
           this.setState('cancelled', { error: { code: 'cancelled', message: 'The upload was cancelled.' } });
           throw cancelledError();
         }
@@ -193,11 +193,24 @@ class Handle implements UploadHandle {
     wanted?.(file);
   }
 
+  /**
+   * Stops the upload. Before the bytes are stored, the intent is aborted on the server (no pending
+   * record, no multipart upload, no resume record); afterwards it only stops following the image.
+   * Resolves once that clean-up is done.
+   */
   cancel(): Promise<void> {
-    if (this.cancelling) return this.cancelling;
-    if (this.state === 'ready' || this.state === 'failed') return Promise.resolve();
+    if (this.state === 'ready' || this.state === 'failed' || this.state === 'cancelled')
+      return Promise.resolve();
     this.abort.abort();
-    this.cancelling = (async () => {
+    return this.result.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /** Runs after the upload stopped: the intent may exist even when cancel came before its id did. */
+  private discardIntent(): Promise<void> {
+    this.cancelling ??= (async () => {
       const id = this.imageId;
       if (id && !this.stored) {
         await this.ctx.api.abort(id).catch(() => {});
@@ -234,13 +247,8 @@ async function openInput(input: UploadInput, options: UploadOptions, ctx: Contex
   }
   const name = options.filename ?? (fileName(file) || 'image');
   const contentType = (options.contentType ?? fileType(file, name)).toLowerCase();
-  const problem = checkFile(file, ctx.options.restrictions, name);
-  if (
-    problem &&
-    !(options.contentType && problem.code === 'unsupported_type' && !ctx.options.restrictions?.allowedTypes)
-  ) {
-    throw new UploadError(problem.code, problem.message);
-  }
+  const problem = checkFile(file, ctx.options.restrictions, name, contentType);
+  if (problem) throw new UploadError(problem.code, problem.message);
   return { file, name, contentType };
 }
 
@@ -266,7 +274,11 @@ async function waitForImage(
   });
   try {
     for (let polls = 0; ; polls++) {
-      if (!latest) latest = await ctx.api.getImage(id, h.signal);
+      if (!latest) {
+        const fetched = await ctx.api.getImage(id, h.signal);
+        // An event that arrived while the GET was in flight is newer: keep it.
+        latest ??= fetched;
+      }
       if (latest.status === 'processing' || latest.status === 'uploaded')
         h.setState(latest.status, { image: latest });
       if (TERMINAL.has(latest.status)) return latest;

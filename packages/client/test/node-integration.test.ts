@@ -250,6 +250,33 @@ describe('the SDK in Node', () => {
     second.close();
   });
 
+  it('sends a POST form when asked for method post, with progress to the total', async () => {
+    const uploader = createUploader({ endpoint: stack.api, token: token('frank'), liveStatus: false });
+    const handle = uploader.upload(path.join(TESTDATA, 'orientation/Landscape_6.jpg'), {
+      method: 'post',
+      visibility: 'private',
+      process: { maxEdge: 300, format: 'jpeg' },
+    });
+    const image = await handle.result;
+    expect(image).toMatchObject({ status: 'ready', visibility: 'private', contentType: 'image/jpeg' });
+    expect(handle.prepared).toMatchObject({ processed: true, width: 300, height: 225 });
+    expect(handle.progress).toMatchObject({ sent: handle.prepared!.bytes, fraction: 1 });
+    const meta = await sharp(await stored(image.id)).metadata();
+    expect(meta).toMatchObject({ format: 'jpeg', width: 300, height: 225 });
+    expect(meta.exif).toBeUndefined();
+  });
+
+  it('cancelled while preparing: no intent is left behind', async () => {
+    const uploader = createUploader({ endpoint: stack.api, token: token('gina'), liveStatus: false });
+    const controller = new AbortController();
+    const handle = uploader.upload(PHOTO, { signal: controller.signal });
+    handle.on('status', (s) => s.state === 'preparing' && controller.abort());
+    await expect(handle.result).rejects.toMatchObject({ code: 'cancelled' });
+    expect(handle.state).toBe('cancelled');
+    const list = await stack.call('GET', '/v1/images', { as: 'gina' });
+    expect(list.json.images).toEqual([]);
+  });
+
   it('refuses a file before sending anything, with a message a person understands', async () => {
     const uploader = createUploader({
       endpoint: stack.api,
