@@ -32,7 +32,7 @@ export interface MultipartJob {
   now?: () => number;
 }
 
-/** Seconds before a URL's expiry at which it is no longer used (clock skew, a slow part). */
+/** How long before a URL's expiry it is no longer used (clock skew, a slow part). */
 const EXPIRY_MARGIN_MS = 15_000;
 
 /** The byte range of part `n` (1-based). */
@@ -52,7 +52,7 @@ export async function uploadParts(job: MultipartJob): Promise<{ partNumber: numb
   const finished = new Map<number, string>(job.done.map((p) => [p.partNumber, p.etag]));
   const queue: number[] = [];
   for (let n = 1; n <= job.partCount; n++) if (!finished.has(n)) queue.push(n);
-  const urls = new Map<number, Promise<{ url: string; expiresAt: number }>>();
+  const urls = new Map<number, Promise<{ url: string; useBefore: number }>>();
   const maxRefreshes = job.maxRefreshes ?? 3;
 
   /** Presigns `n` and the next parts that still need URLs, up to `parallel` at once. */
@@ -62,9 +62,12 @@ export async function uploadParts(job: MultipartJob): Promise<{ partNumber: numb
       if (batch.length >= Math.min(job.parallel, 100)) break;
       if (m !== n && !urls.has(m)) batch.push(m);
     }
+    const requestedAt = now();
     const request = job.presign(batch).then((res) => {
       const expiresAt = Date.parse(res.expiresAt);
-      return new Map(res.parts.map((p) => [p.partNumber, { url: p.url, expiresAt }]));
+      // A server with a very short TTL (seconds) still gets its URLs used: the margin is at most half of it.
+      const useBefore = expiresAt - Math.min(EXPIRY_MARGIN_MS, Math.max(0, (expiresAt - requestedAt) / 2));
+      return new Map(res.parts.map((p) => [p.partNumber, { url: p.url, useBefore }]));
     });
     for (const m of batch) {
       const one = request.then((map) => {
@@ -82,7 +85,7 @@ export async function uploadParts(job: MultipartJob): Promise<{ partNumber: numb
     for (;;) {
       if (!urls.has(n)) presignFrom(n);
       const entry = await urls.get(n)!;
-      if (entry.expiresAt - EXPIRY_MARGIN_MS > now()) return entry.url;
+      if (entry.useBefore > now()) return entry.url;
       urls.delete(n);
     }
   };

@@ -142,7 +142,7 @@ describe('multipart scheduling', () => {
 
     // URLs that the clock says are (nearly) expired are not used at all.
     let now = 1_000_000;
-    const t = fakeStorage({ total: 30, expiresInMs: 10_000, now: () => now });
+    const t = fakeStorage({ total: 30, now: () => now });
     const sentUrls: string[] = [];
     await uploadParts({
       body: new Blob([new Uint8Array(30)]),
@@ -152,8 +152,8 @@ describe('multipart scheduling', () => {
       parallel: 1,
       presign: async (n) => {
         const res = await t.presign(n);
-        now += 1; // still inside the 15 s safety margin: refresh before use, once
-        if (t.presignCalls.length % 2 === 0) res.expiresAt = new Date(now + 600_000).toISOString();
+        // Every other batch arrives 595 s into its 600 s life: inside the 15 s margin, so presigned again.
+        if (t.presignCalls.length % 2 === 1) now += 595_000;
         return res;
       },
       send: async (req) => {
@@ -165,6 +165,21 @@ describe('multipart scheduling', () => {
     });
     expect(t.sent).toEqual([1, 2, 3]);
     expect(sentUrls.every((u) => Number(/v=(\d+)/.exec(u)![1]) % 2 === 0)).toBe(true);
+  });
+
+  it('uses URLs from a server whose TTL is shorter than the safety margin', async () => {
+    const s = fakeStorage({ total: 20, expiresInMs: 2000 });
+    await uploadParts({
+      body: new Blob([new Uint8Array(20)]),
+      partSize: PART,
+      partCount: 2,
+      done: [],
+      parallel: 2,
+      presign: s.presign,
+      send: s.send,
+      policy,
+    });
+    expect(s.presignCalls).toEqual([[1, 2]]);
   });
 
   it('retries a part on 5xx, and fails with the storage error when retries run out', async () => {
