@@ -250,6 +250,61 @@ describe('the SDK in Node', () => {
     second.close();
   });
 
+  it('resumes a processed upload from the original file picked again: processed again, same bytes, only missing parts sent', async () => {
+    const original = await sharp({
+      create: {
+        width: 2400,
+        height: 2000,
+        channels: 3,
+        background: '#808080',
+        noise: { type: 'gaussian', mean: 128, sigma: 60 },
+      },
+    })
+      .png({ compressionLevel: 1 })
+      .toBuffer();
+    const file = new File([new Uint8Array(original)], 'noise.png', {
+      type: 'image/png',
+      lastModified: 1_700_000_000_000,
+    });
+    const store = createMemoryResumeStore();
+    const crashing: Transport = (req) =>
+      /partNumber=1(&|$)/.test(req.url) ? nodeTransport(req) : new Promise(() => {});
+    const first = createUploader({
+      endpoint: stack.api,
+      token: token('hana'),
+      transport: crashing,
+      parallel: 1,
+      resumeStore: store,
+      process: { format: 'jpeg', quality: 1 },
+    });
+    const dropped = first.upload(file);
+    await new Promise<void>((resolve) => dropped.on('progress', (p) => p.parts[0]?.done && resolve()));
+    first.close();
+    const prepared = dropped.prepared!;
+    expect(prepared).toMatchObject({ processed: true, contentType: 'image/jpeg' });
+    expect(prepared.bytes).toBeGreaterThan(PART);
+
+    await new Promise((r) => setTimeout(r, 100)); // the record write after part 1
+    const [record] = await store.list();
+    expect(record).toMatchObject({ processed: true, size: prepared.bytes, sha256: prepared.sha256 });
+    delete record!.blob; // the bytes are lost; the original is picked again
+    const { transport, stats } = countingTransport();
+    const second = createUploader({
+      endpoint: stack.api,
+      token: token('hana'),
+      transport,
+      resumeStore: store,
+    });
+    const handle = second.resume(record!);
+    await waitFor(() => handle.state === 'needs-file');
+    handle.provideFile(file);
+    const image = await handle.result;
+    expect(image).toMatchObject({ status: 'ready', contentType: 'image/jpeg', bytes: prepared.bytes });
+    expect(handle.prepared?.sha256).toBe(prepared.sha256);
+    expect(stats.bytes).toBe(prepared.bytes - PART);
+    second.close();
+  });
+
   it('sends a POST form when asked for method post, with progress to the total', async () => {
     const uploader = createUploader({ endpoint: stack.api, token: token('frank'), liveStatus: false });
     const handle = uploader.upload(path.join(TESTDATA, 'orientation/Landscape_6.jpg'), {
