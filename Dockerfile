@@ -11,6 +11,7 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 COPY packages/server/package.json packages/server/
+COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 # --ignore-scripts: the root `prepare` script builds the sources, which are not here yet; the native modules'
 # own install steps run in the rebuild.
@@ -22,9 +23,12 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/server/package.json packages/server/
+COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 RUN npm ci --ignore-scripts
 COPY packages/server packages/server
+# `darkroom upload` runs the client SDK's compiled dist.
+COPY packages/client packages/client
 RUN npm run build
 
 FROM node:20-bookworm-slim
@@ -37,6 +41,8 @@ COPY package.json ./
 COPY packages/server/package.json packages/server/
 COPY packages/server/bin packages/server/bin
 COPY --from=build /app/packages/server/dist packages/server/dist
+COPY packages/client/package.json packages/client/
+COPY --from=build /app/packages/client/dist packages/client/dist
 # The data dir only matters for `start`, `s3` and `sqs` (and SQLite); on AWS nothing is written here.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -13,7 +13,6 @@ import { runSqsRole } from './roles/sqs.ts';
 import { runStart } from './roles/start.ts';
 import { runTokenCommand } from './roles/token.ts';
 import { runWorkerRole } from './roles/worker.ts';
-import { runUploadCommand } from './upload-command.ts';
 
 interface Closable {
   close(graceMs?: number): Promise<void>;
@@ -236,6 +235,8 @@ export function buildCli(): Command {
           process.exit(2);
         }
         try {
+          // Loaded only for this command: the server roles never load the client SDK.
+          const { runUploadCommand } = await import('./upload-command.ts');
           const code = await runUploadCommand(config, files, {
             ...opts,
             visibility: opts.visibility as 'public' | 'private' | undefined,
