@@ -131,7 +131,8 @@ export function buildCli(): Command {
       const log = createLogger(config, 'start');
       const started = await runStart(config, log);
       process.stdout.write(
-        `Darkroom is running.\n  API:         ${started.urls.api}  (OpenAPI docs at ${started.urls.api}/docs)\n` +
+        `Darkroom is running.\n  Web app:     ${started.urls.api}/\n` +
+          `  API:         ${started.urls.api}  (OpenAPI docs at ${started.urls.api}/docs)\n` +
           `  S3 endpoint: ${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})\n` +
           `  SQS endpoint: ${started.urls.sqs}  (queue darkroom-uploads)\n`,
       );
