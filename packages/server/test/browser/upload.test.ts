@@ -203,6 +203,7 @@ describe('web app in Chromium', () => {
     await expect
       .poll(() => page.locator('#details-frame').getAttribute('data-state'), { timeout: 10_000 })
       .toBe('loaded');
+    await page.waitForTimeout(600); // the fade-in, for the screenshot
     await screenshot(page, '04-details');
     await page.locator('#details-delete').click();
     expect(await page.locator('#details-status').textContent()).toContain('Click again');
@@ -226,6 +227,60 @@ describe('web app in Chromium', () => {
     expect(await refusals.getAttribute('role')).toBe('alert');
     expect(await page.locator('li.card').count()).toBe(FILES.length);
     await screenshot(page, '05-refused');
+  });
+
+  it('takes files dropped on the drop zone and pasted into the page', async () => {
+    const files = {
+      'dropped.jpg': fs.readFileSync(path.join(TESTDATA, 'orientation/Landscape_1.jpg')).toString('base64'),
+      'pasted.jpg': fs.readFileSync(path.join(TESTDATA, 'orientation/Portrait_1.jpg')).toString('base64'),
+    };
+    await page.evaluate((f) => {
+      const transfer = (name: string) => {
+        const dt = new DataTransfer();
+        const bytes = Uint8Array.from(atob(f[name as keyof typeof f]), (c) => c.charCodeAt(0));
+        dt.items.add(new File([bytes], name, { type: 'image/jpeg' }));
+        return dt;
+      };
+      const zone = document.getElementById('dropzone')!;
+      const drop = transfer('dropped.jpg');
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        zone.dispatchEvent(new DragEvent(type, { dataTransfer: drop, bubbles: true, cancelable: true }));
+      }
+      document.body.dispatchEvent(
+        new ClipboardEvent('paste', {
+          clipboardData: transfer('pasted.jpg'),
+          bubbles: true,
+          cancelable: true,
+        }),
+      );
+    }, files);
+    for (const name of Object.keys(files)) {
+      const card = page.locator('li.card', { has: page.locator('.card-name', { hasText: name }) });
+      await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('ready');
+    }
+  }, 90_000);
+
+  it('shows an image uploaded elsewhere as it develops, without a reload (status events)', async () => {
+    const file = path.join(TESTDATA, 'orientation/Landscape_3.jpg');
+    const bytes = fs.readFileSync(file);
+    const res = await fetch(`${stack.url}/v1/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await stack.token()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ filename: 'from-a-script.jpg', contentType: 'image/jpeg', size: bytes.length }),
+    });
+    expect(res.status).toBe(201);
+    const intent = (await res.json()) as {
+      image: { id: string };
+      upload: { url: string; headers: Record<string, string> };
+    };
+    const put = await fetch(intent.upload.url, {
+      method: 'PUT',
+      headers: intent.upload.headers,
+      body: bytes,
+    });
+    expect(put.status).toBe(200);
+    const frame = page.locator(`li.tile[data-image-id="${intent.image.id}"] .frame`);
+    await expect.poll(() => frame.getAttribute('data-state'), { timeout: 30_000 }).toBe('loaded');
   });
 
   it('fits a narrow phone screen: no sideways scrolling, gallery and cards readable', async () => {
