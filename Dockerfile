@@ -25,8 +25,11 @@ COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/server/package.json packages/server/
 COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
+COPY packages/web/package.json packages/web/
 RUN npm ci --ignore-scripts
 COPY packages/server packages/server
+# The web app served at `/` (`npm run build` runs vite build on it).
+COPY packages/web packages/web
 # `darkroom upload` runs the client SDK's compiled dist.
 COPY packages/client packages/client
 RUN npm run build
@@ -43,6 +46,7 @@ COPY packages/server/bin packages/server/bin
 COPY --from=build /app/packages/server/dist packages/server/dist
 COPY packages/client/package.json packages/client/
 COPY --from=build /app/packages/client/dist packages/client/dist
+COPY --from=build /app/packages/web/dist packages/web/dist
 # The data dir only matters for `start`, `s3` and `sqs` (and SQLite); on AWS nothing is written here.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
