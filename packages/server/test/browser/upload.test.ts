@@ -229,6 +229,24 @@ describe('web app in Chromium', () => {
     await screenshot(page, '05-refused');
   });
 
+  it('turns an iPhone HEIC into an upright WebP in the browser (lazy WASM decoder under the app CSP)', async () => {
+    const heic = path.join(TESTDATA, 'orientation/iphone_13_pro_max.HEIC');
+    await page.setInputFiles('#file-input', [heic]);
+    const card = page.locator('li.card', {
+      has: page.locator('.card-name', { hasText: 'iphone_13_pro_max.HEIC' }),
+    });
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 90_000 }).toBe('ready');
+    expect(await card.locator('.card-saved').textContent()).toMatch(/^Shrunk on this device/);
+    const id = (await card.getAttribute('data-image-id'))!;
+    const stored = await storedOriginal(stack, id);
+    const meta = await sharp(stored!).metadata();
+    expect(meta.format).toBe('webp');
+    // 3024×4032 once irot is applied (portrait); applying EXIF Orientation 6 on top would make it landscape.
+    expect(meta.height!).toBeGreaterThan(meta.width!);
+    expect(meta.exif).toBeUndefined();
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
   it('takes files dropped on the drop zone and pasted into the page', async () => {
     const files = {
       'dropped.jpg': fs.readFileSync(path.join(TESTDATA, 'orientation/Landscape_1.jpg')).toString('base64'),
