@@ -5,6 +5,7 @@ export { type ClientErrorCode, UploadError } from './errors.ts';
 export { fingerprint } from './fingerprint.ts';
 export { checkFiles, DEFAULT_ALLOWED_TYPES, formatBytes } from './restrictions.ts';
 export { createIndexedDbResumeStore, createMemoryResumeStore } from './resume-store.ts';
+export { createFileResumeStore } from './resume-store-file.ts';
 export type { SendRequest, SendResponse, Transport } from './transport.ts';
 export type * from './types.ts';
 export { createUploader } from './uploader.ts';

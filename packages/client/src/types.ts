@@ -188,6 +188,8 @@ export interface ResumeRecord {
   parts: { partNumber: number; etag: string; size: number }[];
   /** The bytes being sent, when the store could keep them (a File/Blob in IndexedDB). */
   blob?: Blob;
+  /** Node: the path the file was read from (a file store keeps no bytes; the file is read again). */
+  sourcePath?: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -262,10 +264,11 @@ export interface Uploader {
   /** Interrupted uploads that can be resumed (from the resume store, this endpoint only). */
   pendingResumes(): Promise<ResumeRecord[]>;
   /**
-   * Resumes an interrupted upload. With no file, uses the bytes the store kept; when those cannot be
-   * read the handle goes to `needs-file` (call `handle.provideFile(file)`).
+   * Resumes an interrupted upload. With no file, uses the bytes the store kept (or, in Node, the
+   * record's `sourcePath`); when those cannot be read the handle goes to `needs-file` (call
+   * `handle.provideFile(file)`). In Node `file` may be a path.
    */
-  resume(record: ResumeRecord, file?: Blob, options?: UploadOptions): UploadHandle;
+  resume(record: ResumeRecord, file?: Blob | string, options?: UploadOptions): UploadHandle;
   /** Forgets an interrupted upload and aborts it on the server. */
   discardResume(record: ResumeRecord): Promise<void>;
   /** Subscribes to the owner's status events (SSE); returns an unsubscribe function. */

@@ -50,7 +50,13 @@ async function openPath(p: string): Promise<File> {
   const path: typeof import('node:path') = await import(/* @vite-ignore */ PATH);
   const stat = await fs.promises.stat(p);
   const blob = await fs.openAsBlob(p);
-  return new File([blob], path.basename(p), { lastModified: stat.mtimeMs });
+  return new File([blob], path.basename(p), { lastModified: Math.floor(stat.mtimeMs) });
+}
+
+/** The absolute form of a Node path (kept in resume records). */
+async function absolutePath(p: string): Promise<string> {
+  const path: typeof import('node:path') = await import(/* @vite-ignore */ PATH);
+  return path.resolve(p);
 }
 
 let handles = 0;
@@ -457,6 +463,7 @@ async function runUpload(
       ...(processOptions !== false ? { process: processOptions } : {}),
       parts: [],
       blob: prepared.blob,
+      ...(typeof input === 'string' ? { sourcePath: await absolutePath(input) } : {}),
       createdAt: now,
       updatedAt: now,
     };
@@ -518,7 +525,7 @@ async function runResume(
   h: Handle,
   ctx: Context,
   record: ResumeRecord,
-  file: Blob | undefined,
+  file: Blob | string | undefined,
   options: UploadOptions,
 ) {
   const id = record.imageId;
@@ -541,7 +548,10 @@ async function runResume(
       throw err;
     }
     let body: Blob;
-    if (file) body = await bytesFromFile(h, ctx, record, file);
+    const path = typeof file === 'string' ? file : !file && !record.blob ? record.sourcePath : undefined;
+    const given =
+      path !== undefined ? await openPath(path).catch(() => undefined) : (file as Blob | undefined);
+    if (given) body = await bytesFromFile(h, ctx, record, given);
     else if (await readable(record.blob, record.size)) body = record.blob!;
     else {
       // The browser lost the bytes (File handle gone after a reload): ask for the file again.

@@ -268,3 +268,49 @@ describe('resuming an interrupted multipart upload', () => {
     expect(await store.list()).toEqual([]);
   });
 });
+
+describe('resume store (JSON file, Node)', () => {
+  it('keeps records without their bytes, across store instances, and survives a missing or broken file', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-resume-'));
+    const file = path.join(dir, 'nested', 'resume.json');
+    const { createFileResumeStore } = await import('../src/index.ts');
+    const store = createFileResumeStore(file);
+    expect(await store.list()).toEqual([]);
+    const record: ResumeRecord = {
+      imageId: 'a',
+      endpoint: 'http://api',
+      uploadId: 'u',
+      partSize: 5,
+      partCount: 2,
+      source: { name: 'p.jpg', size: 8, lastModified: 1, edgesHash: 'x' },
+      filename: 'p.jpg',
+      contentType: 'image/jpeg',
+      size: 8,
+      processed: false,
+      parts: [],
+      blob: new Blob([content(8)]),
+      sourcePath: '/photos/p.jpg',
+      createdAt: 1,
+      updatedAt: 1,
+    };
+    // Concurrent writes (parts finishing together) are serialised, none lost.
+    await Promise.all([
+      store.put(record),
+      store.put({ ...record, imageId: 'b' }),
+      store.put({ ...record, parts: [{ partNumber: 1, etag: '"e"', size: 5 }] }),
+    ]);
+    const again = createFileResumeStore(file);
+    const listed = (await again.list()).sort((x, y) => x.imageId.localeCompare(y.imageId));
+    expect(listed.map((r) => r.imageId)).toEqual(['a', 'b']);
+    expect(listed[0]).toMatchObject({ sourcePath: '/photos/p.jpg', parts: [{ partNumber: 1 }] });
+    expect(listed[0]!.blob).toBeUndefined();
+    await again.delete('a');
+    expect((await store.list()).map((r) => r.imageId)).toEqual(['b']);
+    fs.writeFileSync(file, '{broken');
+    expect(await store.list()).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

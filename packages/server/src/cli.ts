@@ -218,6 +218,11 @@ export function buildCli(): Command {
     .option('--visibility <visibility>', 'public or private')
     .option('--no-process', 'send the files as they are (no resize or re-encode)')
     .option('--no-wait', 'stop once the bytes are stored instead of waiting until the images are ready')
+    .option(
+      '--resume-file <path>',
+      'where interrupted large uploads are remembered, to continue them when run again (default: DARKROOM_DATA_DIR/upload-resume.json)',
+    )
+    .option('--no-resume', 'neither continue nor remember interrupted uploads')
     .action(
       async (
         files: string[],
@@ -228,6 +233,8 @@ export function buildCli(): Command {
           visibility?: string;
           process: boolean;
           wait: boolean;
+          resume: boolean;
+          resumeFile?: string;
         },
       ) => {
         const config = configOrExit();
@@ -241,6 +248,7 @@ export function buildCli(): Command {
           const code = await runUploadCommand(config, files, {
             ...opts,
             visibility: opts.visibility as 'public' | 'private' | undefined,
+            resumeFile: opts.resume ? opts.resumeFile : false,
           });
           // Keep-alive sockets must not hold the terminal once the summary is out.
           process.exit(code);

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import {
+  createFileResumeStore,
   createUploader,
   formatBytes,
   type ImageJson,
@@ -26,6 +27,11 @@ export interface UploadCommandOptions {
   wait: boolean;
   /** Files uploaded at the same time. */
   concurrency?: number;
+  /**
+   * Where interrupted multipart uploads are remembered, so running the same command again continues
+   * them; `false` disables it. Default `{DARKROOM_DATA_DIR}/upload-resume.json`.
+   */
+  resumeFile?: string | false;
 }
 
 interface Output {
@@ -44,6 +50,7 @@ interface Row {
   sentBytes?: number;
   image?: ImageJson;
   error?: string;
+  resumed?: boolean;
 }
 
 const BAR = 24;
@@ -59,7 +66,7 @@ function label(row: Row, fit: boolean): string {
     row.sentBytes !== undefined && row.originalBytes !== undefined
       ? `${formatBytes(row.originalBytes)} → ${formatBytes(row.sentBytes)}`
       : '';
-  const status = row.error ? `${row.state}: ${row.error}` : row.state;
+  const status = `${row.resumed ? 'resumed, ' : ''}${row.error ? `${row.state}: ${row.error}` : row.state}`;
   const name = fit && row.name.length > 32 ? `${row.name.slice(0, 31)}…` : row.name;
   return `${name.padEnd(32)} ${bar(row.fraction)} ${pct} ${sizes.padEnd(22)} ${status}`;
 }
@@ -86,14 +93,19 @@ export async function runUploadCommand(
       ...(audience === undefined ? {} : { audience }),
     });
   }
+  const resumeStore =
+    opts.resumeFile === false
+      ? false
+      : createFileResumeStore(opts.resumeFile ?? path.join(config.dataDir, 'upload-resume.json'));
   const uploader = createUploader({
     endpoint,
     token,
     process: opts.process ? {} : false,
-    // Terminal uploads are not resumed across runs (no store outlives the process).
-    resumeStore: false,
+    resumeStore,
     liveStatus: opts.wait,
   });
+  // Interrupted multipart uploads of these very files (Ctrl-C, a crash, a lost network) continue.
+  const interrupted = await uploader.pendingResumes();
   const rows: Row[] = files.map((file) => ({
     file,
     name: path.basename(file),
@@ -121,13 +133,13 @@ export async function runUploadCommand(
     if (!tty) out.write(`${label(row, false)}${row.image ? ` ${row.image.id}` : ''}\n`);
   };
 
-  const uploadOne = async (row: Row) => {
-    const handle = uploader.upload(row.file, {
-      wait: opts.wait,
-      ...(opts.visibility ? { visibility: opts.visibility } : {}),
-    });
+  const uploadOptions = { wait: opts.wait, ...(opts.visibility ? { visibility: opts.visibility } : {}) };
+
+  /** Attaches the row to a handle and waits for it; the error, if any, is returned. */
+  const follow = async (row: Row, handle: UploadHandle): Promise<unknown> => {
     row.handle = handle;
     row.state = handle.state;
+    row.error = undefined;
     handle.on('prepared', (p) => {
       row.originalBytes = p.originalBytes;
       row.sentBytes = p.bytes;
@@ -140,14 +152,36 @@ export async function runUploadCommand(
     handle.on('status', (s) => {
       row.state = s.state;
       if (s.error) row.error = s.error.message;
+      // A terminal cannot ask for the file again: the path no longer reads; give up on this one.
+      if (s.state === 'needs-file') void handle.cancel();
       scheduleDraw();
     });
     try {
       row.image = await handle.result;
+      return undefined;
     } catch (err) {
       row.state = 'failed';
-      row.error = err instanceof UploadError || err instanceof Error ? err.message : String(err);
+      row.error = err instanceof Error ? err.message : String(err);
+      return err;
     }
+  };
+
+  const uploadOne = async (row: Row) => {
+    const record = interrupted.find((r) => r.sourcePath === path.resolve(row.file));
+    if (record) {
+      interrupted.splice(interrupted.indexOf(record), 1);
+      row.resumed = true;
+      row.originalBytes = record.source.size;
+      row.sentBytes = record.size;
+      const err = await follow(row, uploader.resume(record, row.file, uploadOptions));
+      const startOver =
+        err instanceof UploadError && ['file_mismatch', 'resume_unavailable'].includes(err.code);
+      if (!startOver) return line(row);
+      // The file changed since, or the server forgot the upload: upload it afresh.
+      await uploader.discardResume(record).catch(() => {});
+      row.resumed = false;
+    }
+    await follow(row, uploader.upload(row.file, uploadOptions));
     line(row);
   };
 

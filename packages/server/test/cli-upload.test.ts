@@ -1,19 +1,32 @@
 // `darkroom upload FILE…`: the compiled CLI (run `npm run build` first) uploading through the client SDK
 // against an in-process stack; one line per file when stdout is not a TTY, a summary, the exit code.
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { createFileResumeStore, createUploader } from '@darkroom/client';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeTransport as sendPart } from '../../client/src/transport-node.ts';
+import { mintToken } from '../src/api/auth/jwt.ts';
 import { JWT_SECRET } from './helpers/api.ts';
 import { runDarkroom } from './helpers/process.ts';
 import { startTestStack, TESTDATA, type TestStack } from './helpers/stack.ts';
 
 let stack: TestStack;
+/** A stack that makes anything above 5 MiB a multipart upload. */
+let mpStack: TestStack;
 
 beforeAll(async () => {
   stack = await startTestStack();
+  mpStack = await startTestStack({
+    DARKROOM_MULTIPART_THRESHOLD: String(5 * 1024 * 1024),
+    DARKROOM_MULTIPART_PART_SIZE: String(5 * 1024 * 1024),
+  });
 });
 
 afterAll(async () => {
   await stack?.stop();
+  await mpStack?.stop();
 });
 
 function upload(files: string[], extra: string[] = []) {
@@ -62,5 +75,66 @@ describe('darkroom upload', () => {
     const images = list.json.images as { status: string; filename: string; contentType: string }[];
     const ok = images.find((i) => i.filename === 'DSCN0010.jpg');
     expect(ok).toMatchObject({ status: 'ready', contentType: 'image/jpeg' });
+  });
+});
+
+describe('darkroom upload, resuming', () => {
+  it('continues an interrupted multipart upload of the same file when run again', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-cli-resume-'));
+    const file = path.join(dir, 'noise.png');
+    const resumeFile = path.join(dir, 'resume.json');
+    const png = await sharp({
+      create: {
+        width: 2200,
+        height: 1800,
+        channels: 3,
+        background: '#808080',
+        noise: { type: 'gaussian', mean: 128, sigma: 60 },
+      },
+    })
+      .png({ compressionLevel: 1 })
+      .toBuffer();
+    fs.writeFileSync(file, png);
+
+    // A first run that died after part 1 (the SDK with a transport that stalls every other part).
+    const crashed = createUploader({
+      endpoint: mpStack.api,
+      token: await mintToken(JWT_SECRET, { sub: 'cli-carol', ttlSeconds: 600 }),
+      transport: (req) => (/partNumber=1(&|$)/.test(req.url) ? sendPart(req) : new Promise(() => {})),
+      resumeStore: createFileResumeStore(resumeFile),
+      process: false,
+      parallel: 1,
+    });
+    const handle = crashed.upload(file);
+    await new Promise<void>((resolve) => handle.on('progress', (p) => p.parts[0]?.done && resolve()));
+    await new Promise((r) => setTimeout(r, 200));
+    crashed.close();
+    const saved = JSON.parse(fs.readFileSync(resumeFile, 'utf8')) as Record<
+      string,
+      { parts: unknown[]; sourcePath: string }
+    >;
+    expect(Object.values(saved).map((r) => [r.sourcePath, r.parts.length])).toEqual([[file, 1]]);
+
+    const run = runDarkroom(
+      [
+        'upload',
+        '--endpoint',
+        mpStack.api,
+        '--sub',
+        'cli-carol',
+        '--no-process',
+        '--resume-file',
+        resumeFile,
+        file,
+      ],
+      { DARKROOM_JWT_SECRET: JWT_SECRET, DARKROOM_LOG_LEVEL: 'silent' },
+    );
+    expect(await run.exited, run.output()).toBe(0);
+    expect(run.output()).toMatch(/noise\.png .*100%.*resumed, ready/);
+    expect(run.output()).toMatch(/1 file: 1 ready, 0 failed/);
+    const image = await mpStack.waitSettled('cli-carol', handle.imageId!);
+    expect(image).toMatchObject({ status: 'ready', bytes: png.length });
+    expect(JSON.parse(fs.readFileSync(resumeFile, 'utf8'))).toEqual({});
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
