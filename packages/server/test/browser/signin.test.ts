@@ -1,0 +1,72 @@
+// With a real JWT secret, `darkroom start` hands out no development tokens: the web app asks for a token,
+// refuses one that is not valid, and works with one minted for another user.
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../src/api/auth/jwt.ts';
+import {
+  assertPrerequisites,
+  type BrowserStack,
+  launchChromium,
+  screenshot,
+  startDarkroom,
+  TESTDATA,
+} from './harness.ts';
+
+const SECRET = 'browser-test-real-secret-0123456789';
+let stack: BrowserStack;
+let browser: Browser;
+
+beforeAll(async () => {
+  assertPrerequisites();
+  stack = await startDarkroom({ DARKROOM_JWT_SECRET: SECRET });
+  browser = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('sign-in without the development route', () => {
+  it('has no /dev/token; the app asks for a token, refuses a bad one and works with a good one', async () => {
+    expect((await fetch(`${stack.url}/dev/token`)).status).toBe(404);
+    const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(stack.url);
+      await page.waitForSelector('#signin:not([hidden])');
+      expect(await page.locator('#uploader').isHidden()).toBe(true);
+      // The token field has focus and a label.
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('token-input');
+      expect(await page.locator('label[for="token-input"]').textContent()).toBe('API token');
+      await screenshot(page, '30-signin');
+
+      await page.fill('#token-input', 'not-a-token');
+      await page.click('#signin-form button[type="submit"]');
+      expect(
+        await page.locator('#token-input').evaluate((el: HTMLTextAreaElement) => el.validationMessage),
+      ).toContain('not a valid');
+      expect(await page.locator('#signin').isVisible()).toBe(true);
+
+      await page.fill('#token-input', await mintToken(SECRET, { sub: 'alice', ttlSeconds: 600 }));
+      await page.click('#signin-form button[type="submit"]');
+      await page.waitForSelector('html[data-ready="true"]');
+      expect(await page.locator('#who').textContent()).toContain('alice');
+      await page.setInputFiles('#file-input', [path.join(TESTDATA, 'orientation/Landscape_2.jpg')]);
+      const card = page.locator('li.card').first();
+      await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('ready');
+      const id = (await card.getAttribute('data-image-id'))!;
+      // The image belongs to alice: her token sees it.
+      const res = await fetch(`${stack.url}/v1/images/${id}`, {
+        headers: { authorization: `Bearer ${await mintToken(SECRET, { sub: 'alice', ttlSeconds: 60 })}` },
+      });
+      expect(res.status).toBe(200);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
+});
