@@ -285,28 +285,32 @@ async function waitForImage(
         // An event that arrived while the GET was in flight is newer: keep it.
         latest ??= fetched;
       }
-      if (latest.status === 'processing' || latest.status === 'uploaded')
+      if ((latest.status === 'processing' || latest.status === 'uploaded') && h.state !== latest.status) {
         h.setState(latest.status, { image: latest });
+      }
       if (TERMINAL.has(latest.status)) return latest;
       // With live events, polls are rare; without, every 2 s.
       const interval = ctx.stream ? 10_000 : Math.min(2000, 250 * 2 ** polls);
       await new Promise<void>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          h.signal.removeEventListener('abort', onAbort);
+          wake = undefined;
+        };
+        const onAbort = () => {
+          done();
+          reject(cancelledError());
+        };
         const timer = setTimeout(() => {
+          done();
           latest = undefined;
           resolve();
         }, interval);
         wake = () => {
-          clearTimeout(timer);
+          done();
           resolve();
         };
-        h.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(cancelledError());
-          },
-          { once: true },
-        );
+        h.signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   } finally {
