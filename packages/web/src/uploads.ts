@@ -25,6 +25,17 @@ const STATE_TEXT: Record<UploadState, string> = {
   'needs-file': 'Pick this file again to continue',
 };
 
+/** Why the SDK sent the original, in words (PrepareResult.keptOriginalReason). */
+const KEPT_REASON: Record<string, string> = {
+  disabled: 'shrinking is off',
+  not_smaller: 'a re-encode would not be smaller',
+  animated: 'animated, so every frame is kept',
+  unsupported: 'this browser cannot decode it',
+  no_encoder: 'this browser cannot encode WebP or JPEG',
+  no_processor: 'this browser cannot process images',
+  too_large_to_process: 'too large to process on this device',
+};
+
 const TERMINAL: ReadonlySet<UploadState> = new Set(['ready', 'failed', 'cancelled']);
 
 /** What the gallery is told about uploads, so new images show up (placeholder first) while they develop. */
@@ -105,6 +116,13 @@ class Card {
     this.#preview.replaceChildren(img);
   }
 
+  /** Shows the server's smallest variant where the browser could not preview the file itself (HEIC). */
+  previewFromServer(image: ImageJson): void {
+    if (this.#preview.querySelector('img')) return;
+    const smallest = Object.values(image.variants).sort((a, b) => a.width - b.width)[0];
+    if (smallest) this.#preview.replaceChildren(h('img', { alt: '', src: smallest.url, decoding: 'async' }));
+  }
+
   /** Follows a new handle (first attempt, retry or resume). */
   attach(handle: UploadHandle): void {
     this.#handle = handle;
@@ -120,6 +138,7 @@ class Card {
       (image) => {
         if (this.#handle !== handle) return;
         this.gallery.upsert(image);
+        this.previewFromServer(image);
         this.#setState(image.status === 'ready' ? 'ready' : handle.state);
       },
       (err: unknown) => {
@@ -163,7 +182,8 @@ class Card {
       const pct = Math.round((saved / p.originalBytes) * 100);
       this.#saved.textContent = `Shrunk on this device: ${bytes(p.originalBytes)} → ${bytes(p.bytes)}, saved ${bytes(saved)} (${pct} %)`;
     } else {
-      const why = p.keptOriginalReason ? ` (${p.keptOriginalReason.replace(/_/g, ' ')})` : '';
+      const reason = p.keptOriginalReason;
+      const why = reason ? ` (${KEPT_REASON[reason] ?? reason.replace(/_/g, ' ')})` : '';
       this.#saved.textContent = `Sent as it is${why}: ${bytes(p.bytes)}`;
     }
   }
@@ -218,8 +238,8 @@ class Card {
       this.li.dataset.progress = '100';
     }
     const text = STATE_TEXT[state];
-    this.#status.textContent =
-      detail && (state === 'failed' || state === 'cancelled') ? `${text}: ${detail}` : text;
+    // A cancel the person asked for needs no explanation; a failure always says why.
+    this.#status.textContent = detail && state === 'failed' ? `${text}: ${detail}` : text;
     this.li.classList.toggle('is-error', state === 'failed');
   }
 

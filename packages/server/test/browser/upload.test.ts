@@ -247,6 +247,23 @@ describe('web app in Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
+  it('a file that is not an image fails with the reason on its card and in the gallery, nothing silent', async () => {
+    await page.setInputFiles('#file-input', [path.join(TESTDATA, 'hostile/not-an-image.jpg')]);
+    const card = page.locator('li.card', {
+      has: page.locator('.card-name', { hasText: 'not-an-image.jpg' }),
+    });
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('failed');
+    const status = (await card.locator('.card-status').textContent()) ?? '';
+    expect(status).toMatch(/^Failed: \S/);
+    expect(await card.locator('.card-saved').textContent()).toContain('this browser cannot decode it');
+    expect(await card.locator('.card-retry').isVisible()).toBe(true);
+    const id = (await card.getAttribute('data-image-id'))!;
+    const tile = page.locator(`li.tile[data-image-id="${id}"]`);
+    await expect.poll(() => tile.getAttribute('data-status'), { timeout: 10_000 }).toBe('failed');
+    expect(await tile.locator('.badge').textContent()).toBe('Failed');
+    await screenshot(page, '07-failed');
+  }, 90_000);
+
   it('takes files dropped on the drop zone and pasted into the page', async () => {
     const files = {
       'dropped.jpg': fs.readFileSync(path.join(TESTDATA, 'orientation/Landscape_1.jpg')).toString('base64'),
