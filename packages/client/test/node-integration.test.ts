@@ -355,3 +355,51 @@ async function waitFor(check: () => boolean, timeoutMs = 20_000): Promise<void> 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('the SDK in Node, with part URLs that expire in a second', () => {
+  let shortStack: TestStack;
+  beforeAll(async () => {
+    shortStack = await startTestStack({
+      DARKROOM_MULTIPART_THRESHOLD: String(PART),
+      DARKROOM_MULTIPART_PART_SIZE: String(PART),
+      DARKROOM_PRESIGN_TTL_SECONDS: '1',
+    });
+  });
+  afterAll(async () => {
+    await shortStack?.stop();
+  });
+
+  it('presigns a part again when storage answers 403 "Request has expired"', async () => {
+    const answers: number[] = [];
+    const delayed = new Set<string>();
+    // The first attempt at each part waits until its URL has expired, as a stalled connection would.
+    const slowFirst: Transport = async (req) => {
+      const part = /partNumber=(\d+)/.exec(req.url)![1]!;
+      if (!delayed.has(part)) {
+        delayed.add(part);
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      const res = await nodeTransport(req);
+      answers.push(res.status);
+      return res;
+    };
+    const uploader = createUploader({
+      endpoint: shortStack.api,
+      token: token('ivan'),
+      transport: slowFirst,
+      parallel: 2,
+      liveStatus: false,
+    });
+    const handle = uploader.upload(new File([new Uint8Array(bigPng)], 'noise.png', { type: 'image/png' }), {
+      process: false,
+      wait: false,
+    });
+    const image = await handle.result;
+    const partCount = Math.ceil(bigPng.length / PART);
+    // Stored; the worker may already have started on it (notifications race /complete).
+    expect(image.bytes).toBe(bigPng.length);
+    expect(['uploaded', 'processing', 'ready']).toContain(image.status);
+    expect(answers.filter((s) => s === 403)).toHaveLength(partCount);
+    expect(answers.filter((s) => s === 200)).toHaveLength(partCount);
+  });
+});
