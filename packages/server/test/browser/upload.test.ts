@@ -345,4 +345,52 @@ describe('web app in Chromium', () => {
       await phone.close();
     }
   }, 90_000);
+
+  it('pages through the gallery with the cursor: every image once, newest first', async () => {
+    const token = await stack.token();
+    const created: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`${stack.url}/v1/uploads`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ filename: `page-${i}.jpg`, contentType: 'image/jpeg', size: 1000 }),
+      });
+      expect(res.status).toBe(201);
+      created.push(((await res.json()) as { image: { id: string } }).image.id);
+    }
+    try {
+      const all: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+        const page: { json: Record<string, unknown> } = await stack.api('GET', `/v1/images?limit=100${q}`);
+        all.push(...(page.json.images as { id: string }[]).map((i) => i.id));
+        cursor = page.json.nextCursor as string | null;
+      } while (cursor);
+      const fresh = await context.newPage();
+      const cursors: string[] = [];
+      fresh.on('request', (r) => {
+        const c = new URL(r.url()).searchParams.get('cursor');
+        if (r.url().includes('/v1/images?') && c) cursors.push(c);
+      });
+      await fresh.goto(stack.url);
+      await fresh.waitForSelector('html[data-ready="true"]');
+      await expect.poll(() => fresh.locator('li.tile').count()).toBeGreaterThanOrEqual(24);
+      // More than one page: the button (or scrolling to it) loads the rest.
+      for (let i = 0; i < 5 && (await fresh.locator('#load-more').isVisible()); i++) {
+        await fresh.locator('#load-more').click();
+        await fresh.waitForTimeout(300);
+      }
+      await expect.poll(() => fresh.locator('li.tile').count()).toBe(all.length);
+      const shown = await fresh.$$eval('li.tile', (tiles) =>
+        tiles.map((t) => (t as HTMLElement).dataset.imageId),
+      );
+      expect(shown).toEqual(all);
+      expect(cursors.length).toBeGreaterThan(0);
+      expect(await fresh.locator('#load-more').isHidden()).toBe(true);
+      await fresh.close();
+    } finally {
+      for (const id of created) await stack.api('DELETE', `/v1/uploads/${id}`);
+    }
+  });
 });
