@@ -3,6 +3,7 @@
 export { isAnimated } from './animation.ts';
 export { type ClientErrorCode, UploadError } from './errors.ts';
 export { fingerprint } from './fingerprint.ts';
+export { prepareImage } from './processor.ts';
 export { checkFiles, DEFAULT_ALLOWED_TYPES, formatBytes } from './restrictions.ts';
 export { createIndexedDbResumeStore, createMemoryResumeStore } from './resume-store.ts';
 export { createFileResumeStore } from './resume-store-file.ts';

@@ -3,6 +3,7 @@ import { cancelledError, UploadError } from './errors.ts';
 import { fingerprint, sameFile } from './fingerprint.ts';
 import { partRange, type StoredPart, uploadParts } from './multipart.ts';
 import { type Processor, prepare, renameFor } from './prepare.ts';
+import { defaultProcessor } from './processor.ts';
 import { checkFile, checkFiles, fileName, fileType } from './restrictions.ts';
 import { defaultResumeStore } from './resume-store.ts';
 import { type RetryPolicy, retryPolicy, withRetry } from './retry.ts';
@@ -614,10 +615,7 @@ export function createUploader(options: UploaderOptions): Uploader {
       return transport;
     },
     processor: () => {
-      processor ??=
-        typeof window !== 'undefined' || typeof XMLHttpRequest !== 'undefined'
-          ? import('./process-browser.ts').then((m) => m.browserProcessor())
-          : import('./process-node.ts').then((m) => m.nodeProcessor());
+      processor ??= defaultProcessor();
       return processor;
     },
     store: options.resumeStore === false ? undefined : (options.resumeStore ?? defaultResumeStore()),

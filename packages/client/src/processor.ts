@@ -1,0 +1,22 @@
+import { type Processor, prepare } from './prepare.ts';
+import { fileName, fileType } from './restrictions.ts';
+import type { PrepareResult, ProcessOptions } from './types.ts';
+
+/** This runtime's image processor: the Web Worker in browsers, sharp in Node (undefined without it). */
+export function defaultProcessor(): Promise<Processor | undefined> {
+  return typeof window !== 'undefined' || typeof XMLHttpRequest !== 'undefined'
+    ? import('./process-browser.ts').then((m) => m.browserProcessor())
+    : import('./process-node.ts').then((m) => m.nodeProcessor());
+}
+
+/**
+ * Processes one image exactly as `upload()` would before sending it (resize, re-encode, hash,
+ * thumbhash, or keep the original and say why), without uploading anything: previews, benchmarks.
+ */
+export async function prepareImage(
+  file: Blob,
+  options: ProcessOptions | false = {},
+  contentType: string = fileType(file, fileName(file)),
+): Promise<{ blob: Blob; contentType: string; result: PrepareResult }> {
+  return prepare(file, contentType, options, options === false ? undefined : await defaultProcessor());
+}
