@@ -99,6 +99,14 @@ describe('browser processing (Chromium, Web Worker)', () => {
     }
   }, 60_000);
 
+  it('falls back to JPEG where the browser cannot encode WebP', async () => {
+    const out = await page.evaluate(
+      (p) => window.processWithoutWebp(p),
+      path.join(TESTDATA, 'photos/DSCN0010.jpg'),
+    );
+    expect(out).toEqual({ contentType: 'image/jpeg', type: 'image/jpeg' });
+  }, 60_000);
+
   it('keeps the original when re-encoding would not make it smaller', async () => {
     const { result } = await processInPage('photos/DSCN0010.jpg', 'image/jpeg', { quality: 1 });
     expect(result).toMatchObject({ processed: false, keptOriginalReason: 'not_smaller' });
