@@ -52,6 +52,8 @@ export async function prepare(
   contentType: string,
   options: ProcessOptions | false,
   processor: Processor | undefined,
+  /** Types the server takes, when known: an output of another type is not used. */
+  acceptable?: (type: string) => boolean,
 ): Promise<{ blob: Blob; contentType: string; result: PrepareResult }> {
   const started = Date.now();
   const keep = async (reason: string, extra: ProcessorResult = {}) => ({
@@ -73,7 +75,10 @@ export async function prepare(
   if (file.size > MAX_PROCESS_BYTES) return keep('too_large_to_process');
   if (!processor) return keep('no_processor');
   const resolved = resolveProcessOptions(options);
-  const head = new Uint8Array(await file.arrayBuffer());
+  // GIF frames can be anywhere in the file; WebP and APNG say so in their first chunks.
+  const magic = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  const isGif = magic[0] === 0x47 && magic[1] === 0x49 && magic[2] === 0x46;
+  const head = new Uint8Array(await (isGif ? file : file.slice(0, 1024 * 1024)).arrayBuffer());
   if (isAnimated(head)) {
     // A canvas keeps only the first frame: send the animation itself, with a placeholder of frame one.
     return keep('animated', await processor(file, resolved, 'thumbhash').catch(() => ({})));
@@ -85,6 +90,7 @@ export async function prepare(
     out = { reason: 'unsupported' };
   }
   if (!out.output) return keep(out.reason ?? 'unsupported', out);
+  if (acceptable && !acceptable(out.output.contentType)) return keep('type_not_allowed', out);
   if (out.output.blob.size >= file.size) return keep('not_smaller', out);
   const blob = out.output.blob;
   return {

@@ -57,7 +57,8 @@ export function formatBytes(n: number): string {
   return `${v >= 100 ? Math.round(v) : Number(v.toFixed(1))} ${units[i]}`;
 }
 
-function typeAllowed(type: string, allowed: readonly string[]): boolean {
+/** Whether `type` matches one of the allowed types or wildcards. */
+export function typeAllowed(type: string, allowed: readonly string[]): boolean {
   return allowed.some((a) => {
     const rule = a.toLowerCase();
     return rule.endsWith('/*') ? type.startsWith(rule.slice(0, -1)) : type === rule;

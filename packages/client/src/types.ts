@@ -84,7 +84,11 @@ export interface PrepareResult {
   bytes: number;
   /** True when the sent bytes are a re-encode; false when the original is sent as is. */
   processed: boolean;
-  /** Why the original was kept (`not_smaller`, `animated`, `unsupported`, `disabled`, `no_encoder`, …). */
+  /**
+   * Why the original was kept: `disabled`, `animated`, `not_smaller`, `unsupported` (cannot decode),
+   * `no_encoder`, `no_processor` (Node without sharp), `type_not_allowed` (the output type is not in
+   * `restrictions.allowedTypes`), `too_large_to_process` (above 256 MiB).
+   */
   keptOriginalReason?: string;
   contentType: string;
   /** Pixel size of what is sent, when known. */

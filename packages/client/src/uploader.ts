@@ -4,7 +4,7 @@ import { fingerprint, sameFile } from './fingerprint.ts';
 import { partRange, type StoredPart, uploadParts } from './multipart.ts';
 import { type Processor, prepare, renameFor } from './prepare.ts';
 import { defaultProcessor } from './processor.ts';
-import { checkFile, checkFiles, fileName, fileType } from './restrictions.ts';
+import { checkFile, checkFiles, fileName, fileType, typeAllowed } from './restrictions.ts';
 import { defaultResumeStore } from './resume-store.ts';
 import { type RetryPolicy, retryPolicy, withRetry } from './retry.ts';
 import { type StatusEvent, StatusStream } from './status-stream.ts';
@@ -417,11 +417,13 @@ async function runUpload(
   if (h.signal.aborted) throw cancelledError();
   h.setState('preparing');
   const processOptions: ProcessOptions | false = options.process ?? ctx.options.process ?? {};
+  const allowed = ctx.options.restrictions?.allowedTypes;
   const prepared = await prepare(
     file,
     contentType,
     processOptions,
     processOptions === false ? undefined : await ctx.processor(),
+    allowed ? (type) => typeAllowed(type, allowed) : undefined,
   );
   h.setPrepared(prepared.result);
   if (h.signal.aborted) throw cancelledError();

@@ -6,6 +6,8 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { TESTDATA } from '../../server/test/helpers/stack.ts';
 import { prepareImage } from '../src/index.ts';
+import { prepare } from '../src/prepare.ts';
+import { nodeProcessor } from '../src/process-node.ts';
 
 const open = (p: string, type: string) =>
   new File([fs.readFileSync(path.join(TESTDATA, p))], path.basename(p), { type });
@@ -55,5 +57,18 @@ describe('prepareImage in Node (sharp)', () => {
     });
     const broken = await prepareImage(open('hostile/truncated.jpg', 'image/jpeg'));
     expect(broken.result.processed).toBe(false);
+  });
+
+  it('keeps the original when the processed type is not one the server takes', async () => {
+    const jpegOnly = (type: string) => type === 'image/jpeg';
+    const out = await prepare(
+      open('photos/DSCN0010.jpg', 'image/jpeg'),
+      'image/jpeg',
+      { maxEdge: 300 },
+      await nodeProcessor(),
+      jpegOnly,
+    );
+    expect(out.result).toMatchObject({ processed: false, keptOriginalReason: 'type_not_allowed' });
+    expect(out.contentType).toBe('image/jpeg');
   });
 });
