@@ -36,6 +36,19 @@ const KEPT_REASON: Record<string, string> = {
   too_large_to_process: 'too large to process on this device',
 };
 
+/** Uploads in flight at once; more files wait their turn (see Uploads.#run). */
+const MAX_ACTIVE_UPLOADS = 3;
+/** States after which an upload no longer needs its slot: its bytes are in storage, it is over, or it waits on the person. */
+const RELEASES_SLOT: ReadonlySet<UploadState> = new Set([
+  'uploaded',
+  'processing',
+  'ready',
+  'failed',
+  'cancelled',
+  // Waiting for the person to pick the file again must not hold up everyone else.
+  'needs-file',
+]);
+
 const TERMINAL: ReadonlySet<UploadState> = new Set(['ready', 'failed', 'cancelled']);
 
 /** What the gallery is told about uploads, so new images show up (placeholder first) while they develop. */
@@ -64,7 +77,12 @@ class Card {
 
   constructor(
     readonly filename: string,
-    readonly actions: { retry: (card: Card) => void; dismiss: (card: Card) => void },
+    readonly actions: {
+      retry: (card: Card) => void;
+      dismiss: (card: Card) => void;
+      /** Takes a card that has not started yet out of the queue. */
+      unqueue: (card: Card) => void;
+    },
     private readonly gallery: GallerySink,
   ) {
     const id = `card-${crypto.randomUUID()}`;
@@ -149,7 +167,22 @@ class Card {
     );
   }
 
+  /** Waiting for a free upload slot: nothing has happened yet, so Cancel just takes it off the list. */
+  queued(): void {
+    this.#handle = undefined;
+    this.li.dataset.state = 'queued';
+    this.#cancel.hidden = false;
+    this.#retry.hidden = true;
+    this.#dismiss.hidden = true;
+    this.#status.textContent = 'Waiting for the uploads ahead of it…';
+  }
+
   async cancel(): Promise<void> {
+    if (this.li.dataset.state === 'queued') {
+      this.actions.unqueue(this);
+      this.#setState('cancelled');
+      return;
+    }
     this.#cancel.disabled = true;
     try {
       await this.#handle?.cancel();
@@ -258,6 +291,9 @@ export class Uploads {
   readonly #shrink = byId<HTMLInputElement>('shrink');
   readonly #input = byId<HTMLInputElement>('file-input');
   readonly #files = new WeakMap<Card, { file?: Blob; record?: ResumeRecord }>();
+  /** Uploads holding a slot, and the cards waiting for one (first in, first out). */
+  #active = 0;
+  readonly #waiting: { card: Card; go: () => void }[] = [];
 
   constructor(uploader: Uploader, gallery: GallerySink) {
     this.#uploader = uploader;
@@ -371,6 +407,10 @@ export class Uploads {
       {
         retry: (c) => this.#retry(c),
         dismiss: (c) => c.destroy(),
+        unqueue: (c) => {
+          const at = this.#waiting.findIndex((w) => w.card === c);
+          if (at >= 0) this.#waiting.splice(at, 1);
+        },
       },
       this.#gallery,
     );
@@ -386,19 +426,48 @@ export class Uploads {
     const card = this.#newCard(file.name);
     card.preview(file);
     this.#files.set(card, { file });
-    card.attach(this.#uploader.upload(file, this.#options()));
+    this.#run(card, () => this.#uploader.upload(file, this.#options()));
   }
 
   #resume(record: ResumeRecord): void {
     const card = this.#newCard(record.filename);
     if (record.blob) card.preview(record.blob);
     this.#files.set(card, { record });
-    card.attach(this.#uploader.resume(record));
+    this.#run(card, () => this.#uploader.resume(record));
   }
 
   #retry(card: Card): void {
     const source = this.#files.get(card);
-    if (source?.file) card.attach(this.#uploader.upload(source.file, this.#options()));
-    else if (source?.record) card.attach(this.#uploader.resume(source.record));
+    if (source?.file) this.#run(card, () => this.#uploader.upload(source.file!, this.#options()));
+    else if (source?.record) this.#run(card, () => this.#uploader.resume(source.record!));
+  }
+
+  /**
+   * Starts an upload when a slot is free, else queues it. The slot is held until the bytes are stored (or
+   * the upload ends): the SDK processes one image at a time anyway, and a few intents in flight keep
+   * the connection busy without running into the server's cap on pending uploads per owner.
+   */
+  #run(card: Card, start: () => UploadHandle): void {
+    const go = () => {
+      this.#active++;
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        this.#active--;
+        this.#waiting.shift()?.go();
+      };
+      const handle = start();
+      card.attach(handle);
+      handle.on('status', (s) => {
+        if (RELEASES_SLOT.has(s.state)) release();
+      });
+      handle.result.then(release, release);
+    };
+    if (this.#active < MAX_ACTIVE_UPLOADS) go();
+    else {
+      card.queued();
+      this.#waiting.push({ card, go });
+    }
   }
 }

@@ -123,6 +123,11 @@ describe('web app in Chromium', () => {
       .toEqual(FILES.map(() => 'ready:Ready'));
 
     const log = await uiLog(page);
+    // Three uploads at a time: the fourth file waited for a slot.
+    const queued = new Set(
+      log.filter((e) => e.kind === 'card-state' && e.value === 'queued').map((e) => e.key),
+    );
+    expect(queued.size).toBe(FILES.length - 3);
     for (const file of FILES) {
       const name = path.basename(file);
       const mine = log.filter((e) => e.key === name);
