@@ -195,8 +195,16 @@ describe('web app in Chromium', () => {
 
   it('shows details (size, format, variants, dominant colour) and deletes an image', async () => {
     const id = ids.get('DSCN0010.jpg')!;
-    await page.locator(`li.tile[data-image-id="${id}"] button.tile-button`).click();
+    const tileButton = page.locator(`li.tile[data-image-id="${id}"] button.tile-button`);
     const dialog = page.locator('#details');
+    // By keyboard: Enter opens the details, Escape closes them and focus goes back to the tile.
+    await tileButton.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.evaluate((d: HTMLDialogElement) => d.open)).toBe(true);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
+    expect(await tileButton.evaluate((b) => b === document.activeElement)).toBe(true);
+    await tileButton.click();
     await expect.poll(() => dialog.evaluate((d: HTMLDialogElement) => d.open)).toBe(true);
     const text = await dialog.textContent();
     // The SDK names what it sends after its format (DSCN0010.webp).
