@@ -166,6 +166,26 @@ describe('web app in Chromium', () => {
     const cls = await page.evaluate(() => (window as unknown as { __cls: number }).__cls);
     expect(cls, 'cumulative layout shift').toBeLessThan(0.1);
     expect(pageErrors).toEqual([]);
+    // Every control has a name a screen reader can say, and every image an alt (empty when decorative).
+    const unnamed = await page.evaluate(() => {
+      const nameOf = (el: Element) => {
+        const by = el.getAttribute('aria-labelledby');
+        const labelled = by ? by.split(' ').map((id) => document.getElementById(id)?.textContent ?? '') : [];
+        const forLabel = el.id ? (document.querySelector(`label[for="${el.id}"]`)?.textContent ?? '') : '';
+        const wrapping = el.closest('label')?.textContent ?? '';
+        return [el.getAttribute('aria-label') ?? '', ...labelled, forLabel, wrapping, el.textContent ?? '']
+          .join('')
+          .trim();
+      };
+      const controls = [...document.querySelectorAll('button, input, progress, textarea, select')].filter(
+        (el) => !(el as HTMLElement).closest('[hidden]') && !(el as HTMLInputElement).hidden,
+      );
+      return [
+        ...controls.filter((el) => nameOf(el) === '').map((el) => el.outerHTML.slice(0, 80)),
+        ...[...document.querySelectorAll('img:not([alt])')].map((el) => el.outerHTML.slice(0, 80)),
+      ];
+    });
+    expect(unnamed).toEqual([]);
     await screenshot(page, '03-uploaded-gallery');
   }, 120_000);
 
