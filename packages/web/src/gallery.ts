@@ -92,9 +92,12 @@ export class Gallery {
   readonly #details: Details;
   #cursor: string | null = null;
   #loading = false;
+  readonly #onUnauthorized: () => void;
 
-  constructor(api: ApiClientLike) {
+  /** `onUnauthorized`: the API refused the token (expired, revoked, signed with another secret). */
+  constructor(api: ApiClientLike, onUnauthorized: () => void = () => undefined) {
     this.#api = api;
+    this.#onUnauthorized = onUnauthorized;
     this.#details = new Details(api, (id) => this.remove(id, true));
     this.#more.addEventListener('click', () => void this.loadMore());
     // Loads the next page when the button scrolls into view; the button stays for keyboard users.
@@ -118,6 +121,7 @@ export class Gallery {
       this.#more.hidden = page.nextCursor === null;
       this.#announce(`${this.#tiles.size} images shown${page.nextCursor ? ', more to load' : ''}.`);
     } catch (err) {
+      if ((err as { status?: number }).status === 401) this.#onUnauthorized();
       this.#announce(`Could not load your images: ${messageOf(err)}`);
       this.#more.hidden = false;
     } finally {

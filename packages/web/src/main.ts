@@ -13,7 +13,16 @@ function run(session: Session): void {
     : `Signed in as “${session.sub}”`;
   // The API is this origin: the app is served by the API process.
   const uploader = createUploader({ endpoint: location.origin, token: session.token });
-  const gallery = new Gallery(uploader.api);
+  const gallery = new Gallery(uploader.api, () => {
+    // A pasted token the API refuses: forget it and ask again. (A development token is simply fetched anew.)
+    if (session.development) return;
+    forgetToken();
+    sessionStorage.setItem(
+      REASON_KEY,
+      'The server refused that token (expired, or not issued for this server). Paste a new one.',
+    );
+    location.reload();
+  });
   const uploads = new Uploads(uploader, gallery);
   uploader.onImageEvent((e) => {
     if (e.image) gallery.upsert(e.image);
@@ -27,9 +36,17 @@ function run(session: Session): void {
   document.documentElement.dataset.ready = 'true';
 }
 
+/** Why the sign-in form is shown again, kept across the reload that shows it. */
+const REASON_KEY = 'darkroom.signin-reason';
+
 /** No development route: ask for a token. */
 function askForToken(): void {
   const section = byId('signin');
+  const reason = sessionStorage.getItem(REASON_KEY);
+  sessionStorage.removeItem(REASON_KEY);
+  const reasonEl = byId('signin-reason');
+  reasonEl.textContent = reason ?? '';
+  reasonEl.hidden = reason === null;
   const form = byId<HTMLFormElement>('signin-form');
   const input = byId<HTMLTextAreaElement>('token-input');
   section.hidden = false;

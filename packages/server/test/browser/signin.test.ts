@@ -51,6 +51,16 @@ describe('sign-in without the development route', () => {
       ).toContain('not a valid');
       expect(await page.locator('#signin').isVisible()).toBe(true);
 
+      // Well-formed and unexpired, but signed with another secret: the API refuses it and the app asks again.
+      await page.fill(
+        '#token-input',
+        await mintToken('some-other-secret-0123456789', { sub: 'mallory', ttlSeconds: 600 }),
+      );
+      await page.click('#signin-form button[type="submit"]');
+      await page.waitForSelector('#signin-reason:not([hidden])', { timeout: 15_000 });
+      expect(await page.locator('#signin-reason').textContent()).toContain('refused that token');
+      expect(await page.locator('#uploader').isHidden()).toBe(true);
+
       await page.fill('#token-input', await mintToken(SECRET, { sub: 'alice', ttlSeconds: 600 }));
       await page.click('#signin-form button[type="submit"]');
       await page.waitForSelector('html[data-ready="true"]');
