@@ -79,8 +79,25 @@ describe('resume in the web app', () => {
     const card = page.locator('li.card').first();
     const id = (await card.getAttribute('data-image-id'))!;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    // Give the SDK a moment to write the part into its resume record (IndexedDB) after the response.
-    await page.waitForTimeout(500);
+    // The SDK writes the part into its resume record (IndexedDB, its default database) after the response.
+    const storedParts = (imageId: string) =>
+      page.evaluate(
+        (key) =>
+          new Promise<number[]>((resolve) => {
+            const open = indexedDB.open('darkroom-uploads');
+            open.onerror = () => resolve([]);
+            open.onsuccess = () => {
+              const db = open.result;
+              if (!db.objectStoreNames.contains('uploads')) return resolve([]);
+              const get = db.transaction('uploads').objectStore('uploads').get(key);
+              get.onsuccess = () =>
+                resolve(((get.result?.parts ?? []) as { partNumber: number }[]).map((p) => p.partNumber));
+              get.onerror = () => resolve([]);
+            };
+          }),
+        imageId,
+      );
+    await expect.poll(() => storedParts(id), { timeout: 10_000 }).toContain(1);
     expect(held.length, 'later parts were in flight').toBeGreaterThan(0);
     await screenshot(page, '20-multipart-interrupted');
 
