@@ -164,6 +164,7 @@ describe('web app in Chromium', () => {
     const saved = await page.locator('li.card .card-saved').allTextContents();
     expect(saved.filter((t) => t.startsWith('Shrunk on this device')).length).toBe(FILES.length);
     const cls = await page.evaluate(() => (window as unknown as { __cls: number }).__cls);
+    console.log(`cumulative layout shift: ${cls.toFixed(4)}`);
     expect(cls, 'cumulative layout shift').toBeLessThan(0.1);
     expect(pageErrors).toEqual([]);
     // Every control has a name a screen reader can say, and every image an alt (empty when decorative).
