@@ -373,6 +373,13 @@ describe('web app in Chromium', () => {
       expect(
         await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
       ).toBeLessThanOrEqual(0);
+      const id = await small.locator('li.card').getAttribute('data-image-id');
+      await expect
+        .poll(() => small.locator(`li.tile[data-image-id="${id}"] .frame`).getAttribute('data-state'), {
+          timeout: 20_000,
+        })
+        .toBe('loaded');
+      await small.waitForTimeout(600); // the fade-in, for the screenshot
       await screenshot(small, '06-phone');
       expect(errors).toEqual([]);
     } finally {
