@@ -92,6 +92,8 @@ export class Gallery {
   readonly #details: Details;
   #cursor: string | null = null;
   #loading = false;
+  /** Until the first page is in, its order is unknown: images learnt from events wait for it. */
+  #loadedOnce = false;
   readonly #onUnauthorized: () => void;
 
   /** `onUnauthorized`: the API refused the token (expired, revoked, signed with another secret). */
@@ -116,8 +118,9 @@ export class Gallery {
         limit: PAGE_SIZE,
         ...(this.#cursor ? { cursor: this.#cursor } : {}),
       });
-      for (const image of page.images) this.upsert(image, false);
+      for (const image of page.images) this.upsert(image, true);
       this.#cursor = page.nextCursor;
+      this.#loadedOnce = true;
       this.#more.hidden = page.nextCursor === null;
       this.#announce(`${this.#tiles.size} images shown${page.nextCursor ? ', more to load' : ''}.`);
     } catch (err) {
@@ -131,8 +134,12 @@ export class Gallery {
     }
   }
 
-  /** Adds or refreshes an image's tile (new images go first: the list is newest first). */
-  upsert(image: ImageJson, prepend = true): void {
+  /**
+   * Adds or refreshes an image's tile. Pages are appended in the API's order (`fromPage`); an image learnt
+   * from an upload or a status event goes where its creation time puts it, and not at all when it belongs
+   * to a page not loaded yet (that page brings it, in its place).
+   */
+  upsert(image: ImageJson, fromPage = false): void {
     if (image.status === 'deleted') {
       this.remove(image.id, false);
       return;
@@ -144,11 +151,23 @@ export class Gallery {
       this.#details.refresh(image);
       return;
     }
+    let before: Element | null = null;
+    if (!fromPage) {
+      if (!this.#loadedOnce) return;
+      const created = Date.parse(image.createdAt);
+      // The first tile (in page order) created no later than this image.
+      before =
+        [...this.#grid.children].find((li) => {
+          const shown = this.#tiles.get((li as HTMLElement).dataset.imageId ?? '');
+          return shown !== undefined && Date.parse(shown.image.createdAt) <= created;
+        }) ?? null;
+      // Older than everything shown while more pages remain: the next page will bring it.
+      if (before === null && this.#cursor !== null) return;
+    }
     const li = h('li', { class: 'tile', 'data-image-id': image.id });
     this.#tiles.set(image.id, { li, image });
     this.#paint(li, image);
-    if (prepend) this.#grid.prepend(li);
-    else this.#grid.append(li);
+    this.#grid.insertBefore(li, before);
     this.#empty.hidden = true;
   }
 
