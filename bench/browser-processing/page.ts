@@ -1,8 +1,8 @@
 // The page bench/browser-processing.ts drives: the SDK's processing and browser-image-compression on the
 // same photo, at the same longest edge, format and quality, timed in this browser.
 import * as bicModule from 'browser-image-compression';
-// Internal modules on purpose: the bench times the SDK's processing step alone, without an upload.
-import { prepare } from '../../packages/client/src/prepare.ts';
+import { prepareImage } from '../../packages/client/src/index.ts';
+// Internal on purpose: the second SDK row times the Web Worker's step alone, what browser-image-compression also does.
 import { browserProcessor } from '../../packages/client/src/process-browser.ts';
 
 // Its typings are a CommonJS-style `export default`, so under NodeNext TypeScript sees the function one
@@ -68,8 +68,8 @@ async function run(name: string, runs: number, once: () => Promise<Blob>): Promi
   const settings = { maxEdge: o.maxEdge, format: 'webp' as const, quality: o.quality };
   const results: CaseResult[] = [];
   results.push(
-    await run('SDK prepare (all it does before an upload)', o.runs, async () => {
-      const r = await prepare(file, 'image/jpeg', settings, processor);
+    await run('SDK prepareImage() (all it does before an upload)', o.runs, async () => {
+      const r = await prepareImage(file, settings);
       if (!r.result.processed) throw new Error(`SDK kept the original: ${r.result.keptOriginalReason}`);
       return r.blob;
     }),
