@@ -15,6 +15,7 @@ import {
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -65,8 +66,10 @@ export class StorageGateway {
   ) {}
 
   /**
-   * A PUT URL binding key, Content-Type, Content-Length, the unprocessed tag and (when given) the SHA-256
-   * of the body. The tag is a signed header the client must send (S3 ignores x-amz-tagging in a query).
+   * A PUT URL binding key, Content-Type, Content-Length and (when given) the SHA-256 of the body. It
+   * carries no tag: S3 takes x-amz-tagging only as a header, and requiring one more header of every
+   * client would break the PUT contract (`Content-Type` is all a client sends). A PUT original that is
+   * never developed is tagged by the worker when it fails, or removed by the sweeper when abandoned.
    */
   async presignPut(opts: {
     key: string;
@@ -82,14 +85,12 @@ export class StorageGateway {
       headers: {
         'content-type': opts.contentType,
         'content-length': String(opts.contentLength),
-        'x-amz-tagging': UNPROCESSED_TAGGING,
         // Hoisted into the query by the signer, so storage checks the body against it.
         ...(opts.sha256 ? { 'x-amz-checksum-sha256': opts.sha256 } : {}),
       },
-      unhoistable: ['x-amz-tagging'],
       expiresIn: opts.expiresIn,
     });
-    return { url, headers: { 'Content-Type': opts.contentType, 'x-amz-tagging': UNPROCESSED_TAGGING } };
+    return { url, headers: { 'Content-Type': opts.contentType } };
   }
 
   /** A browser POST form whose policy pins the key, the Content-Type, the unprocessed tag and a length range. */
@@ -157,8 +158,6 @@ export class StorageGateway {
     key: string;
     query: Record<string, string>;
     headers: Record<string, string>;
-    /** Signed headers that must stay headers (the signer moves x-amz-* into the query otherwise). */
-    unhoistable?: readonly string[];
     expiresIn: number;
   }): Promise<string> {
     this.objectBase ??= this.resolveObjectBase();
@@ -176,7 +175,6 @@ export class StorageGateway {
       .presign(request, {
         expiresIn: opts.expiresIn,
         signableHeaders: new Set(Object.keys(opts.headers)),
-        unhoistableHeaders: new Set(opts.unhoistable ?? []),
       })
       .catch(unreachable);
     const query = new URLSearchParams(signed.query as Record<string, string>)
@@ -287,6 +285,19 @@ export class StorageGateway {
       if (s3ErrorCode(err) === 'NoSuchKey' || s3ErrorCode(err) === 'NotFound') return;
       unreachable(err);
     }
+  }
+
+  /** Tags an original unprocessed (a failed image's), so the bucket's lifecycle rule expires it. */
+  async tagUnprocessed(key: string): Promise<void> {
+    await this.client
+      .send(
+        new PutObjectTaggingCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Tagging: { TagSet: [{ Key: UNPROCESSED_TAG.key, Value: UNPROCESSED_TAG.value }] },
+        }),
+      )
+      .catch(unreachable);
   }
 
   /** HeadObject, or undefined when there is no such object. */

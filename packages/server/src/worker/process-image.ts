@@ -48,6 +48,11 @@ async function fail(deps: ProcessDeps, row: ImageRow, code: string, message: str
     error_message: message,
   });
   deps.log.info({ imageId: row.id, code }, 'image failed');
+  // Its original will never be developed: tagged, the bucket's lifecycle rule expires it (POST and
+  // multipart originals carry the tag from the upload; a PUT's gets it here).
+  await deps.storage.tagUnprocessed(originalKey(row.id)).catch((err: unknown) => {
+    deps.log.warn({ imageId: row.id, err }, 'could not tag the failed original unprocessed');
+  });
   return 'failed';
 }
 

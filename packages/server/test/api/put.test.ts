@@ -29,18 +29,12 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const before = Date.now();
     const { id, upload } = await putIntent(api(), owner, body.length);
     expect(upload.method).toBe('put');
-    expect(upload.headers).toEqual({
-      'Content-Type': 'image/jpeg',
-      'x-amz-tagging': 'darkroom-state=unprocessed',
-    });
+    // Content-Type is all a client has to send (the contract's PUT needs no other header).
+    expect(upload.headers).toEqual({ 'Content-Type': 'image/jpeg' });
     const url = new URL(upload.url);
     expect(url.pathname).toBe(`/${api().config.s3.bucket}/${keyOf(id)}`);
     const signedHeaders = url.searchParams.get('X-Amz-SignedHeaders')?.split(';') ?? [];
-    expect(signedHeaders).toEqual(
-      expect.arrayContaining(['content-length', 'content-type', 'host', 'x-amz-tagging']),
-    );
-    // A signed header, never a query parameter: S3 ignores x-amz-tagging in a presigned query.
-    expect(url.searchParams.has('x-amz-tagging')).toBe(false);
+    expect(signedHeaders.sort()).toEqual(['content-length', 'content-type', 'host']);
     // Default TTL: 600 s.
     const expires = Date.parse(upload.expiresAt);
     expect(expires - before).toBeGreaterThanOrEqual(599_000);
@@ -49,21 +43,8 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const res = await putTo(upload, body);
     expect(res.status).toBe(200);
     expect(await headObject(api(), keyOf(id))).toEqual({ status: 200, size: body.length });
-    // The original is unprocessed until a worker says otherwise (the bucket's lifecycle rule expires it).
-    expect(await tagsOf(api(), keyOf(id))).toEqual(['darkroom-state=unprocessed']);
-  });
-
-  it('refuses the PUT without the x-amz-tagging header, or with another tag (403), storing nothing', async () => {
-    const body = bytes(100);
-    const { id, upload } = await putIntent(api(), newOwner(), body.length);
-    const { 'x-amz-tagging': _tag, ...withoutTag } = upload.headers;
-    const bare = await fetch(upload.url, { method: 'PUT', headers: withoutTag, body: new Uint8Array(body) });
-    expect(bare.status).toBe(403);
-    expect(await s3Code(bare)).toBe('SignatureDoesNotMatch');
-    const other = await putTo(upload, body, { 'x-amz-tagging': 'darkroom-state=processed' });
-    expect(other.status).toBe(403);
-    expect(await s3Code(other)).toBe('SignatureDoesNotMatch');
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    // Untagged: only a worker that fails the image tags a PUT original for the lifecycle rule.
+    expect(await tagsOf(api(), keyOf(id))).toEqual([]);
   });
 
   it('never puts the filename in the key', async () => {
