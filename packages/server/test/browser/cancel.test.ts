@@ -30,6 +30,8 @@ beforeAll(async () => {
     DARKROOM_PENDING_TTL_SECONDS: String(PENDING_TTL_SECONDS),
     DARKROOM_PRESIGN_TTL_SECONDS: '30',
     DARKROOM_SWEEP_INTERVAL_SECONDS: '1',
+    // The sweeper's reports are printed when the janitor test fails.
+    DARKROOM_LOG_LEVEL: 'info',
   });
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
@@ -114,11 +116,18 @@ describe('cancel in the web app', () => {
     expect(await objectExists(stack, `uploads/${id}`)).toBe(false);
     await eventually(
       'the sweeper to remove the abandoned intent',
-      async () => ((await stack.api('GET', `/v1/images/${id}`)).status === 404 ? true : undefined),
+      async () => {
+        const res = await stack.api('GET', `/v1/images/${id}`);
+        if (res.status === 404) return true;
+        // Says what the image became instead, should it never go.
+        throw new Error(
+          `still ${res.status} ${JSON.stringify(res.json).slice(0, 300)}; original in storage: ${await objectExists(stack, `uploads/${id}`)}`,
+        );
+      },
       (PENDING_TTL_SECONDS + 30) * 1000,
       1000,
     ).catch((err: unknown) => {
-      console.log(stack.darkroom.output().slice(-4000));
+      console.log(stack.darkroom.output().slice(-12000));
       throw err;
     });
     expect(Date.now() - started, 'not before the pending TTL').toBeGreaterThanOrEqual(
