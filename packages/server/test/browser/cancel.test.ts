@@ -102,23 +102,22 @@ describe('cancel in the web app', () => {
 
   it('a tab closed mid-upload leaves a pending intent that the janitor removes', async () => {
     const { page } = await openApp(context, stack.url);
-    // Closing the page did not stop a throttled PUT here (it finished in the background and the image was
-    // processed). Holding the request in a route was not enough either: this test timed out twice in
-    // full CI runs (never alone), most likely a held request let through as the page closed. So storage
-    // is never reached at all: the route answers 503, the SDK waits to retry, and the tab dies.
-    await page.route(`${stack.s3Url}/**`, (route) =>
-      route.fulfill({
-        status: 503,
-        contentType: 'application/xml',
-        body: '<Error><Code>SlowDown</Code></Error>',
-      }),
-    );
+    // No byte may reach storage before the tab dies. A throttled PUT finished in the background after
+    // close, and a request held or answered by a Playwright route still reached storage in full CI runs
+    // (the image turned ready, its original stored), so storage is blocked in Chromium's network stack
+    // itself (CDP Network.setBlockedURLs): the SDK's PUT fails, it waits to retry, and the tab dies.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setBlockedURLs', { urls: [`${stack.s3Url}/*`] });
     const started = Date.now();
     await page.locator('#shrink').uncheck();
     await page.setInputFiles('#file-input', [BIG]);
     const card = page.locator('li.card').first();
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 30_000 }).toBe('uploading');
     const id = (await card.getAttribute('data-image-id'))!;
+    // Proof the block holds: unblocked, 2.2 MB over loopback would be stored well within this pause.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await objectExists(stack, `uploads/${id}`)).toBe(false);
     await page.close();
     expect((await stack.api('GET', `/v1/images/${id}`)).json.status).toBe('pending');
     expect(await objectExists(stack, `uploads/${id}`)).toBe(false);
