@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../server/src/api/auth/jwt.ts';
 import { JWT_SECRET } from '../../server/test/helpers/api.ts';
+import { noisePng } from '../../server/test/helpers/photos.ts';
 import { REGION, TEST_KEY } from '../../server/test/helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../../server/test/helpers/stack.ts';
 import {
@@ -35,17 +36,7 @@ beforeAll(async () => {
   });
   s3 = new S3Client({ endpoint: stack.s3, region: REGION, forcePathStyle: true, credentials: TEST_KEY });
   // A real image that stays above 10 MiB: noise does not compress.
-  bigPng = await sharp({
-    create: {
-      width: 2200,
-      height: 1800,
-      channels: 3,
-      background: '#808080',
-      noise: { type: 'gaussian', mean: 128, sigma: 60 },
-    },
-  })
-    .png({ compressionLevel: 1 })
-    .toBuffer();
+  bigPng = await noisePng();
 });
 
 afterAll(async () => {

@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createFileResumeStore, createUploader } from '@darkroom/client';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeTransport as sendPart } from '../../client/src/transport-node.ts';
 import { mintToken } from '../src/api/auth/jwt.ts';
 import { JWT_SECRET } from './helpers/api.ts';
+import { noisePng } from './helpers/photos.ts';
 import { runDarkroom } from './helpers/process.ts';
 import { startTestStack, TESTDATA, type TestStack } from './helpers/stack.ts';
 
@@ -83,17 +83,7 @@ describe('darkroom upload, resuming', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-cli-resume-'));
     const file = path.join(dir, 'noise.png');
     const resumeFile = path.join(dir, 'resume.json');
-    const png = await sharp({
-      create: {
-        width: 2200,
-        height: 1800,
-        channels: 3,
-        background: '#808080',
-        noise: { type: 'gaussian', mean: 128, sigma: 60 },
-      },
-    })
-      .png({ compressionLevel: 1 })
-      .toBuffer();
+    const png = await noisePng();
     fs.writeFileSync(file, png);
 
     // A first run that died after part 1 (the SDK with a transport that stalls every other part).

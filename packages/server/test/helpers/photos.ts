@@ -15,3 +15,18 @@ export function numberedPhoto(i: number): Promise<Buffer> {
     .jpeg({ quality: 80 })
     .toBuffer();
 }
+
+/** A real 2200×1800 PNG of Gaussian noise that stays above 10 MiB (noise does not compress): multipart-sized. */
+export function noisePng(): Promise<Buffer> {
+  return sharp({
+    create: {
+      width: 2200,
+      height: 1800,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: 60 },
+    },
+  })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
+}
