@@ -16,7 +16,9 @@ import { benchDir, repoRoot, writeResults } from './lib.ts';
 
 const SECTION = '## Browser processing: the SDK vs browser-image-compression';
 const CHROMIUM = process.env.DARKROOM_CHROMIUM ?? '/usr/bin/chromium';
-const TESTDATA = path.resolve(repoRoot, '../shared/testdata');
+
+import { TESTDATA } from '@darkroom/testdata';
+
 /**
  * "The largest JPEG" read both ways: the 22 MP DSLR photo (most pixels; "the large photo" of the corpus
  * README) and the iPhone 5 photo (most bytes; Orientation 3, so both libraries must turn it upright).
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
   const section = `${SECTION}
 
 Run ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), headless Chromium ${version} (Debian), Node ${process.version}; other sessions share the machine.
-Both libraries: longest edge ${MAX_EDGE} px, WebP, quality ${QUALITY} (the SDK's defaults), each in its Web Worker; browser-image-compression also with its own defaults (JPEG, quality 1). One warm-up, then ${RUNS} timed runs each in the same page; the output of the last run is scored. Inputs: the largest JPEGs of \`../shared/testdata\`, by pixels and by bytes.
+Both libraries: longest edge ${MAX_EDGE} px, WebP, quality ${QUALITY} (the SDK's defaults), each in its Web Worker; browser-image-compression also with its own defaults (JPEG, quality 1). One warm-up, then ${RUNS} timed runs each in the same page; the output of the last run is scored. Inputs: the largest JPEGs of \`testdata/\`, by pixels and by bytes.
 
 SSIM: mean SSIM of BT.601 luma over 8×8 windows every 4 px (K1 = 0.01, K2 = 0.03), against sharp's lanczos3 resize of the same EXIF-oriented original to each output's exact size (1.0 = identical; an output left upside down would score near 0). "Detail vs reference" is the mean absolute Laplacian of the output's luma over the reference's (1.00 = as sharp as lanczos3; lower = softer, which also costs fewer bytes; not "higher is better": aliasing and ringing add high-frequency energy too). "Longest main-thread task" is the longest Long Task the page saw during the timed runs: what a user would feel as jank.
 

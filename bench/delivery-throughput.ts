@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { testImage } from '@darkroom/testdata';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import { signTransformPath } from '../packages/server/src/delivery/transform-signature.ts';
 import {
@@ -35,7 +36,7 @@ const CLIENT_CORE = '1';
 const WRK = process.env.WRK ?? 'wrk';
 const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const TRANSFORM_SECRET = 'bench-transform-secret-0123456789';
-const PHOTO = path.join(repoRoot, '../shared/testdata/photos/2569067123_aca715a2ee_o.jpg');
+const PHOTO = testImage('photos/2569067123_aca715a2ee_o.jpg');
 /** `bench` at 1200 px WebP is ~100 KB for this photo; `large` is the transform source. */
 const VARIANTS = 'thumb:320,bench:1200,large:2560';
 const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';

@@ -7,9 +7,11 @@
  *
  * Run: npm run bench:load   (BENCH_CLIENTS, BENCH_DURATION to change the defaults of 200 and 60)
  */
+
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { testImage } from '@darkroom/testdata';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import {
   cpuSeconds,
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
   const pid = server.proc.pid;
   try {
     const api = server.url;
-    const dir = path.join(repoRoot, '..', 'shared', 'testdata', 'orientation');
+    const dir = testImage('orientation');
     const photos = fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.jpg'))

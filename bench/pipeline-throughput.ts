@@ -1,7 +1,7 @@
 /**
  * Pipeline throughput: images per second through the whole of `darkroom start` (POST /v1/uploads →
  * presigned PUT to the embedded S3 → ObjectCreated → embedded SQS → worker → variants stored → ready,
- * learnt from GET /v1/events), for the 22 MP photo in ../shared/testdata with the default variants,
+ * learnt from GET /v1/events), for the 22 MP photo in testdata/ with the default variants,
  * against bare sharp doing the same transforms on the same file with the same concurrency, in the same
  * run. Also p50/p99 from "PUT complete" to "ready", split by where the time goes.
  *
@@ -10,11 +10,13 @@
  *        BENCH_INFLIGHT (images uploaded but not yet ready, default concurrency + 1).
  * Runs the compiled server (packages/server/dist): `npm run build` first after changing it.
  */
+
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
@@ -32,7 +34,7 @@ import {
 } from './lib.ts';
 
 const SECTION = '## Pipeline throughput (upload → ready, 22 MP photo)';
-const PHOTO = path.resolve(repoRoot, '../shared/testdata/photos/canon-eos-5d-mark-iii_22mp.jpg');
+const PHOTO = testImage('photos/canon-eos-5d-mark-iii_22mp.jpg');
 const CONCURRENCY = os.cpus().length;
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);

@@ -15,12 +15,14 @@
  * Run: npm run bench:upload-paths   (BENCH_DURATION=10 for a short trial; default 60 s per path)
  * Runs the compiled server (packages/server/dist): the npm script builds it first.
  */
+
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { testImage } from '@darkroom/testdata';
 import ts from 'typescript';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import {
@@ -50,13 +52,13 @@ const REGION = 'us-east-1';
 const API_CORE = '0';
 const OTHER_CORE = '1';
 const SAMPLE_MS = 50;
-/** The largest real JPEGs in ../shared/testdata (no ~5 MB photo exists there). */
+/** The largest real JPEGs in testdata/ (no ~5 MB photo exists there). */
 const PHOTOS = [
   'orientation/apple-iphone-5_orientation3_gps.jpg',
   'photos/canon-eos-5d-mark-iii_22mp.jpg',
   'photos/HMD_Nokia_8.3_5G.jpg',
   'photos/oppo-r7-plus_13mp_gps.jpg',
-].map((p) => path.resolve(repoRoot, '../shared/testdata', p));
+].map(testImage);
 const SVG_FILE = path.join(benchDir, 'upload-paths.svg');
 
 // ---------------------------------------------------------------------------------------------------
@@ -617,7 +619,7 @@ async function main(): Promise<void> {
     const reproduce = `${DURATION_S === 60 ? '' : `BENCH_DURATION=${DURATION_S} `}npm run bench:upload-paths`;
     const section = `${SECTION}
 
-Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), Linux ${os.release()}, Node ${process.version}. ${CLIENTS} concurrent clients (one user each, keep-alive), ${DURATION_S} s per path after ${WARMUP_S} s of warm-up each, in the same run: traditional ${DURATION_S / 2} s, darkroom ${DURATION_S} s, traditional ${DURATION_S / 2} s, so drift hits both. Photos: the ${photos.length} largest real JPEGs in \`../shared/testdata\` (mean ${fmt(meanMB, 2)} MB: ${sizes}). The corpus has no ~5 MB photo, so each upload carries less than half the issue's 5 MB. Each client cycles through the photos.
+Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), Linux ${os.release()}, Node ${process.version}. ${CLIENTS} concurrent clients (one user each, keep-alive), ${DURATION_S} s per path after ${WARMUP_S} s of warm-up each, in the same run: traditional ${DURATION_S / 2} s, darkroom ${DURATION_S} s, traditional ${DURATION_S / 2} s, so drift hits both. Photos: the ${photos.length} largest real JPEGs in \`testdata/\` (mean ${fmt(meanMB, 2)} MB: ${sizes}). The corpus has no ~5 MB photo, so each upload carries less than half the issue's 5 MB. Each client cycles through the photos.
 
 Same storage for both: one \`darkroom s3\` (SigV4, MD5 + fsync per object, ObjectCreated events) and one \`darkroom sqs\`, spawned and pinned to core ${OTHER_CORE} with the load generator (this script). The process under test is pinned alone to core ${API_CORE}. Both paths store each photo as \`uploads/<uuid>\` in the same bucket, so S3 and SQS do the same work either way. No worker runs, because processing is not part of the claim.
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { TESTDATA } from '@darkroom/testdata';
 import { describe, expect, it } from 'vitest';
-import { TESTDATA } from '../../server/test/helpers/stack.ts';
 import { isAnimated, isAnimatedGif, isAnimatedWebp, isApng } from '../src/animation.ts';
 
 const read = (p: string) => new Uint8Array(fs.readFileSync(path.join(TESTDATA, p)));

@@ -4,12 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TESTDATA } from '@darkroom/testdata';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../server/test/browser/harness.ts';
-import { TESTDATA } from '../../server/test/helpers/stack.ts';
 import type { PrepareResult, ProcessOptions } from '../src/types.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

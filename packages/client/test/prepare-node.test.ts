@@ -2,9 +2,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { TESTDATA } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { TESTDATA } from '../../server/test/helpers/stack.ts';
 import { prepareImage } from '../src/index.ts';
 import { prepare } from '../src/prepare.ts';
 import { nodeProcessor } from '../src/process-node.ts';

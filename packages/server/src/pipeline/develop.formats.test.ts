@@ -1,13 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { TESTDATA, testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type DevelopedImage, developImage, formatsForMimeTypes } from './develop.ts';
 import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from './variants.ts';
-
-const TESTDATA = fileURLToPath(new URL('../../../../../shared/testdata/', import.meta.url));
 
 let workRoot: string;
 beforeAll(async () => {
@@ -21,7 +19,7 @@ async function develop(
   file: string,
   variants: readonly VariantSpec[] = DEFAULT_VARIANTS,
 ): Promise<DevelopedImage> {
-  return developImage(TESTDATA + file, await mkdtemp(join(workRoot, 'job-')), variants, DEFAULT_LIMITS);
+  return developImage(testImage(file), await mkdtemp(join(workRoot, 'job-')), variants, DEFAULT_LIMITS);
 }
 
 /** Mean R, G, B of a region of an image file. */
@@ -69,7 +67,7 @@ describe('HEIC (libheif-js)', () => {
     const started = performance.now();
     setTimeout(() => ac.abort(new Error('shutting down')), 100);
     await expect(
-      developImage(`${TESTDATA}formats/IMG_5195.HEIC`, dir, DEFAULT_VARIANTS, DEFAULT_LIMITS, {
+      developImage(`${TESTDATA}/formats/IMG_5195.HEIC`, dir, DEFAULT_VARIANTS, DEFAULT_LIMITS, {
         signal: ac.signal,
       }),
     ).rejects.toThrow('shutting down');

@@ -1,14 +1,12 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { TESTDATA, testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, developImage, type PipelineLimits } from './develop.ts';
 import { PipelineError, type PipelineErrorCode } from './errors.ts';
 import { DEFAULT_VARIANTS } from './variants.ts';
-
-const TESTDATA = fileURLToPath(new URL('../../../../../shared/testdata/', import.meta.url));
 
 let workRoot: string;
 beforeAll(async () => {
@@ -23,7 +21,7 @@ async function refusal(file: string, limits: PipelineLimits = DEFAULT_LIMITS): P
   const dir = await mkdtemp(join(workRoot, 'job-'));
   const t0 = performance.now();
   try {
-    await developImage(TESTDATA + file, dir, DEFAULT_VARIANTS, limits);
+    await developImage(testImage(file), dir, DEFAULT_VARIANTS, limits);
   } catch (e) {
     console.info(`${file}: ${(e as Error).message} (${(performance.now() - t0).toFixed(0)} ms)`);
     expect(e).toBeInstanceOf(PipelineError);
@@ -84,7 +82,7 @@ describe('hostile files that are accepted, on purpose', () => {
   it('png_decompression_dos.png: a valid 1x1 PNG, developed; its 6 MiB of zTXt text is not copied out', async () => {
     const before = process.memoryUsage().rss;
     const r = await developImage(
-      `${TESTDATA}hostile/png_decompression_dos.png`,
+      `${TESTDATA}/hostile/png_decompression_dos.png`,
       await mkdtemp(join(workRoot, 'job-')),
       DEFAULT_VARIANTS,
       DEFAULT_LIMITS,

@@ -1,13 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { TESTDATA, testImage } from '@darkroom/testdata';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type DevelopedImage, developImage } from './develop.ts';
 import { parseVariants } from './variants.ts';
 
-const TESTDATA = fileURLToPath(new URL('../../../../../shared/testdata/', import.meta.url));
 const VARIANTS = parseVariants('thumb:320,large:2560');
 
 let workRoot: string;
@@ -19,7 +18,7 @@ afterAll(async () => {
 });
 
 async function develop(file: string): Promise<DevelopedImage> {
-  return developImage(TESTDATA + file, await mkdtemp(join(workRoot, 'job-')), VARIANTS, DEFAULT_LIMITS);
+  return developImage(testImage(file), await mkdtemp(join(workRoot, 'job-')), VARIANTS, DEFAULT_LIMITS);
 }
 
 /** Greyscale 32x24 (or 24x32) fingerprint of an image, as raw bytes. */
@@ -49,7 +48,7 @@ describe.each([
   });
 
   it('the fingerprint tells orientations apart (so the test below means something)', async () => {
-    const stored = `${TESTDATA}orientation/${kind}_1.jpg`;
+    const stored = `${TESTDATA}/orientation/${kind}_1.jpg`;
     const flipped = await fingerprint(sharp(stored).flip(), fw, fh);
     const flopped = await fingerprint(sharp(stored).flop(), fw, fh);
     expect(meanAbsDiff(reference, flipped)).toBeGreaterThan(4 * SAME);
@@ -77,7 +76,7 @@ describe('orientation edge cases', () => {
     const r = await develop(file);
     expect({ width: r.width, height: r.height }).toEqual({ width, height });
     expect({ width: r.variants[1]!.width, height: r.variants[1]!.height }).toEqual({ width, height });
-    const asStored = await fingerprint(TESTDATA + file, width / 50, height / 50);
+    const asStored = await fingerprint(testImage(file), width / 50, height / 50);
     expect(
       meanAbsDiff(asStored, await fingerprint(r.variants[1]!.file, width / 50, height / 50)),
     ).toBeLessThan(SAME);
@@ -90,12 +89,12 @@ describe('orientation edge cases', () => {
       [240, 320],
       [1536, 2048],
     ]);
-    const rotated = await fingerprint(sharp(`${TESTDATA}orientation/canon_hdr_NO.jpg`).rotate(90), 24, 32);
+    const rotated = await fingerprint(sharp(`${TESTDATA}/orientation/canon_hdr_NO.jpg`).rotate(90), 24, 32);
     expect(meanAbsDiff(rotated, await fingerprint(r.variants[1]!.file, 24, 32))).toBeLessThan(SAME);
   });
 
   it('an upside-down iPhone photo (Orientation=3) is turned 180°', async () => {
-    const file = `${TESTDATA}orientation/apple-iphone-5_orientation3_gps.jpg`;
+    const file = `${TESTDATA}/orientation/apple-iphone-5_orientation3_gps.jpg`;
     const r = await develop('orientation/apple-iphone-5_orientation3_gps.jpg');
     expect({ width: r.width, height: r.height }).toEqual({ width: 3264, height: 2448 });
     const out = await fingerprint(r.variants[0]!.file, 32, 24);

@@ -1,13 +1,11 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type DevelopedImage, developImage } from './develop.ts';
 import { DEFAULT_VARIANTS, fitInside } from './variants.ts';
-
-const TESTDATA = fileURLToPath(new URL('../../../../../shared/testdata/', import.meta.url));
 
 let workRoot: string;
 beforeAll(async () => {
@@ -23,7 +21,7 @@ function develop(file: string): Promise<DevelopedImage> {
   let p = developed.get(file);
   if (!p) {
     p = mkdtemp(join(workRoot, 'job-')).then((dir) =>
-      developImage(TESTDATA + file, dir, DEFAULT_VARIANTS, DEFAULT_LIMITS),
+      developImage(testImage(file), dir, DEFAULT_VARIANTS, DEFAULT_LIMITS),
     );
     developed.set(file, p);
   }
@@ -105,7 +103,7 @@ describe('photos', () => {
     'photos/HMD_Nokia_8.3_5G.jpg',
     'photos/DSCN0010.jpg',
   ])('strips EXIF and GPS from %s', async (file) => {
-    const original = await readFile(TESTDATA + file);
+    const original = await readFile(testImage(file));
     expect(original.includes(Buffer.from('Exif\0\0'))).toBe(true); // the scan below means something
     const inputMeta = await sharp(original).metadata();
     expect(inputMeta.exif).toBeDefined();

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { testImage } from '@darkroom/testdata';
 import { describe, expect, it } from 'vitest';
 import { ftypBrands, gifFrames, sniffFormat } from './sniff.ts';
 
-const TESTDATA = fileURLToPath(new URL('../../../../../shared/testdata/', import.meta.url));
-const read = (p: string): Buffer => readFileSync(TESTDATA + p);
+const read = (p: string): Buffer => readFileSync(testImage(p));
 
 describe('sniffFormat', () => {
   it.each([

@@ -10,7 +10,7 @@ import { freePort, type RunningProcess, runDarkroom } from '../helpers/process.t
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '../../../..');
-export const TESTDATA = path.resolve(REPO, '../shared/testdata');
+export { TESTDATA } from '@darkroom/testdata';
 export const CHROMIUM = process.env.DARKROOM_CHROMIUM ?? '/usr/bin/chromium';
 /** Screenshots of the main screens land here (gitignored); the path is printed in the test log. */
 export const SCREENSHOTS = path.join(here, 'screenshots');

@@ -10,11 +10,7 @@ import { JWT_SECRET } from './api.ts';
 import { freePort } from './process.ts';
 import { TEST_KEY } from './s3.ts';
 
-/** Where the shared test images live (../shared/testdata beside the repository). */
-export const TESTDATA = path.resolve(
-  path.dirname(new URL(import.meta.url).pathname),
-  '../../../../../shared/testdata',
-);
+export { TESTDATA } from '@darkroom/testdata';
 
 export interface TestStack {
   config: Config;
