@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeEventKey } from '../storage/s3-server/notifications.ts';
 import { decodeEventKey, imageIdFromKey, parseS3EventMessage, syntheticObjectCreated } from './s3-events.ts';
@@ -69,5 +71,45 @@ describe('S3 event messages', () => {
     expect(imageIdFromKey(`uploads/${id}`)).toBe(id);
     expect(imageIdFromKey(`uploads/${id}/x`)).toBeUndefined();
     expect(imageIdFromKey('variants/x')).toBeUndefined();
+  });
+});
+
+// Bodies exactly as a real Ceph RGW 16.2 pushed them over AMQP (test/fixtures/rgw-events/capture.ts).
+const rgwFixture = (name: string) =>
+  fs.readFileSync(path.join(import.meta.dirname, '../../test/fixtures/rgw-events', `${name}.json`), 'utf8');
+
+describe('Ceph RGW notifications (captured from a real gateway)', () => {
+  it.each([
+    ['put', 'ObjectCreated:Put', 'uploads/0b1d6f4e-9c1a-4f5e-8d2b-3a4c5d6e7f80'],
+    ['post', 'ObjectCreated:Post', 'uploads/1b1d6f4e-9c1a-4f5e-8d2b-3a4c5d6e7f80'],
+    [
+      'completemultipartupload',
+      'ObjectCreated:CompleteMultipartUpload',
+      'uploads/2b1d6f4e-9c1a-4f5e-8d2b-3a4c5d6e7f80',
+    ],
+    ['copy', 'ObjectCreated:Copy', 'uploads/3b1d6f4e-9c1a-4f5e-8d2b-3a4c5d6e7f80'],
+  ])('%s: eventSource ceph:s3, eventVersion 2.2, empty region', (name, eventName, key) => {
+    const body = rgwFixture(name);
+    const raw = JSON.parse(body) as {
+      Records: { eventSource: string; eventVersion: string; awsRegion: string }[];
+    };
+    expect(raw.Records[0]).toMatchObject({ eventSource: 'ceph:s3', eventVersion: '2.2', awsRegion: '' });
+    const parsed = parseS3EventMessage(body);
+    expect(parsed.kind).toBe('records');
+    const [record] = parsed.kind === 'records' ? parsed.records : [];
+    expect(record).toMatchObject({ eventName, bucket: 'capture-bucket', key });
+    expect(record!.eTag).toMatch(/^[0-9a-f]{32}(-\d+)?$/);
+    expect(imageIdFromKey(record!.key)).toBe(key.slice('uploads/'.length));
+  });
+
+  it('takes the key as RGW sends it: raw, not URL-decoded', () => {
+    const parsed = parseS3EventMessage(rgwFixture('put-raw-key'));
+    // Decoding it as AWS keys are decoded would make "photo 1é x%.jpg" of it, or fail on the lone %.
+    expect(parsed.kind === 'records' && parsed.records[0]?.key).toBe('uploads/photo 1é+x%.jpg');
+  });
+
+  it('the multipart event carries the multipart ETag', () => {
+    const parsed = parseS3EventMessage(rgwFixture('completemultipartupload'));
+    expect(parsed.kind === 'records' && parsed.records[0]?.eTag).toMatch(/-2$/);
   });
 });

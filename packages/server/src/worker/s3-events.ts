@@ -25,9 +25,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Where notifications come from: AWS and MinIO URL-encode object keys, Ceph RGW sends them raw. */
+const EVENT_SOURCES: Readonly<Record<string, { keysEncoded: boolean }>> = {
+  'aws:s3': { keysEncoded: true },
+  'minio:s3': { keysEncoded: true },
+  'ceph:s3': { keysEncoded: false },
+};
+
 /**
- * Parses an SQS message body that should be an S3 event notification exactly as AWS (or MinIO) sends
- * it. Anything else is `unknown`: the worker logs it and leaves it for the dead-letter queue.
+ * Parses a queue message body that should be an S3 event notification exactly as AWS, MinIO or Ceph
+ * RGW sends it (RGW: `eventSource` `ceph:s3`, keys not URL-encoded, empty region, eventVersion 2.2).
+ * Anything else is `unknown`: the worker logs it and leaves it for the dead-letter queue.
  */
 export function parseS3EventMessage(body: string): ParsedMessage {
   let doc: unknown;
@@ -46,8 +54,12 @@ export function parseS3EventMessage(body: string): ParsedMessage {
     if (typeof r.eventVersion !== 'string' || !/^2\.\d+$/.test(r.eventVersion)) {
       return { kind: 'unknown', reason: `${at}.eventVersion ${JSON.stringify(r.eventVersion)} is not 2.x` };
     }
-    if (r.eventSource !== 'aws:s3' && r.eventSource !== 'minio:s3' && r.eventSource !== 'ceph:s3') {
-      return { kind: 'unknown', reason: `${at}.eventSource ${JSON.stringify(r.eventSource)} is not aws:s3` };
+    const source = typeof r.eventSource === 'string' ? EVENT_SOURCES[r.eventSource] : undefined;
+    if (!source) {
+      return {
+        kind: 'unknown',
+        reason: `${at}.eventSource ${JSON.stringify(r.eventSource)} is not aws:s3, minio:s3 or ceph:s3`,
+      };
     }
     const eventName = typeof r.eventName === 'string' ? r.eventName.replace(/^s3:/, '') : '';
     if (!eventName.startsWith('ObjectCreated:')) continue;
@@ -57,11 +69,13 @@ export function parseS3EventMessage(body: string): ParsedMessage {
     if (typeof bucket !== 'string' || !object || typeof object.key !== 'string') {
       return { kind: 'unknown', reason: `${at}.s3 lacks bucket.name or object.key` };
     }
-    let key: string;
-    try {
-      key = decodeEventKey(object.key);
-    } catch {
-      return { kind: 'unknown', reason: `${at}.s3.object.key is not valid URL encoding` };
+    let key = object.key;
+    if (source.keysEncoded) {
+      try {
+        key = decodeEventKey(object.key);
+      } catch {
+        return { kind: 'unknown', reason: `${at}.s3.object.key is not valid URL encoding` };
+      }
     }
     records.push({
       eventName,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { createPgDatabase } from '@darkroom/testkit';
 import pino from 'pino';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -17,30 +17,9 @@ import { REGION, startTestS3, TEST_KEY, type TestS3 } from './s3.ts';
 
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef';
 
-/** Where test PostgreSQL databases are created (the machine's local server, trust auth). */
-export const PG_ADMIN_URL = process.env.DARKROOM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export { createPgDatabase };
 
 export type DbKind = 'sqlite' | 'postgres';
-
-/** A fresh, uniquely named PostgreSQL database; `drop()` removes it. */
-export async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `darkroom_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 export interface TestApi {
   url: string;
