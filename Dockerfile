@@ -11,6 +11,9 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 COPY packages/server/package.json packages/server/
+COPY packages/s3-server/package.json packages/s3-server/
+COPY packages/sqs-server/package.json packages/sqs-server/
+COPY packages/aws-auth/package.json packages/aws-auth/
 COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 # --ignore-scripts: the root `prepare` script builds the sources, which are not here yet; the native modules'
@@ -23,11 +26,18 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/server/package.json packages/server/
+COPY packages/s3-server/package.json packages/s3-server/
+COPY packages/sqs-server/package.json packages/sqs-server/
+COPY packages/aws-auth/package.json packages/aws-auth/
 COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 COPY packages/web/package.json packages/web/
 RUN npm ci --ignore-scripts
 COPY packages/server packages/server
+# The embedded S3 and SQS servers (the `start`, `s3` and `sqs` roles) and the SigV4 code they share.
+COPY packages/s3-server packages/s3-server
+COPY packages/sqs-server packages/sqs-server
+COPY packages/aws-auth packages/aws-auth
 # The web app served at `/` (`npm run build` runs vite build on it).
 COPY packages/web packages/web
 # `darkroom upload` runs the client SDK's compiled dist.
@@ -44,6 +54,12 @@ COPY package.json ./
 COPY packages/server/package.json packages/server/
 COPY packages/server/bin packages/server/bin
 COPY --from=build /app/packages/server/dist packages/server/dist
+COPY packages/s3-server/package.json packages/s3-server/
+COPY --from=build /app/packages/s3-server/dist packages/s3-server/dist
+COPY packages/sqs-server/package.json packages/sqs-server/
+COPY --from=build /app/packages/sqs-server/dist packages/sqs-server/dist
+COPY packages/aws-auth/package.json packages/aws-auth/
+COPY --from=build /app/packages/aws-auth/dist packages/aws-auth/dist
 COPY packages/client/package.json packages/client/
 COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/packages/web/dist packages/web/dist

@@ -12,3 +12,5 @@ export const TESTDATA = path.dirname(fileURLToPath(import.meta.url));
 export function testImage(relative: string): string {
   return path.join(TESTDATA, relative);
 }
+
+export { xorshift } from './random.ts';

@@ -3,12 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { REGION, TEST_KEY } from '@darkroom/s3-server/test-support';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../server/src/api/auth/jwt.ts';
 import { JWT_SECRET } from '../../server/test/helpers/api.ts';
 import { noisePng } from '../../server/test/helpers/photos.ts';
-import { REGION, TEST_KEY } from '../../server/test/helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../../server/test/helpers/stack.ts';
 import {
   createMemoryResumeStore,

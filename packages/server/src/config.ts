@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { AccessKey } from '@darkroom/aws-auth';
 import { z } from 'zod';
 
 /** Development credentials; printed at start-up so nobody mistakes them for secrets. */
@@ -129,11 +130,6 @@ const envSchema = z.object({
   /** GET /dev/token in `darkroom start` (the web app's sign-in); default: on only with the development JWT secret. */
   DARKROOM_DEV_TOKEN_ROUTE: optionalBool,
 });
-
-export interface AccessKey {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-}
 
 /** Validated, frozen configuration shared by every role. */
 export interface Config {

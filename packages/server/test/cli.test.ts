@@ -11,9 +11,9 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { s3ErrorOf, TEST_KEY } from '@darkroom/s3-server/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, type RunningProcess, runDarkroom } from './helpers/process.ts';
-import { s3ErrorOf, TEST_KEY } from './helpers/s3.ts';
 
 const MiB = 1024 * 1024;
 const cleanups: (() => unknown)[] = [];

@@ -3,16 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { REGION, startTestS3, TEST_KEY, type TestS3 } from '@darkroom/s3-server/test-support';
+import { createSqsServer, type EmbeddedSqsServer } from '@darkroom/sqs-server';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { type EmbeddedSqsServer, startSqsServer } from '../src/queue/sqs-server/index.ts';
 import { runApiRole } from '../src/roles/api.ts';
 import { PreflightError } from '../src/roles/preflight.ts';
 import { runWorkerRole } from '../src/roles/worker.ts';
 import { JWT_SECRET } from './helpers/api.ts';
 import { freePort, runDarkroom } from './helpers/process.ts';
-import { REGION, startTestS3, TEST_KEY, type TestS3 } from './helpers/s3.ts';
 
 // Start-up checks against storage and a queue configured like AWS ones (explicit endpoint and queue
 // URL): a deployment mistake is named at start-up instead of surfacing as failed uploads.
@@ -24,7 +24,7 @@ let queueUrl: string;
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-preflight-'));
   s3 = await startTestS3();
-  sqs = await startSqsServer({
+  sqs = await createSqsServer({
     host: '127.0.0.1',
     port: 0,
     dataDir: path.join(dir, 'sqs'),

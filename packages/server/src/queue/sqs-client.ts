@@ -4,10 +4,10 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { ACCOUNT_ID } from '@darkroom/sqs-server';
 import { type Config, localEndpointHost } from '../config.ts';
 import { UPLOADS_QUEUE_NAME } from '../storage/bucket-setup.ts';
 import { syntheticObjectCreated } from '../worker/s3-events.ts';
-import { ACCOUNT_ID } from './sqs-server/index.ts';
 
 /** The embedded SQS server's endpoint at HOST:SQS_PORT. */
 export function embeddedSqsEndpoint(config: Config): string {

@@ -1,12 +1,16 @@
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import {
+  createS3Server,
+  type EmbeddedS3Server,
+  type NotificationSender,
+  S3_MAX_OBJECT_BYTES,
+} from '@darkroom/s3-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { createSqsClientNotificationSender } from '../queue/notification-senders.ts';
 import { createSqsClient } from '../queue/sqs-client.ts';
-import { createSqsClientNotificationSender } from '../queue/sqs-server/index.ts';
 import { setUpEmbeddedBucket } from '../storage/bucket-setup.ts';
-import type { NotificationSender } from '../storage/s3-server/notifications.ts';
-import { type EmbeddedS3Server, S3_MAX_OBJECT_BYTES, startS3Server } from '../storage/s3-server/server.ts';
 
 /**
  * Runs the embedded S3 server (data under `{DATA_DIR}/s3`) with Darkroom's bucket, its CORS rule and its
@@ -20,7 +24,7 @@ export async function runS3Role(
   sender?: NotificationSender,
 ): Promise<EmbeddedS3Server> {
   const sqsClient = sender ? undefined : createSqsClient(config);
-  const server = await startS3Server({
+  const server = await createS3Server({
     host: config.host,
     port: config.s3.port,
     dataDir: path.join(config.dataDir, 's3'),

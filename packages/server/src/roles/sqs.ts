@@ -1,13 +1,13 @@
 import path from 'node:path';
+import { createSqsServer, type EmbeddedSqsServer } from '@darkroom/sqs-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createSqsClient, setUpEmbeddedQueues } from '../queue/sqs-client.ts';
-import { type EmbeddedSqsServer, startSqsServer } from '../queue/sqs-server/index.ts';
 
 /** Runs the embedded SQS server (data under `{DATA_DIR}/sqs`) with the uploads queue and its DLQ. */
 export async function runSqsRole(config: Config, log: Logger): Promise<EmbeddedSqsServer> {
   const dataDir = path.join(config.dataDir, 'sqs');
-  const server = await startSqsServer({
+  const server = await createSqsServer({
     host: config.host,
     port: config.sqs.port,
     dataDir,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { devTokenRouteEnabled } from '../api/web-app.ts';
 import type { Config } from '../config.ts';
-import { createSqsNotificationSender } from '../queue/sqs-server/index.ts';
+import { createSqsNotificationSender } from '../queue/notification-senders.ts';
 import { runApiRole } from './api.ts';
 import { runS3Role } from './s3.ts';
 import { runSqsRole } from './sqs.ts';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { encodeEventKey } from '@darkroom/s3-server';
 import { describe, expect, it } from 'vitest';
-import { encodeEventKey } from '../storage/s3-server/notifications.ts';
 import { decodeEventKey, imageIdFromKey, parseS3EventMessage, syntheticObjectCreated } from './s3-events.ts';
 
 const record = (key: string, extra: Record<string, unknown> = {}) =>

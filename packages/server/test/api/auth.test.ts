@@ -1,8 +1,9 @@
 // Authentication (bearer JWTs) and owner isolation: another caller's image does not exist for you.
+
+import { bytes } from '@darkroom/s3-server/test-support';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { JWT_SECRET } from '../helpers/api.ts';
-import { bytes } from '../helpers/s3.ts';
 import {
   apiError,
   createIntent,

@@ -1,7 +1,8 @@
 // Image records: one image's JSON, the owner's list (newest first, cursor-paginated), deletion.
+
+import { bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
 import type { TestApi } from '../helpers/api.ts';
-import { bytes } from '../helpers/s3.ts';
 import {
   apiError,
   DATABASES,

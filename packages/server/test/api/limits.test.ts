@@ -1,8 +1,9 @@
 // Per-owner limits on intents: uploads per minute, pending uploads, stored bytes. They hold under
 // concurrency because limits are checked and the intent recorded under a per-owner lock.
+
+import { bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
 import type { TestApi } from '../helpers/api.ts';
-import { bytes } from '../helpers/s3.ts';
 import {
   apiError,
   DATABASES,

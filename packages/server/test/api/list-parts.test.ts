@@ -1,6 +1,7 @@
 // GET /v1/uploads/{id}/parts: what storage holds of a multipart upload, for clients that resume.
+
+import { bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
-import { bytes } from '../helpers/s3.ts';
 import {
   apiError,
   createIntent,

@@ -1,9 +1,9 @@
 // Multipart uploads: the intent plans parts, /parts presigns each at its exact length, /complete
 // assembles them, DELETE /v1/uploads/{id} aborts.
 import { GetObjectCommand, ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { bodyBytes, bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
 import type { TestApi } from '../helpers/api.ts';
-import { bodyBytes, bytes } from '../helpers/s3.ts';
 import {
   apiError,
   createIntent,

@@ -2,8 +2,8 @@
 
 import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { bodyBytes, bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
-import { bodyBytes, bytes } from '../helpers/s3.ts';
 import {
   createIntent,
   DATABASES,

@@ -1,7 +1,8 @@
 // Presigned PUT uploads: the URL the API returns binds key, type, exact length, checksum and expiry,
 // and storage refuses anything else before storing a byte. Also the PUT "complete" fallback.
+
+import { bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
-import { bytes } from '../helpers/s3.ts';
 import {
   apiError,
   DATABASES,

@@ -1,5 +1,5 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { TEST_KEY } from '../helpers/s3.ts';
+import { TEST_KEY } from '@darkroom/s3-server/test-support';
 import type { TestStack } from '../helpers/stack.ts';
 
 /** The value of one Prometheus sample on /metrics (0 when absent), e.g. `metric(text, 'x_total{result="hit"}')`. */

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { REGION, TEST_KEY } from '@darkroom/s3-server/test-support';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { JWT_SECRET } from '../helpers/api.ts';
 import { numberedPhoto } from '../helpers/photos.ts';
 import { freePort, type RunningProcess, runDarkroom } from '../helpers/process.ts';
-import { REGION, TEST_KEY } from '../helpers/s3.ts';
 import { TESTDATA } from '../helpers/stack.ts';
 
 // A few hundred uploads while the embedded SQS server and the workers are SIGKILLed again and again

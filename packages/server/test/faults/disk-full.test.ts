@@ -9,8 +9,8 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { s3ErrorOf, startTestS3, type TestS3 } from '@darkroom/s3-server/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3ErrorOf, startTestS3, type TestS3 } from '../helpers/s3.ts';
 
 // The embedded S3 server's data dir on a small tmpfs that fills up: writes fail with an S3 error,
 // nothing half-written stays, and writes work again once space returns. Mounting needs root (CI runs

@@ -13,9 +13,9 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { bodyBytes, REGION, s3ErrorOf, TEST_KEY } from '@darkroom/s3-server/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, type RunningProcess, runDarkroom } from '../helpers/process.ts';
-import { bodyBytes, REGION, s3ErrorOf, TEST_KEY } from '../helpers/s3.ts';
 
 // SIGKILL of `darkroom s3` in the middle of a CompleteMultipartUpload and of a browser POST upload:
 // no partial object is ever visible, temp files are gone after the restart, and the client's retry

@@ -1,19 +1,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { REGION, startTestS3, TEST_KEY, type TestS3 } from '@darkroom/s3-server/test-support';
+import { createSqsServer, type EmbeddedSqsServer } from '@darkroom/sqs-server';
 import { createPgDatabase } from '@darkroom/testkit';
 import pino from 'pino';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
+import { createSqsNotificationSender } from '../../src/queue/notification-senders.ts';
 import { createSqsClient, setUpEmbeddedQueues } from '../../src/queue/sqs-client.ts';
-import {
-  createSqsNotificationSender,
-  type EmbeddedSqsServer,
-  startSqsServer,
-} from '../../src/queue/sqs-server/index.ts';
 import { type RunningApi, runApiRole } from '../../src/roles/api.ts';
 import { setUpEmbeddedBucket } from '../../src/storage/bucket-setup.ts';
-import { REGION, startTestS3, TEST_KEY, type TestS3 } from './s3.ts';
 
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef';
 
@@ -45,7 +42,7 @@ export interface TestApi {
 /** Starts the embedded S3 server and the API over SQLite or a fresh PostgreSQL database, on random ports. */
 export async function startTestApi(kind: DbKind, env: Record<string, string> = {}): Promise<TestApi> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-api-'));
-  const sqs = await startSqsServer({
+  const sqs = await createSqsServer({
     host: '127.0.0.1',
     port: 0,
     dataDir: path.join(dataDir, 'sqs'),

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TEST_KEY } from '@darkroom/s3-server/test-support';
 import pino from 'pino';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -8,7 +9,6 @@ import { runStart } from '../../src/roles/start.ts';
 import type { Sweeper } from '../../src/worker/sweeper.ts';
 import { JWT_SECRET } from './api.ts';
 import { freePort } from './process.ts';
-import { TEST_KEY } from './s3.ts';
 
 export { TESTDATA } from '@darkroom/testdata';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { HeadObjectCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { REGION, TEST_KEY } from '@darkroom/s3-server/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REGION, TEST_KEY } from '../helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 // Storage that can only post webhooks (MinIO, Ceph RGW): its events reach the workers through

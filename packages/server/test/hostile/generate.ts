@@ -1,6 +1,6 @@
 import { crc32, deflateSync } from 'node:zlib';
+import { xorshift } from '@darkroom/testdata';
 import sharp from 'sharp';
-import { xorshift } from '../helpers/random.ts';
 
 // Hostile images built from bytes, so the suite does not depend on finding them in the wild.
 

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TEST_KEY } from '@darkroom/s3-server/test-support';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { JWT_SECRET } from '../helpers/api.ts';
 import { freePort, type RunningProcess, runDarkroom } from '../helpers/process.ts';
-import { TEST_KEY } from '../helpers/s3.ts';
 import { TESTDATA } from '../helpers/stack.ts';
 import {
   garbage,

@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { REGION, TEST_KEY } from '@darkroom/s3-server/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { createPgDatabase, JWT_SECRET } from '../helpers/api.ts';
 import { numberedPhoto } from '../helpers/photos.ts';
 import { freePort, type RunningProcess, runDarkroom } from '../helpers/process.ts';
-import { REGION, TEST_KEY } from '../helpers/s3.ts';
 
 // The scale-out rehearsal: every role in its own process, as on AWS, sharing PostgreSQL. Two APIs take
 // the uploads, two workers share the queue, and one worker is SIGKILLed mid-run.

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { TEST_KEY } from '@darkroom/s3-server/test-support';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,6 @@ import { mintToken } from '../../src/api/auth/jwt.ts';
 import { signTransformPath, transformSignature } from '../../src/delivery/transform-signature.ts';
 import { runApiRole } from '../../src/roles/api.ts';
 import { JWT_SECRET, startTestApi, type TestApi } from '../helpers/api.ts';
-import { TEST_KEY } from '../helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 // The abuse and access matrix: who may do what to whose image, which tokens are refused, what a presigned

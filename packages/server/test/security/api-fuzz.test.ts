@@ -1,6 +1,6 @@
+import { xorshift } from '@darkroom/testdata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.ts';
-import { xorshift } from '../helpers/random.ts';
 
 // The API's request parsing under malformed and random bodies: a 4xx with the stable error shape
 // `{error:{code,message}}`, never a 5xx, and the API still answers afterwards.

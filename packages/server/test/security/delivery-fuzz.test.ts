@@ -1,7 +1,7 @@
 import path from 'node:path';
+import { xorshift } from '@darkroom/testdata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signTransformPath } from '../../src/delivery/transform-signature.ts';
-import { xorshift } from '../helpers/random.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 // The delivery routes (`/img/{id}/{variant}` and signed transforms) under seeded random requests:

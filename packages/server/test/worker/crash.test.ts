@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { TEST_KEY } from '@darkroom/s3-server/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { JWT_SECRET } from '../helpers/api.ts';
 import { freePort, type RunningProcess, runDarkroom } from '../helpers/process.ts';
-import { TEST_KEY } from '../helpers/s3.ts';
 import { TESTDATA } from '../helpers/stack.ts';
 
 // Scale-out roles as separate processes; the worker is killed without warning in the middle of a job.

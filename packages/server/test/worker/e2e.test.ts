@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ListQueuesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { bodyBytes, TEST_KEY } from '@darkroom/s3-server/test-support';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticObjectCreated } from '../../src/worker/s3-events.ts';
-import { bodyBytes, TEST_KEY } from '../helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 // The whole flow on one machine: intent → presigned PUT → S3 event → SQS → worker → ready.

@@ -8,8 +8,8 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { TEST_KEY } from '@darkroom/s3-server/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_KEY } from '../helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 // This stack's bucket sends no notifications, as some S3s cannot: only the sweep can find uploads.

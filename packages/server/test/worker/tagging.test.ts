@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { bytes, TEST_KEY } from '@darkroom/s3-server/test-support';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StorageGateway } from '../../src/storage/gateway.ts';
-import { bytes, TEST_KEY } from '../helpers/s3.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
