@@ -93,8 +93,20 @@ const envSchema = z.object({
   DARKROOM_PRESIGN_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(600),
   DARKROOM_UPLOADS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   DARKROOM_MAX_PENDING_UPLOADS: z.coerce.number().int().min(1).default(50),
-  /** Unset: the embedded SQS server's `darkroom-uploads` queue at HOST:SQS_PORT. */
+  /** `amqp(s)://…/<vhost>` = RabbitMQ, `http(s)://…` = an SQS queue URL; unset: the embedded SQS server. */
+  DARKROOM_QUEUE_URL: z
+    .url()
+    .regex(/^(amqps?|https?):\/\//, 'expected an amqp://, amqps://, http:// or https:// URL')
+    .optional(),
+  /** Alias of DARKROOM_QUEUE_URL for an SQS queue (kept from before the AMQP adapter). */
   DARKROOM_SQS_QUEUE_URL: z.url().optional(),
+  /** The uploads queue's name (embedded SQS, RabbitMQ); its dead-letter queue is `<name>-dlq`. */
+  DARKROOM_QUEUE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,70}$/, 'expected 1-70 letters, digits, - or _')
+    .default('darkroom-uploads'),
+  /** Which S3 implementation the endpoint is; default: embedded without an endpoint, aws on amazonaws.com, else generic. */
+  DARKROOM_S3_PROVIDER: z.enum(['embedded', 'aws', 'ceph', 'minio', 'generic']).optional(),
   /** Receives before a message moves to the dead-letter queue (embedded queues; on AWS the CDK stack sets it). */
   DARKROOM_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
   DARKROOM_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(43_200).default(60),
@@ -144,6 +156,8 @@ export interface Config {
     readonly endpoint: string | undefined;
     /** The endpoint is Amazon S3 itself (`*.amazonaws.com`): the SDK resolves regional and accelerate hosts. */
     readonly onAws: boolean;
+    /** Which implementation serves the bucket: decides what `darkroom setup` can provision and how. */
+    readonly provider: S3Provider;
     readonly bucket: string;
     readonly region: string;
     readonly forcePathStyle: boolean;
@@ -156,10 +170,20 @@ export interface Config {
   };
   readonly sqs: {
     readonly port: number;
-    /** Unset means the embedded server's uploads queue. */
+    /** The SQS queue URL when the queue is SQS (Amazon or a separate server); unset with the embedded one or RabbitMQ. */
     readonly queueUrl: string | undefined;
     readonly maxReceiveCount: number;
     readonly visibilityTimeoutSeconds: number;
+  };
+  /** The uploads queue, whatever carries it. */
+  readonly queue: {
+    /** `embedded`: the embedded SQS server at HOST:SQS_PORT; `sqs`: an SQS queue URL; `amqp`: RabbitMQ. */
+    readonly kind: QueueKind;
+    /** DARKROOM_QUEUE_URL (or DARKROOM_SQS_QUEUE_URL); undefined for the embedded queue. */
+    readonly url: string | undefined;
+    readonly name: string;
+    /** Where messages go after DARKROOM_MAX_RECEIVE_COUNT receives. */
+    readonly deadLetterName: string;
   };
   readonly worker: {
     readonly concurrency: number;
@@ -214,6 +238,9 @@ export interface Config {
     readonly signedUrlTtlSeconds: number;
   };
 }
+
+export type S3Provider = 'embedded' | 'aws' | 'ceph' | 'minio' | 'generic';
+export type QueueKind = 'embedded' | 'sqs' | 'amqp';
 
 /** The key pair for CloudFront canned-policy URLs. */
 export interface CloudFrontKeys {
@@ -274,6 +301,27 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const onAws =
     e.DARKROOM_S3_ENDPOINT !== undefined &&
     /(^|\.)amazonaws\.com$/.test(new URL(e.DARKROOM_S3_ENDPOINT).hostname);
+  const provider: S3Provider =
+    e.DARKROOM_S3_PROVIDER ?? (e.DARKROOM_S3_ENDPOINT === undefined ? 'embedded' : onAws ? 'aws' : 'generic');
+  if (provider === 'embedded' && e.DARKROOM_S3_ENDPOINT !== undefined) {
+    throw new ConfigError([
+      "DARKROOM_S3_PROVIDER: embedded means Darkroom's own S3 server; unset DARKROOM_S3_ENDPOINT or name the provider it is (aws, ceph, minio, generic)",
+    ]);
+  }
+  if (provider !== 'embedded' && e.DARKROOM_S3_ENDPOINT === undefined) {
+    throw new ConfigError([`DARKROOM_S3_ENDPOINT: required with DARKROOM_S3_PROVIDER=${provider}`]);
+  }
+  const queueUrl = e.DARKROOM_QUEUE_URL ?? e.DARKROOM_SQS_QUEUE_URL;
+  if (e.DARKROOM_QUEUE_URL && e.DARKROOM_SQS_QUEUE_URL && e.DARKROOM_QUEUE_URL !== e.DARKROOM_SQS_QUEUE_URL) {
+    throw new ConfigError([
+      'DARKROOM_SQS_QUEUE_URL: an alias of DARKROOM_QUEUE_URL, and the two differ; set only DARKROOM_QUEUE_URL',
+    ]);
+  }
+  if (e.DARKROOM_SQS_QUEUE_URL && /^amqps?:/.test(e.DARKROOM_SQS_QUEUE_URL)) {
+    throw new ConfigError(['DARKROOM_SQS_QUEUE_URL: an AMQP URL belongs in DARKROOM_QUEUE_URL']);
+  }
+  const queueKind: QueueKind =
+    queueUrl === undefined ? 'embedded' : /^amqps?:/.test(queueUrl) ? 'amqp' : 'sqs';
   if (e.DARKROOM_S3_ACCELERATE && !onAws) {
     throw new ConfigError([
       'DARKROOM_S3_ACCELERATE: Transfer Acceleration exists only on Amazon S3; set DARKROOM_S3_ENDPOINT to an amazonaws.com URL (e.g. https://s3.amazonaws.com)',
@@ -307,6 +355,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       port: e.DARKROOM_S3_PORT,
       endpoint: e.DARKROOM_S3_ENDPOINT,
       onAws,
+      provider,
       bucket: e.DARKROOM_S3_BUCKET,
       region: e.DARKROOM_S3_REGION,
       forcePathStyle: e.DARKROOM_S3_FORCE_PATH_STYLE ?? !onAws,
@@ -317,9 +366,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     sqs: {
       port: e.DARKROOM_SQS_PORT,
-      queueUrl: e.DARKROOM_SQS_QUEUE_URL,
+      queueUrl: queueKind === 'sqs' ? queueUrl : undefined,
       maxReceiveCount: e.DARKROOM_MAX_RECEIVE_COUNT,
       visibilityTimeoutSeconds: e.DARKROOM_VISIBILITY_TIMEOUT_SECONDS,
+    },
+    queue: {
+      kind: queueKind,
+      url: queueUrl,
+      name: e.DARKROOM_QUEUE_NAME,
+      deadLetterName: `${e.DARKROOM_QUEUE_NAME}-dlq`,
     },
     worker: {
       concurrency: e.DARKROOM_WORKER_CONCURRENCY ?? os.availableParallelism(),

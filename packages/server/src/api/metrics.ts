@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueDepth } from '../queue/port.ts';
 
 /** The API's Prometheus metrics, in a registry of its own so several apps can share a process (tests). */
 export interface ApiMetrics {
@@ -12,22 +13,24 @@ export interface ApiMetrics {
  * Creates the registry and the request and upload metrics. `queueDepth`, when given, is read at each
  * scrape (the queue is shared by every worker, so any API process can report it).
  */
-export function createApiMetrics(
-  queueDepth?: () => Promise<{ visible: number; inFlight: number; delayed: number }>,
-): ApiMetrics {
+export function createApiMetrics(queueDepth?: () => Promise<QueueDepth>): ApiMetrics {
   const registry = new Registry();
   if (queueDepth) {
     new Gauge({
       name: 'darkroom_queue_messages',
-      help: 'Messages on the uploads queue by state (visible, in_flight, delayed)',
+      help: 'Messages on the uploads queue by state (visible, in_flight, delayed, dead_lettered); a state the broker does not report is left out',
       labelNames: ['state'],
       registers: [registry],
       async collect() {
         const depth = await queueDepth().catch(() => undefined);
         if (!depth) return;
-        this.set({ state: 'visible' }, depth.visible);
-        this.set({ state: 'in_flight' }, depth.inFlight);
-        this.set({ state: 'delayed' }, depth.delayed);
+        const states = {
+          visible: depth.visible,
+          in_flight: depth.inFlight,
+          delayed: depth.delayed,
+          dead_lettered: depth.deadLettered,
+        };
+        for (const [state, n] of Object.entries(states)) if (n >= 0) this.set({ state }, n);
       },
     });
   }

@@ -1,4 +1,3 @@
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { buildApi } from '../api/app.ts';
@@ -12,12 +11,7 @@ import { ImageRepository } from '../db/images.ts';
 import { resolveSigningKeys } from '../delivery/dev-keys.ts';
 import { SignedUrls } from '../delivery/signed-urls.ts';
 import { deliveryBase } from '../domain/uploads.ts';
-import {
-  createEventForwarder,
-  createProcessingEnqueuer,
-  createSqsClient,
-  uploadsQueueUrl,
-} from '../queue/sqs-client.ts';
+import { createProcessingEnqueuer, openUploadsQueue } from '../queue/open.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 import { preflightOrThrow } from './preflight.ts';
@@ -42,23 +36,14 @@ export async function runApiRole(
     config.delivery.signedUrlTtlSeconds,
   );
   const { client, presigner } = createS3Clients(config);
-  const sqs = createSqsClient(config);
-  await preflightOrThrow(config, client, sqs, log).catch((err: unknown) => {
-    for (const c of [client, presigner, sqs]) c.destroy();
+  const queue = openUploadsQueue(config, log, 'api');
+  await preflightOrThrow(config, client, queue, log).catch(async (err: unknown) => {
+    for (const c of [client, presigner]) c.destroy();
+    await queue.close();
     throw err;
   });
   const { db, dialect } = await openDatabase(config.databaseUrl);
-  const queueUrl = uploadsQueueUrl(config);
-  const metrics = createApiMetrics(async () => {
-    const { Attributes: a = {} } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }),
-    );
-    return {
-      visible: Number(a.ApproximateNumberOfMessages ?? 0),
-      inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-      delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
-    };
-  });
+  const metrics = createApiMetrics(() => queue.depth());
   const images = new ImageRepository(db, dialect);
   const hub = new EventHub(images, log.child({ component: 'events' }));
   await hub.start();
@@ -72,8 +57,8 @@ export async function runApiRole(
     metrics,
     extraRegistries: opts.extraRegistries ?? [],
     onIntent: (method, outcome) => metrics.uploads.inc({ method, outcome }),
-    enqueueProcessing: createProcessingEnqueuer(sqs, config),
-    forwardS3Event: createEventForwarder(sqs, config),
+    enqueueProcessing: createProcessingEnqueuer(queue, config),
+    forwardS3Event: (body) => queue.publish(body),
     devTokenRoute: opts.devTokenRoute ?? false,
     log: log.child({ component: 'api' }),
   });
@@ -93,7 +78,7 @@ export async function runApiRole(
       clearTimeout(timer);
       client.destroy();
       presigner.destroy();
-      sqs.destroy();
+      await queue.close();
       await db.destroy();
     },
   };

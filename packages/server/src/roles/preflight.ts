@@ -4,10 +4,10 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, type SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { uploadsQueueUrl } from '../queue/sqs-client.ts';
+import type { UploadsQueue } from '../queue/port.ts';
+import { SqsUploadsQueue } from '../queue/sqs-queue.ts';
 import { s3Endpoint } from '../storage/s3-client.ts';
 
 /** Raised when storage or the queue cannot serve this role; the message lists what is missing. */
@@ -28,9 +28,7 @@ export interface PreflightReport {
 const CHECK_TIMEOUT_MS = 5_000;
 
 function statusOf(err: unknown): number | undefined {
-  return err instanceof S3ServiceException || err instanceof SQSServiceException
-    ? err.$metadata.httpStatusCode
-    : undefined;
+  return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
 }
 
 function describe(err: unknown): string {
@@ -43,11 +41,10 @@ function describe(err: unknown): string {
  * at start-up with what to fix rather than as failed uploads later. An unreachable embedded server is
  * only a warning: `darkroom s3` / `darkroom sqs` may still be starting.
  */
-export async function preflight(config: Config, s3: S3Client, sqs: SQSClient): Promise<PreflightReport> {
+export async function preflight(config: Config, s3: S3Client, queue: UploadsQueue): Promise<PreflightReport> {
   const report: PreflightReport = { problems: [], warnings: [] };
   const bucket = config.s3.bucket;
   const s3Where = config.s3.endpoint ?? `the embedded S3 at ${s3Endpoint(config)} (darkroom s3)`;
-  const queueUrl = uploadsQueueUrl(config);
   // An embedded server may still be starting (`darkroom s3` / `darkroom sqs`); a configured one must answer.
   const unreachable = (what: string, embedded: boolean, err: unknown) => {
     const message = `cannot reach ${what} (${describe(err)})`;
@@ -65,7 +62,7 @@ export async function preflight(config: Config, s3: S3Client, sqs: SQSClient): P
     const status = statusOf(err);
     if (status === 404) {
       report.problems.push(
-        `bucket "${bucket}" does not exist at ${s3Where}: create it (the CDK stack in packages/infra does) or set DARKROOM_S3_BUCKET`,
+        `bucket "${bucket}" does not exist at ${s3Where}: run \`darkroom setup\` (on AWS the CDK stack in packages/infra creates it) or set DARKROOM_S3_BUCKET`,
       );
     } else if (status === 403) {
       report.problems.push(
@@ -78,46 +75,38 @@ export async function preflight(config: Config, s3: S3Client, sqs: SQSClient): P
     } else unreachable(s3Where, config.s3.endpoint === undefined, err);
   }
 
-  let queueArn: string | undefined;
-  const sqsWhere = config.sqs.queueUrl
-    ? `queue ${queueUrl}`
-    : `the embedded SQS queue ${queueUrl} (darkroom sqs)`;
-  try {
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
-      { abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS) },
-    );
-    queueArn = Attributes?.QueueArn;
-  } catch (err) {
-    const name = err instanceof Error ? err.name : '';
-    if (/NonExistentQueue|QueueDoesNotExist/.test(name)) {
-      report.problems.push(
-        `${sqsWhere} does not exist: create it (the CDK stack does) or set DARKROOM_SQS_QUEUE_URL`,
-      );
-    } else if (statusOf(err) === 403 || /AccessDenied/.test(name)) {
-      report.problems.push(
-        `access to ${sqsWhere} is denied: the credentials need sqs:GetQueueAttributes, and sqs:SendMessage (api) or sqs:ReceiveMessage/DeleteMessage/ChangeMessageVisibility (worker)`,
-      );
-    } else unreachable(sqsWhere, config.sqs.queueUrl === undefined, err);
-  }
+  const queueReport = await queue.check();
+  report.problems.push(...queueReport.problems);
+  report.warnings.push(...queueReport.warnings);
+  // The SQS queue's ARN is what an S3 QueueConfiguration names; a broker queue is reached by a topic.
+  const queueArn = queue instanceof SqsUploadsQueue ? queue.arn : undefined;
+  const queueOk =
+    queueReport.problems.length === 0 && (queueArn !== undefined || !(queue instanceof SqsUploadsQueue));
 
   // Storage that can only post webhooks relays its events through POST /v1/hooks/s3 instead.
-  if (bucketOk && queueArn && config.s3WebhookSecret === undefined) {
+  if (bucketOk && queueOk && config.s3WebhookSecret === undefined) {
     try {
       const notification = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket }), {
         abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
       });
-      const toQueue = (notification.QueueConfigurations ?? []).filter(
-        (q) =>
-          q.QueueArn === queueArn &&
-          (q.Events ?? []).some((e) => e.startsWith('s3:ObjectCreated:')) &&
-          (q.Filter?.Key?.FilterRules ?? []).every(
-            (r) => r.Name?.toLowerCase() !== 'prefix' || 'uploads/'.startsWith(r.Value ?? ''),
-          ),
-      );
+      const forUploads = (c: {
+        Events?: string[];
+        Filter?: { Key?: { FilterRules?: { Name?: string; Value?: string }[] } };
+      }) =>
+        (c.Events ?? []).some((e) => e.startsWith('s3:ObjectCreated:')) &&
+        (c.Filter?.Key?.FilterRules ?? []).every(
+          (r) => r.Name?.toLowerCase() !== 'prefix' || 'uploads/'.startsWith(r.Value ?? ''),
+        );
+      const toQueue = [
+        ...(notification.QueueConfigurations ?? []).filter(
+          (q) => forUploads(q) && (queueArn === undefined || q.QueueArn === queueArn),
+        ),
+        // Ceph RGW: a topic that pushes into the broker (`darkroom setup` points it at the exchange).
+        ...(queueArn === undefined ? (notification.TopicConfigurations ?? []).filter(forUploads) : []),
+      ];
       if (toQueue.length === 0) {
         report.warnings.push(
-          `bucket "${bucket}" sends no s3:ObjectCreated notifications for uploads/ to ${queueArn}: uploads are processed only when clients call POST /v1/uploads/{id}/complete. Configure the notification (the CDK stack does), or set DARKROOM_S3_WEBHOOK_SECRET and point the storage's webhook at POST /v1/hooks/s3`,
+          `bucket "${bucket}" sends no s3:ObjectCreated notifications for uploads/ to ${queueArn ?? queue.description}: uploads are processed only when clients call POST /v1/uploads/{id}/complete, or by the reconciliation sweep. Run \`darkroom setup\` (on AWS the CDK stack configures it), or set DARKROOM_S3_WEBHOOK_SECRET and point the storage's webhook at POST /v1/hooks/s3`,
         );
       }
     } catch (err) {
@@ -133,10 +122,10 @@ export async function preflight(config: Config, s3: S3Client, sqs: SQSClient): P
 export async function preflightOrThrow(
   config: Config,
   s3: S3Client,
-  sqs: SQSClient,
+  queue: UploadsQueue,
   log: Logger,
 ): Promise<void> {
-  const { problems, warnings } = await preflight(config, s3, sqs);
+  const { problems, warnings } = await preflight(config, s3, queue);
   for (const warning of warnings) log.warn(warning);
   if (problems.length > 0) throw new PreflightError(problems);
 }

@@ -19,6 +19,7 @@ export async function runSqsRole(config: Config, log: Logger): Promise<EmbeddedS
   const client = createSqsClient({
     ...config,
     sqs: { ...config.sqs, port: server.port, queueUrl: undefined },
+    queue: { ...config.queue, kind: 'embedded', url: undefined },
   });
   try {
     await setUpEmbeddedQueues(client, config);

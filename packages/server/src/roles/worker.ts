@@ -4,11 +4,11 @@ import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
 import { deliveryBase } from '../domain/uploads.ts';
 import { configureSharp, formatsForMimeTypes, parseVariants } from '../pipeline/index.ts';
-import { createProcessingEnqueuer, createSqsClient, uploadsQueueUrl } from '../queue/sqs-client.ts';
+import { createProcessingEnqueuer, openUploadsQueue } from '../queue/open.ts';
+import type { QueueConsumer } from '../queue/port.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 import { WebhookDispatcher } from '../webhooks/dispatcher.ts';
-import { QueueConsumer } from '../worker/consumer.ts';
 import { createS3EventHandler } from '../worker/handler.ts';
 import { createWorkerMetrics, type WorkerMetrics } from '../worker/metrics.ts';
 import { Sweeper } from '../worker/sweeper.ts';
@@ -33,9 +33,10 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
     throw new Error(`DARKROOM_VARIANTS: ${err instanceof Error ? err.message : String(err)}`);
   }
   const { client: s3, presigner } = createS3Clients(config);
-  const sqs = createSqsClient(config);
-  await preflightOrThrow(config, s3, sqs, log).catch((err: unknown) => {
-    for (const c of [s3, presigner, sqs]) c.destroy();
+  const queue = openUploadsQueue(config, log, 'worker');
+  await preflightOrThrow(config, s3, queue, log).catch(async (err: unknown) => {
+    for (const c of [s3, presigner]) c.destroy();
+    await queue.close();
     throw err;
   });
   const { db, dialect } = await openDatabase(config.databaseUrl);
@@ -73,19 +74,11 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
     },
     (outcome) => metrics.jobs.inc({ outcome }),
   );
-  const consumer = new QueueConsumer({
-    client: sqs,
-    queueUrl: uploadsQueueUrl(config),
-    concurrency: config.worker.concurrency,
-    visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
-    handler,
-    log: wlog,
-  });
-  consumer.start();
+  const consumer = queue.consume(handler, { concurrency: config.worker.concurrency });
   const sweeper = new Sweeper({
     images,
     storage,
-    enqueue: createProcessingEnqueuer(sqs, config),
+    enqueue: createProcessingEnqueuer(queue, config),
     pendingTtlMs: config.worker.pendingTtlSeconds * 1000,
     graceMs: 60_000,
     intervalMs: config.worker.sweepIntervalSeconds * 1000,
@@ -95,7 +88,7 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
   await webhooks.start();
   wlog.info(
     {
-      queue: uploadsQueueUrl(config),
+      queue: queue.description,
       concurrency: config.worker.concurrency,
       variants: variants.map((v) => v.name),
     },
@@ -109,7 +102,7 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
       await sweeper.stop();
       await consumer.stop();
       await webhooks.stop();
-      sqs.destroy();
+      await queue.close();
       s3.destroy();
       presigner.destroy();
       await db.destroy();

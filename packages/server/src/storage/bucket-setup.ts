@@ -8,12 +8,9 @@ import { queueArn } from '@darkroom/sqs-server';
 import type { Config } from '../config.ts';
 import { s3ErrorCode } from './gateway.ts';
 
-/** The embedded SQS queue that receives the bucket's ObjectCreated events. */
-export const UPLOADS_QUEUE_NAME = 'darkroom-uploads';
-
 /** The queue ARN the embedded S3 server notifies: the embedded SQS server's, in its fixed account. */
 export function uploadsQueueArn(config: Config): string {
-  return queueArn(config.s3.region, UPLOADS_QUEUE_NAME);
+  return queueArn(config.s3.region, config.queue.name);
 }
 
 /**

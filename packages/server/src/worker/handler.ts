@@ -1,7 +1,6 @@
-import type { Message } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { ImageRepository } from '../db/images.ts';
-import type { MessageHandler } from './consumer.ts';
+import type { MessageHandler } from '../queue/port.ts';
 import { type ProcessDeps, processRecord } from './process-image.ts';
 import { imageIdFromKey, parseS3EventMessage } from './s3-events.ts';
 
@@ -16,12 +15,13 @@ export function createS3EventHandler(
   deps: ProcessDeps & { images: ImageRepository; maxReceiveCount: number; log: Logger },
   onOutcome?: (outcome: string) => void,
 ): MessageHandler {
-  return async (message: Message, receiveCount: number) => {
-    const parsed = parseS3EventMessage(message.Body ?? '');
+  return async (message) => {
+    const { receiveCount } = message;
+    const parsed = parseS3EventMessage(message.body);
     if (parsed.kind === 'test') return;
     if (parsed.kind === 'unknown') {
       deps.log.warn(
-        { messageId: message.MessageId, reason: parsed.reason },
+        { messageId: message.id, reason: parsed.reason },
         'not an S3 event; leaving it for the dead-letter queue',
       );
       onOutcome?.('unknown_message');
