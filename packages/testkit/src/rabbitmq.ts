@@ -133,28 +133,22 @@ export async function listQueues(vhost: string): Promise<QueueStats[]> {
  * every other connection (and the shared broker) carries on. Returns how many were closed.
  */
 export async function closeConnections(vhost: string, namePrefix: string): Promise<number> {
+  // The table output, not JSON: only it prints pids in the form close_connection accepts.
   const out = await rabbitmqctl([
     'list_connections',
+    '--no-table-headers',
     'pid',
     'vhost',
     'client_properties',
-    '--formatter',
-    'json',
   ]);
-  const rows = JSON.parse(out) as { pid: string; vhost: string; client_properties: unknown }[];
-  const targets = rows.filter(
-    (r) => r.vhost === vhost && connectionName(r.client_properties)?.startsWith(namePrefix) === true,
-  );
-  for (const r of targets) await rabbitmqctl(['close_connection', r.pid, 'closed by a Darkroom test']);
+  const targets = out
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .filter(([pid, vh, props]) => {
+      const name = /\{"connection_name","((?:[^"\\]|\\.)*)"\}/.exec(props ?? '')?.[1];
+      return pid !== undefined && vh === vhost && name?.startsWith(namePrefix) === true;
+    })
+    .map(([pid]) => pid!);
+  for (const pid of targets) await rabbitmqctl(['close_connection', pid, 'closed by a Darkroom test']);
   return targets.length;
-}
-
-/** `connection_name` out of client_properties, which rabbitmqctl's JSON renders as [key, type, value] triples. */
-function connectionName(props: unknown): string | undefined {
-  if (!Array.isArray(props)) return undefined;
-  for (const entry of props) {
-    if (Array.isArray(entry) && entry[0] === 'connection_name' && typeof entry[2] === 'string')
-      return entry[2];
-  }
-  return undefined;
 }
