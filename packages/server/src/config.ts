@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AccessKey } from '@darkroom/aws-auth';
+import { DEFAULT_PRIVATE_PATH } from '@darkroom/edge';
 import { z } from 'zod';
 
 /** Development credentials; printed at start-up so nobody mistakes them for secrets. */
@@ -139,6 +140,17 @@ const envSchema = z.object({
   /** RSA public key the delivery routes verify with: PEM text or a path; derived from the private key when unset. */
   DARKROOM_CLOUDFRONT_PUBLIC_KEY: z.string().min(1).optional(),
   DARKROOM_SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
+  /** Viewer path of private images' signed URLs (`{path}/{id}/{variant}`): the CDK's `privatePathPattern` minus `/*`. */
+  DARKROOM_PRIVATE_PATH: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'expected a path such as /private')
+    .refine((v) => !['/img', '/v1', '/_edge'].includes(v), 'must not be /img, /v1 or /_edge')
+    .default(DEFAULT_PRIVATE_PATH),
+  /** CloudFront distribution whose cached copies of a deleted image are invalidated (the stack's DistributionId). */
+  DARKROOM_CLOUDFRONT_DISTRIBUTION_ID: z
+    .string()
+    .regex(/^[A-Z0-9]{1,64}$/, 'expected a CloudFront distribution id such as E2QWRUHAPOMQZL')
+    .optional(),
   /** GET /dev/token in `darkroom start` (the web app's sign-in); default: on only with the development JWT secret. */
   DARKROOM_DEV_TOKEN_ROUTE: optionalBool,
 });
@@ -236,6 +248,10 @@ export interface Config {
     /** Signed-URL keys for private images; undefined means the API role makes development keys in the data dir. */
     readonly cloudfront: CloudFrontKeys | undefined;
     readonly signedUrlTtlSeconds: number;
+    /** Viewer path of private images (`/private`), served by the CDN's trusted-key-group behaviour. */
+    readonly privatePath: string;
+    /** Invalidate deleted images on this CloudFront distribution; undefined: no CDN to tell. */
+    readonly distributionId: string | undefined;
   };
 }
 
@@ -416,6 +432,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       transformMaxPixels: e.DARKROOM_TRANSFORM_MAX_PIXELS,
       cloudfront,
       signedUrlTtlSeconds: e.DARKROOM_SIGNED_URL_TTL_SECONDS,
+      privatePath: e.DARKROOM_PRIVATE_PATH,
+      distributionId: e.DARKROOM_CLOUDFRONT_DISTRIBUTION_ID,
     },
   });
 }

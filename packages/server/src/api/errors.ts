@@ -23,6 +23,10 @@ export const API_ERRORS = {
   ],
   database_unavailable: [503, 'The database is not reachable right now; try again shortly.'],
   invalid_event: [400, 'The body is not an S3 event notification.'],
+  invalid_transform: [400, 'The transform options are not valid.'],
+  bad_signature: [403, 'The URL is not signed, or not for this path; use the URL the API returned.'],
+  url_expired: [403, 'This signed URL has expired; ask the API for a fresh one.'],
+  range_not_satisfiable: [416, 'The requested range is not satisfiable.'],
   internal: [500, 'Something went wrong on our side.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

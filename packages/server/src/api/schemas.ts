@@ -1,8 +1,14 @@
 import { Type } from 'typebox';
+import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 
-/** `{ error: { code, message } }`, the shape of every API error. */
+/** `{ error: { code, message } }`, the shape of every API error; `code` is one of the catalogue's. */
 export const ErrorBody = Type.Object(
-  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  {
+    error: Type.Object({
+      code: Type.Enum(Object.keys(API_ERRORS) as ApiErrorCode[], { description: 'Stable error code' }),
+      message: Type.String(),
+    }),
+  },
   { $id: 'Error' },
 );
 

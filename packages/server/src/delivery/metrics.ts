@@ -22,10 +22,10 @@ export function createDeliveryMetrics(deps: ApiDeps) {
       labelNames: ['result'],
       registers: [deps.metrics.registry],
     }),
-    /** One observation per rendering actually made: concurrent identical requests share one. */
+    /** One observation per rendering actually made (transforms, formats, fallbacks): concurrent requests share one. */
     transformRenderSeconds: new Histogram({
       name: 'darkroom_transform_render_seconds',
-      help: 'Time to render and store one on-the-fly transform',
+      help: 'Time to render and store one object the edge asked for (a transform, a missing format, a fallback)',
       buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [deps.metrics.registry],
     }),

@@ -1,74 +1,80 @@
+import { EDGE_ORIGIN_PATH, EDGE_REQUEST_HEADER } from '@darkroom/edge';
 import { Type } from 'typebox';
+import { ApiError } from '../api/errors.ts';
 import type { ApiDeps, App } from '../api/types.ts';
-import type { VariantRecord } from '../domain/image-view.ts';
-import { privateFor } from './cache-policy.ts';
-import { HotObjects } from './hot-objects.ts';
+import { NO_STORE, SHORT } from './cache-policy.ts';
 import { createDeliveryMetrics } from './metrics.ts';
-import { acceptClass, isNegotiated, pickRepresentation, requestedFormat } from './negotiate.ts';
-import { type ServeDeps, sendNotFound, serveObject } from './serve-object.ts';
-import { sendSignatureRefusal } from './signed-urls.ts';
-import { looksLikeTransform } from './transform-options.ts';
-import { createTransformDelivery } from './transform-route.ts';
+import { createDelivery } from './origin.ts';
+
+const Params = Type.Object({ id: Type.String({ maxLength: 64 }), variant: Type.String({ maxLength: 64 }) });
 
 /**
- * GET/HEAD /img/{id}/{variant} — the origin a CDN sits in front of: a variant streamed from storage
- * with a strong ETag, Last-Modified, Range and conditional requests, and an immutable cache policy.
+ * GET/HEAD /img/{id}/{variant}, {privatePath}/{id}/{variant} and their transforms: the delivery routes, which
+ * decide like the CloudFront Function and serve like S3 (strong ETag, Range, conditional requests, immutable
+ * cache policy). And /_edge/{key}: what CloudFront's origin group asks the API for when S3 lacks a key.
  */
 export function deliveryRoutes(app: App, deps: ApiDeps): void {
   const metrics = createDeliveryMetrics(deps);
-  const serving: ServeDeps = {
-    storage: deps.storage,
-    metrics,
-    // 64 MiB of objects up to 1 MiB (a few hundred typical variants) per API process: enough for the
-    // hot set an origin sees behind a CDN, small next to the worker's memory.
-    hot: new HotObjects(64 * 1024 ** 2, 1024 ** 2),
-  };
-  const transforms = createTransformDelivery(deps, serving);
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/img/:id/:variant',
-    schema: {
-      summary: 'Deliver a variant (private images need the signed URL the API returns)',
-      tags: ['delivery'],
-      params: Type.Object({ id: Type.String({ maxLength: 64 }), variant: Type.String({ maxLength: 64 }) }),
-      security: [],
-    },
-    handler: async (request, reply) => {
-      const notFound = (message: string) => sendNotFound(reply, metrics, message);
-      const { id, variant } = request.params;
-      // `/img/{id}/{options}` (w_800,…) is a transform; its HMAC is checked before any lookup, so an
-      // unsigned or forged URL costs the origin nothing.
-      const transform = looksLikeTransform(variant);
-      if (transform && !transforms.signed(request, id, variant)) return transforms.refuse(reply);
-      const row = /^[0-9a-f-]{36}$/.test(id) ? await deps.images.findById(id) : undefined;
-      if (!row) return notFound(`no image ${id}`);
-      // Anything not public needs a valid signed URL, checked before the image's state is revealed.
-      let cacheControl: string | undefined;
-      if (row.visibility !== 'public') {
-        const verdict = deps.signedUrls.verify(request.url);
-        if (!verdict.ok) return sendSignatureRefusal(reply, metrics, verdict);
-        cacheControl = privateFor(deps.signedUrls.remainingSeconds(verdict.expires));
-      }
-      if (row.status !== 'ready') return notFound(`image ${id} is ${row.status}, not ready`);
-      if (transform) return transforms.serve(request, reply, row, variant, cacheControl);
-      const record = (JSON.parse(row.variants) as Record<string, VariantRecord>)[variant];
-      if (!record) return notFound(`image ${id} has no variant ${variant}`);
-
-      // A variant stored in several formats answers with the one the Accept header (or ?f=) picks, and
-      // says so: Vary for caches that key on Accept, x-darkroom-format for those that key on the choice.
-      let chosen = { key: record.key, contentType: record.contentType, bytes: record.bytes };
-      if (isNegotiated(record)) {
-        const wanted = requestedFormat(request.query) ?? acceptClass(request.headers.accept);
-        const picked = pickRepresentation(record, wanted);
-        reply.header('vary', 'Accept').header('x-darkroom-format', picked.choice);
-        chosen = picked;
-      }
-      return serveObject(request, reply, serving, chosen.key, {
-        contentType: chosen.contentType,
-        bytes: chosen.bytes,
-        missing: `variant ${variant} of image ${id} is missing from storage`,
-        ...(cacheControl ? { cacheControl } : {}),
+  const delivery = createDelivery(deps, metrics);
+  app.register(async (scope) => {
+    // One hook for every delivery response: errors are never cached by a shared cache (refusals by nobody),
+    // and each response is counted once, whatever path produced it.
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      if (reply.statusCode >= 400) reply.header('cache-control', reply.statusCode === 403 ? NO_STORE : SHORT);
+      metrics.responses.inc({ status: String(reply.statusCode) });
+      return payload;
+    });
+    scope.route({
+      method: ['GET', 'HEAD'],
+      url: '/img/:id/:variant',
+      schema: {
+        summary: 'Deliver a public variant, or a signed transform (`?sig=`)',
+        tags: ['delivery'],
+        params: Params,
+        security: [],
+      },
+      handler: (request, reply) => delivery.deliver(request, reply, request.url),
+    });
+    scope.route({
+      method: ['GET', 'HEAD'],
+      url: `${deps.config.delivery.privatePath}/:id/:variant`,
+      schema: {
+        summary: "Deliver a private image's variant or transform through the signed URL the API returned",
+        tags: ['delivery'],
+        params: Params,
+        security: [],
+      },
+      handler: (request, reply) => delivery.deliver(request, reply, request.url),
+    });
+    // Any other shape under the delivery paths gets the function's own refusal, as at the edge.
+    for (const prefix of ['/img', deps.config.delivery.privatePath]) {
+      scope.route({
+        method: ['GET', 'HEAD'],
+        url: `${prefix}/*`,
+        schema: { hide: true },
+        handler: (request, reply) => delivery.deliver(request, reply, request.url),
       });
-    },
+    }
+    scope.route({
+      method: ['GET', 'HEAD'],
+      url: `${EDGE_ORIGIN_PATH}/*`,
+      schema: {
+        summary: 'CloudFront failover: render and store a key S3 lacks',
+        description: `The viewer's request comes in ${EDGE_REQUEST_HEADER}; it is checked as if sent to the delivery routes.`,
+        tags: ['delivery'],
+        security: [],
+      },
+      handler: (request, reply) => {
+        const viewer = request.headers[EDGE_REQUEST_HEADER];
+        if (typeof viewer !== 'string') {
+          throw new ApiError(
+            'not_found',
+            `${EDGE_ORIGIN_PATH}/ is asked by CloudFront, with ${EDGE_REQUEST_HEADER}`,
+          );
+        }
+        const key = (request.params as { '*': string })['*'];
+        return delivery.deliver(request, reply, viewer, key);
+      },
+    });
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../api/errors.ts';
 import type { StorageGateway } from '../storage/gateway.ts';
-import { IMMUTABLE, SHORT } from './cache-policy.ts';
+import { IMMUTABLE } from './cache-policy.ts';
 import { etagMatches, type HotObject, type HotObjects } from './hot-objects.ts';
 import type { DeliveryMetrics } from './metrics.ts';
 
@@ -12,25 +13,16 @@ export interface ServeDeps {
   hot?: HotObjects;
 }
 
-/** Sends a 404 JSON error with a short cache lifetime (never immutable), counted in the metrics. */
-export function sendNotFound(reply: FastifyReply, metrics: DeliveryMetrics, message: string): FastifyReply {
-  metrics.responses.inc({ status: '404' });
-  return reply
-    .code(404)
-    .header('cache-control', SHORT)
-    .send({ error: { code: 'not_found', message } });
-}
-
 /** What the caller knows about the stored object, used when storage does not say. */
 export interface ObjectHints {
   contentType: string;
   /** Total size, for the `Content-Range: bytes *\/size` of a 416; asked of storage when unknown. */
   bytes: number | undefined;
-  /** Said in the 404 when the object is missing from storage. */
+  /** Said in the 404 when the object is missing from storage (and cannot be produced). */
   missing: string;
   /**
-   * Called when storage has no such object, to make it (transforms); the object is then opened again,
-   * once. Without it a missing object is a 404.
+   * Called when storage has no such object, to make it (what the edge's failover origin does); the object is
+   * then opened again, once. Without it a missing object is a 404.
    */
   produce?: () => Promise<void>;
   /** Cache-Control of a 200/206/304 (private images); default: immutable and public. */
@@ -40,7 +32,7 @@ export interface ObjectHints {
 /**
  * Streams an immutable object from storage, passing the client's Range and conditional headers to
  * storage so it answers them as S3 does (200, 206, 304, 416). Headers already set on `reply` (Vary,
- * x-darkroom-format) are kept.
+ * x-darkroom-format) are kept. A missing object and an unsatisfiable range throw the catalogue's errors.
  */
 export async function serveObject(
   request: FastifyRequest,
@@ -65,14 +57,10 @@ export async function serveObject(
     await hints.produce();
     opened = await open();
   }
-  if (opened.status === 404) return sendNotFound(reply, metrics, hints.missing);
-  metrics.responses.inc({ status: String(opened.status) });
+  if (opened.status === 404) throw new ApiError('not_found', hints.missing);
   if (opened.status === 416) {
-    return reply
-      .code(416)
-      .header('content-range', `bytes */${hints.bytes ?? (await deps.storage.head(key))?.size ?? '*'}`)
-      .header('cache-control', SHORT)
-      .send({ error: { code: 'invalid_request', message: 'the requested range is not satisfiable' } });
+    const size = hints.bytes ?? (await deps.storage.head(key))?.size ?? '*';
+    throw new ApiError('range_not_satisfiable', undefined, { 'content-range': `bytes */${size}` });
   }
   if (
     deps.hot &&
@@ -91,7 +79,7 @@ export async function serveObject(
       contentType: opened.headers.ContentType ?? hints.contentType,
     };
     deps.hot.set(key, held);
-    return sendHeld(request, reply, metrics, held, hints, false);
+    return sendHeld(request, reply, metrics, held, hints);
   }
   reply.header('cache-control', hints.cacheControl ?? IMMUTABLE).header('accept-ranges', 'bytes');
   if (opened.body === undefined) return reply.code(304).send();
@@ -118,11 +106,9 @@ function sendHeld(
   metrics: DeliveryMetrics,
   held: HotObject,
   hints: ObjectHints,
-  count = true,
 ): FastifyReply {
   const ifNoneMatch = request.headers['if-none-match'];
   const status = ifNoneMatch !== undefined && etagMatches(ifNoneMatch, held.etag) ? 304 : 200;
-  if (count) metrics.responses.inc({ status: String(status) });
   reply
     .header('cache-control', hints.cacheControl ?? IMMUTABLE)
     .header('accept-ranges', 'bytes')

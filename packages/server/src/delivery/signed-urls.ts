@@ -1,9 +1,6 @@
 import crypto from 'node:crypto';
 import { getSignedUrl } from '@aws-sdk/cloudfront-signer';
-import type { FastifyReply } from 'fastify';
 import type { CloudFrontKeys } from '../config.ts';
-import { NO_STORE } from './cache-policy.ts';
-import type { DeliveryMetrics } from './metrics.ts';
 
 /**
  * Private images are delivered only through URLs signed in CloudFront's canned-policy format:
@@ -195,20 +192,4 @@ function safeDecode(value: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Answers a refused signed URL: 403 with the stable code, stored by no cache (a shared cache must not
- * replay it, and a browser must not keep it after the user gets a fresh URL).
- */
-export function sendSignatureRefusal(
-  reply: FastifyReply,
-  metrics: DeliveryMetrics,
-  refusal: { code: SignatureFailure; message: string },
-): FastifyReply {
-  metrics.responses.inc({ status: '403' });
-  return reply
-    .code(403)
-    .header('cache-control', NO_STORE)
-    .send({ error: { code: refusal.code, message: refusal.message } });
 }

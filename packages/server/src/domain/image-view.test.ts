@@ -79,7 +79,8 @@ describe('image JSON', () => {
     const url = new URL(
       toImageView({ ...row, visibility: 'private' }, deliveryBase(config), urls).variants.thumb!.url,
     );
-    expect(`${url.origin}${url.pathname}`).toBe(`https://cdn.example.com/img/${row.id}/thumb`);
+    // Under the private path, which only the CDN's signed-URL behaviour serves.
+    expect(`${url.origin}${url.pathname}`).toBe(`https://cdn.example.com/private/${row.id}/thumb`);
     expect(url.searchParams.get('Key-Pair-Id')).toBe('KTEST');
     const lifetime = Number(url.searchParams.get('Expires')) - now / 1000;
     expect(lifetime).toBeGreaterThanOrEqual(600);
@@ -88,6 +89,10 @@ describe('image JSON', () => {
     // No signer (webhooks): the URL stays unsigned, which the origin refuses for a private image.
     expect(
       toImageView({ ...row, visibility: 'private' }, deliveryBase(config), undefined).variants.thumb!.url,
-    ).toBe(`https://cdn.example.com/img/${row.id}/thumb`);
+    ).toBe(`https://cdn.example.com/private/${row.id}/thumb`);
+    expect(
+      toImageView({ ...row, visibility: 'private' }, deliveryBase(config), undefined, '/p').variants.thumb!
+        .url,
+    ).toBe(`https://cdn.example.com/p/${row.id}/thumb`);
   });
 });

@@ -1,3 +1,4 @@
+import { DEFAULT_PRIVATE_PATH, PRIVATE_PREFIX, PUBLIC_PREFIX } from '@darkroom/edge';
 import type { ImageRow } from '../db/images.ts';
 import type { UrlSigner } from '../delivery/signed-urls.ts';
 
@@ -53,18 +54,20 @@ export interface ImageView {
 
 /**
  * Renders a row for the API; variant URLs live under the CDN base when one is configured. A private
- * image's URLs are signed with `signer`; without one (webhooks, which are retried long after any
- * signature would expire) they stay unsigned, and the origin refuses them.
+ * image's URLs are under `privatePath` (the CDN's signed-URL behaviour), signed with `signer`; without one
+ * (webhooks, which are retried long after any signature would expire) they stay unsigned, and are refused.
  */
 export function toImageView(
   row: ImageRow,
   deliveryBaseUrl: string,
   signer: UrlSigner | undefined,
+  privatePath: string = DEFAULT_PRIVATE_PATH,
 ): ImageView {
   const variants = JSON.parse(row.variants) as Record<string, VariantRecord>;
+  const isPrivate = row.visibility === 'private';
   const variantUrl = (name: string) => {
-    const url = `${deliveryBaseUrl}/img/${row.id}/${encodeURIComponent(name)}`;
-    return row.visibility === 'private' && signer ? signer.sign(url) : url;
+    const url = `${deliveryBaseUrl}${isPrivate ? privatePath : '/img'}/${row.id}/${encodeURIComponent(name)}`;
+    return isPrivate && signer ? signer.sign(url) : url;
   };
   return {
     id: row.id,
@@ -105,7 +108,7 @@ export function originalKey(id: string): string {
   return `uploads/${id}`;
 }
 
-/** The storage prefix under which an image's variants live. */
-export function variantPrefix(id: string): string {
-  return `variants/${id}/`;
+/** The storage prefix under which an image's variants (and transforms) live: private ones apart. */
+export function variantPrefix(id: string, visibility: ImageRow['visibility'] = 'public'): string {
+  return `${visibility === 'private' ? PRIVATE_PREFIX : PUBLIC_PREFIX}${id}/`;
 }

@@ -325,7 +325,10 @@ export async function deleteImage(deps: UploadDeps, owner: string, id: string): 
   if (row.status === 'pending' && row.multipart_upload_id) {
     await deps.storage.abortMultipart(originalKey(id), row.multipart_upload_id);
   }
-  await deps.storage.deleteAll([originalKey(id)], [variantPrefix(id)]);
+  await deps.storage.deleteAll(
+    [originalKey(id)],
+    [variantPrefix(id, 'public'), variantPrefix(id, 'private')],
+  );
   await deps.images.delete(id);
 }
 
@@ -336,7 +339,12 @@ export function deliveryBase(config: Config): string {
 
 /** The image JSON for a row, private images' variant URLs signed. */
 export function imageView(deps: Pick<UploadDeps, 'config' | 'signedUrls'>, row: ImageRow): ImageView {
-  return toImageView(row, deliveryBase(deps.config), deps.signedUrls.signer);
+  return toImageView(
+    row,
+    deliveryBase(deps.config),
+    deps.signedUrls.signer,
+    deps.config.delivery.privatePath,
+  );
 }
 
 /** GET /v1/images/{id}. */

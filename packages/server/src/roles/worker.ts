@@ -53,6 +53,7 @@ export async function runWorkerRole(config: Config, log: Logger): Promise<Runnin
     images,
     webhook: config.webhook,
     deliveryBaseUrl: deliveryBase(config),
+    privatePath: config.delivery.privatePath,
     log: wlog.child({ component: 'webhooks' }),
   });
   const metrics = createWorkerMetrics();

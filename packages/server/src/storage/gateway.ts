@@ -375,8 +375,13 @@ export class StorageGateway {
     return { etag: (res.ETag ?? '').replace(/"/g, ''), size };
   }
 
-  /** Uploads a local file as an immutable object (variants): streamed, with its type and cache policy. */
-  async putFile(key: string, file: string, contentType: string, cacheControl: string): Promise<void> {
+  /** Uploads a local file (variants): streamed, with its type and cache policy (none: the CDN decides). */
+  async putFile(
+    key: string,
+    file: string,
+    contentType: string,
+    cacheControl: string | undefined,
+  ): Promise<void> {
     const { size } = await fs.promises.stat(file);
     await this.client
       .send(

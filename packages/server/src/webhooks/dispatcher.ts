@@ -43,6 +43,8 @@ export interface WebhookDispatcherOptions {
   webhook: { readonly url: string | undefined; readonly secret: string | undefined };
   /** Base of variant URLs in the image JSON (deliveryBase(config)). */
   deliveryBaseUrl: string;
+  /** Viewer path of private images' URLs (config.delivery.privatePath). */
+  privatePath?: string;
   log: Logger;
   /** How often the tailer reads new events and the sender looks for due deliveries (ms). */
   pollIntervalMs?: number;
@@ -104,12 +106,13 @@ export function webhookPayload(
   event: { owner: string; image_id: string; status: ImageStatus; created_at: number },
   row: Parameters<typeof toImageView>[0] | undefined,
   deliveryBaseUrl: string,
+  privatePath?: string,
 ): WebhookPayload {
   // Private images' variant URLs stay unsigned here: a signature would expire while a delivery is
   // retried for days. The application gets signed ones from GET /v1/images/{id}.
   const data: WebhookData =
     event.status !== 'deleted' && row
-      ? { ...toImageView(row, deliveryBaseUrl, undefined), owner: event.owner }
+      ? { ...toImageView(row, deliveryBaseUrl, undefined, privatePath), owner: event.owner }
       : { id: event.image_id, owner: event.owner, status: event.status };
   return {
     type: `image.${event.status}` as WebhookType,
@@ -353,7 +356,7 @@ export class WebhookDispatcher {
     created_at: number;
   }): Promise<void> {
     const row = event.status === 'deleted' ? undefined : await this.o.images.findById(event.image_id);
-    const payload = JSON.stringify(webhookPayload(event, row, this.o.deliveryBaseUrl));
+    const payload = JSON.stringify(webhookPayload(event, row, this.o.deliveryBaseUrl, this.o.privatePath));
     const now = Date.now();
     await this.o.db
       .insertInto('webhook_deliveries')

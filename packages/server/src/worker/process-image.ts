@@ -121,9 +121,13 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
       throw err;
     }
     const variants: Record<string, VariantRecord> = {};
+    // Private images' variants live apart, where only the CDN's signed-URL behaviour reads; they carry no
+    // Cache-Control (that behaviour gives viewers a private one).
+    const prefix = variantPrefix(id, row.visibility);
+    const cacheControl = row.visibility === 'private' ? undefined : IMMUTABLE;
     for (const v of developed.variants) {
-      const key = `${variantPrefix(id)}${v.name}.${extensionOf(v.file, v.format)}`;
-      await deps.storage.putFile(key, v.file, v.contentType, IMMUTABLE);
+      const key = `${prefix}${v.name}.${extensionOf(v.file, v.format)}`;
+      await deps.storage.putFile(key, v.file, v.contentType, cacheControl);
       const record: VariantRecord = {
         key,
         width: v.width,
@@ -134,8 +138,8 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
       // Other formats of the same pixels sit beside the primary, under the same key pattern.
       const alternates: NonNullable<VariantRecord['alternates']> = [];
       for (const alt of v.alternates ?? []) {
-        const altKey = `${variantPrefix(id)}${v.name}.${extensionOf(alt.file, alt.format)}`;
-        await deps.storage.putFile(altKey, alt.file, alt.contentType, IMMUTABLE);
+        const altKey = `${prefix}${v.name}.${extensionOf(alt.file, alt.format)}`;
+        await deps.storage.putFile(altKey, alt.file, alt.contentType, cacheControl);
         alternates.push({ format: alt.format, key: altKey, bytes: alt.bytes, contentType: alt.contentType });
       }
       if (alternates.length > 0) record.alternates = alternates;

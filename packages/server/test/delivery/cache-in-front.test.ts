@@ -48,7 +48,7 @@ http {
 
   server {
     listen 127.0.0.1:${port};
-    location /img/ {
+    location ~ ^/(img|private)/ {
       proxy_pass ${origin};
       proxy_cache darkroom;
       proxy_cache_key $scheme$proxy_host$request_uri$darkroom_format;
@@ -180,7 +180,7 @@ describe('nginx proxy_cache in front of the delivery routes', () => {
   });
 
   it('never caches a private image served through its signed URL', async () => {
-    expect(urls.private!.startsWith(`${cdn}/img/`)).toBe(true);
+    expect(urls.private!.startsWith(`${cdn}/private/`)).toBe(true);
     const [first, second] = await twice(urls.private!);
     expect(first.status).toBe(200);
     expect(second.status).toBe(200);

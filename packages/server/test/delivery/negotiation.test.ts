@@ -99,11 +99,14 @@ describe('format negotiation on /img/{id}/{variant}', () => {
     expect(h('x-darkroom-format')).toBe('webp');
   });
 
-  it('leaves single-format variants un-negotiated: no Vary, no format header', async () => {
-    const { res, h } = await get(medium, { accept: AVIF_BROWSER });
-    expect(res.status).toBe(200);
-    expect(h('content-type')).toBe('image/webp');
-    expect(h('vary')).toBeNull();
-    expect(h('x-darkroom-format')).toBeNull();
+  it('negotiates a WebP-only variant between its WebP and the JPEG fallback', async () => {
+    const webp = await get(medium, { accept: AVIF_BROWSER });
+    expect(webp.res.status).toBe(200);
+    expect(webp.h('content-type')).toBe('image/webp');
+    expect(webp.h('vary')).toMatch(/accept/i);
+    expect(webp.h('x-darkroom-format')).toBe('webp');
+    const jpeg = await get(medium, { accept: 'image/jpeg' });
+    expect(jpeg.h('content-type')).toBe('image/jpeg');
+    expect(jpeg.h('x-darkroom-format')).toBe('original');
   });
 });

@@ -74,7 +74,7 @@ describe('private images with the development key pair', () => {
 
   it('refuses the unsigned URL with 403, never cacheable', async () => {
     const unsigned = signed.split('?')[0]!;
-    expect(unsigned).toBe(`${stack.api}/img/${id}/thumb`);
+    expect(unsigned).toBe(`${stack.api}/private/${id}/thumb`);
     await expectRefused(await fetch(unsigned), 'bad_signature');
     const head = await fetch(unsigned, { method: 'HEAD' });
     expect(head.status).toBe(403);
@@ -82,7 +82,7 @@ describe('private images with the development key pair', () => {
   });
 
   it('serves the signed URL with a private cache lifetime no longer than the URL lives', async () => {
-    const res = await fetch(signed);
+    const res = await fetch(signed, { headers: { accept: 'image/webp,*/*' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/webp');
     const cacheControl = res.headers.get('cache-control')!;
@@ -95,7 +95,7 @@ describe('private images with the development key pair', () => {
 
     // Conditional and range answers to a private URL stay private too.
     const etag = res.headers.get('etag')!;
-    const notModified = await fetch(signed, { headers: { 'if-none-match': etag } });
+    const notModified = await fetch(signed, { headers: { accept: 'image/webp', 'if-none-match': etag } });
     expect(notModified.status).toBe(304);
     expect(notModified.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/);
     const part = await fetch(signed, { headers: { range: 'bytes=0-9' } });
@@ -130,7 +130,7 @@ describe('private images with the development key pair', () => {
   it('refuses an expired URL with url_expired', async () => {
     const privateKey = fs.readFileSync(path.join(stack.config.dataDir, 'keys', 'cloudfront-dev.pem'), 'utf8');
     const expired = getSignedUrl({
-      url: `${stack.api}/img/${id}/thumb`,
+      url: `${stack.api}/private/${id}/thumb`,
       keyPairId: 'darkroom-dev',
       privateKey,
       dateLessThan: new Date(Date.now() - 60_000).toISOString(),
@@ -141,17 +141,17 @@ describe('private images with the development key pair', () => {
   it('refuses a URL signed for another image', async () => {
     const privateKey = fs.readFileSync(path.join(stack.config.dataDir, 'keys', 'cloudfront-dev.pem'), 'utf8');
     const forOther = getSignedUrl({
-      url: `${stack.api}/img/${crypto.randomUUID()}/thumb`,
+      url: `${stack.api}/private/${crypto.randomUUID()}/thumb`,
       keyPairId: 'darkroom-dev',
       privateKey,
       dateLessThan: new Date(Date.now() + 600_000).toISOString(),
     });
     // The other image's valid signature, presented for this image.
-    const borrowed = `${stack.api}/img/${id}/thumb?${forOther.split('?')[1]}`;
+    const borrowed = `${stack.api}/private/${id}/thumb?${forOther.split('?')[1]}`;
     await expectRefused(await fetch(borrowed), 'bad_signature');
     // Sanity: the same signing, for this image, works (so the refusal above is about the image).
     const own = getSignedUrl({
-      url: `${stack.api}/img/${id}/thumb`,
+      url: `${stack.api}/private/${id}/thumb`,
       keyPairId: 'darkroom-dev',
       privateKey,
       dateLessThan: new Date(Date.now() + 600_000).toISOString(),
@@ -171,7 +171,7 @@ describe('private images with the development key pair', () => {
   it('serves a transform of a private image only with both the transform and the CloudFront signature', async () => {
     const privateKey = fs.readFileSync(path.join(stack.config.dataDir, 'keys', 'cloudfront-dev.pem'), 'utf8');
     const secret = stack.config.delivery.transformSecret;
-    const transform = `${stack.api}${signTransformPath(secret, id, 'w_100')}`;
+    const transform = `${stack.api}${signTransformPath(secret, id, 'w_100').replace('/img/', '/private/')}`;
     const sign = (url: string) =>
       getSignedUrl({
         url,
@@ -185,7 +185,7 @@ describe('private images with the development key pair', () => {
     expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).width).toBe(100);
     await expectRefused(await fetch(transform), 'bad_signature');
     // The CloudFront signature covers the transform options and their sig too.
-    const otherTransform = `${stack.api}${signTransformPath(secret, id, 'w_120')}`;
+    const otherTransform = `${stack.api}${signTransformPath(secret, id, 'w_120').replace('/img/', '/private/')}`;
     const borrowed = `${otherTransform}&${sign(transform).split('?sig=')[1]!.split('&').slice(1).join('&')}`;
     await expectRefused(await fetch(borrowed), 'bad_signature');
   });
@@ -220,7 +220,7 @@ describe('private images with a configured CloudFront key pair behind a CDN base
   afterAll(() => stack.stop());
 
   it('signs with the configured key pair and makes no development key', () => {
-    expect(signed.startsWith(`${CDN}/img/${id}/thumb?`)).toBe(true);
+    expect(signed.startsWith(`${CDN}/private/${id}/thumb?`)).toBe(true);
     expect(new URL(signed).searchParams.get('Key-Pair-Id')).toBe(KEY_PAIR_ID);
     expect(fs.existsSync(path.join(stack.config.dataDir, 'keys'))).toBe(false);
   });
@@ -234,7 +234,7 @@ describe('private images with a configured CloudFront key pair behind a CDN base
 
   it('accepts a URL made by @aws-sdk/cloudfront-signer with the same key, as CloudFront would', async () => {
     const url = getSignedUrl({
-      url: `${CDN}/img/${id}/thumb`,
+      url: `${CDN}/private/${id}/thumb`,
       keyPairId: KEY_PAIR_ID,
       privateKey: privatePem,
       dateLessThan: new Date(Date.now() + 120_000).toISOString(),
@@ -242,7 +242,7 @@ describe('private images with a configured CloudFront key pair behind a CDN base
     expect((await fetch(atOrigin(stack, url))).status).toBe(200);
     // Signed for the origin's host instead of the CDN's, it names another Resource.
     const forOriginHost = getSignedUrl({
-      url: `${stack.api}/img/${id}/thumb`,
+      url: `${stack.api}/private/${id}/thumb`,
       keyPairId: KEY_PAIR_ID,
       privateKey: privatePem,
       dateLessThan: new Date(Date.now() + 120_000).toISOString(),

@@ -249,7 +249,7 @@ describe('hostile uploads end to end', () => {
     // What is published from the accepted ones is re-encoded pixels: no appended ZIP, no script, no EXIF.
     for (const [i, c] of all.entries()) {
       if (c.expect !== 'ready') continue;
-      const res = await fetch(`${api}/img/${ids[i]}/thumb`);
+      const res = await fetch(`${api}/img/${ids[i]}/thumb`, { headers: { accept: 'image/webp' } });
       expect(res.status, c.name).toBe(200);
       expect(res.headers.get('x-content-type-options'), c.name).toBe('nosniff');
       const body = Buffer.from(await res.arrayBuffer());

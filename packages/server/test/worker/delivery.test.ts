@@ -18,7 +18,7 @@ afterAll(() => stack.stop());
 
 describe('GET /img/{id}/{variant}', () => {
   it('serves the variant with an immutable cache policy and a strong ETag', async () => {
-    const res = await fetch(thumbUrl);
+    const res = await fetch(thumbUrl, { headers: { accept: 'image/webp,*/*' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/webp');
     expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
@@ -43,6 +43,8 @@ describe('GET /img/{id}/{variant}', () => {
     const beyond = await fetch(thumbUrl, { headers: { range: `bytes=${size}-` } });
     expect(beyond.status).toBe(416);
     expect(beyond.headers.get('content-range')).toBe(`bytes */${size}`);
+    expect(((await beyond.json()) as { error: { code: string } }).error.code).toBe('range_not_satisfiable');
+    expect(beyond.headers.get('cache-control')).toBe('private, max-age=60');
     const head = await fetch(thumbUrl, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(Number(head.headers.get('content-length'))).toBe(size);
