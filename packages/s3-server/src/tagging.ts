@@ -19,7 +19,8 @@ export function tagSetFrom(pairs: readonly (readonly [string, string])[]): TagSe
   if (pairs.length > MAX_TAGS) {
     throw new S3Error('InvalidTag', `Object tags cannot be greater than ${MAX_TAGS}.`);
   }
-  const tags: TagSet = {};
+  // Tag keys are the client's: `__proto__` must be a tag like any other, not the object's prototype.
+  const tags: TagSet = Object.create(null);
   for (const [key, value] of pairs) {
     if (key.length === 0 || [...key].length > MAX_KEY_CHARS || !ALLOWED.test(key)) {
       throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid', {

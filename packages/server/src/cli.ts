@@ -13,6 +13,7 @@ import { runSqsRole } from './roles/sqs.ts';
 import { runStart } from './roles/start.ts';
 import { runTokenCommand } from './roles/token.ts';
 import { runWorkerRole } from './roles/worker.ts';
+import { generatedKeyPath, type Role, resolveSecrets } from './secrets/development.ts';
 
 interface Closable {
   close(graceMs?: number): Promise<void>;
@@ -60,6 +61,20 @@ function configOrExit(): Config {
   }
 }
 
+/** The configuration of a server role, its development secrets resolved (see secrets/development.ts). */
+async function roleConfigOrExit(role: Role): Promise<Config> {
+  const config = configOrExit();
+  try {
+    return await resolveSecrets(config, role);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`darkroom: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
 function printCredentials(config: Config): void {
   if (config.jwt.usingDevSecret) {
     process.stdout.write(
@@ -67,11 +82,17 @@ function printCredentials(config: Config): void {
         '  Set DARKROOM_JWT_SECRET (or DARKROOM_JWT_JWKS_URL) for anything but local development.\n',
     );
   }
-  if (config.s3.usingDevCredentials && config.s3.endpoint === undefined) {
+  if (config.s3.accessKeySource === 'development' && config.s3.endpoint === undefined) {
     const key = config.s3.accessKeys[0]!;
     process.stdout.write(
       `  S3 access key (development default): ${key.accessKeyId} / ${key.secretAccessKey}\n` +
         '  Set DARKROOM_S3_ACCESS_KEY_ID and DARKROOM_S3_SECRET_ACCESS_KEY for anything but local development.\n',
+    );
+  }
+  if (config.s3.accessKeySource === 'generated') {
+    process.stdout.write(
+      `  S3 access key: generated for this data dir, in ${generatedKeyPath(config.dataDir)}\n` +
+        '  (the published development pair is refused once a secret of your own is set).\n',
     );
   }
 }
@@ -127,7 +148,7 @@ export function buildCli(): Command {
       'Run everything in one process: the API, and the embedded S3 server with the Darkroom bucket.',
     )
     .action(async () => {
-      const config = configOrExit();
+      const config = await roleConfigOrExit('start');
       const log = createLogger(config, 'start');
       const started = await runStart(config, log);
       process.stdout.write(
@@ -146,7 +167,7 @@ export function buildCli(): Command {
       'Run the embedded SQS-compatible server alone (port DARKROOM_SQS_PORT, data under DARKROOM_DATA_DIR/sqs) with the darkroom-uploads queue and its dead-letter queue.',
     )
     .action(async () => {
-      const config = configOrExit();
+      const config = await roleConfigOrExit('sqs');
       const log = createLogger(config, 'sqs');
       const sqs = await runSqsRole(config, log);
       process.stdout.write(`Embedded SQS listening on ${sqs.url} (queue darkroom-uploads)\n`);
@@ -160,7 +181,7 @@ export function buildCli(): Command {
       'Run an image worker alone: long-polls the uploads queue (DARKROOM_SQS_QUEUE_URL, or the embedded one) and develops each original.',
     )
     .action(async () => {
-      const config = configOrExit();
+      const config = await roleConfigOrExit('worker');
       const log = createLogger(config, 'worker');
       const worker = await runWorkerRole(config, log);
       const metrics =
@@ -179,7 +200,7 @@ export function buildCli(): Command {
       'Run the HTTP API alone (port DARKROOM_PORT). Without DARKROOM_S3_ENDPOINT it uses the embedded S3 server at DARKROOM_HOST:DARKROOM_S3_PORT.',
     )
     .action(async () => {
-      const config = configOrExit();
+      const config = await roleConfigOrExit('api');
       const log = createLogger(config, 'api');
       const api = await runApiRole(config, log);
       process.stdout.write(`Darkroom API listening on ${api.url}\n`);
@@ -265,7 +286,7 @@ export function buildCli(): Command {
       'Run the embedded S3-compatible server alone (port DARKROOM_S3_PORT, data under DARKROOM_DATA_DIR/s3).',
     )
     .action(async () => {
-      const config = configOrExit();
+      const config = await roleConfigOrExit('s3');
       const log = createLogger(config, 's3');
       const s3 = await runS3Role(config, log);
       process.stdout.write(`Embedded S3 listening on ${s3.url} (region ${config.s3.region})\n`);

@@ -177,8 +177,12 @@ export interface Config {
     readonly domain: string;
     /** Key pairs the embedded server accepts; the first is the one Darkroom signs with. */
     readonly accessKeys: readonly AccessKey[];
-    /** True when the key pairs are the built-in development ones. */
-    readonly usingDevCredentials: boolean;
+    /**
+     * Where the key pairs come from: DARKROOM_S3_ACCESS_KEY_ID/SECRET (`configured`), the published
+     * development pair (`development`, the default until a role resolves it, see secrets/development.ts),
+     * or a pair generated for the data dir (`generated`).
+     */
+    readonly accessKeySource: 'configured' | 'development' | 'generated';
   };
   readonly sqs: {
     readonly port: number;
@@ -214,7 +218,7 @@ export interface Config {
   readonly jwt: {
     /** HS256 secret; undefined when tokens are verified against a JWKS instead. */
     readonly secret: string | undefined;
-    /** True when the secret is the built-in development one. */
+    /** True when the secret is the published development one (by default or set to it). */
     readonly usingDevSecret: boolean;
     readonly jwksUrl: string | undefined;
     readonly issuer: string | undefined;
@@ -240,7 +244,7 @@ export interface Config {
   readonly delivery: {
     /** HMAC key for `/img/{id}/{options}?sig=` transform URLs. */
     readonly transformSecret: string;
-    /** True when the transform secret is the built-in development one. */
+    /** True when the transform secret is the published development one (by default or set to it). */
     readonly usingDevTransformSecret: boolean;
     readonly transformMaxWidth: number;
     readonly transformMaxHeight: number;
@@ -378,7 +382,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       accelerate: e.DARKROOM_S3_ACCELERATE,
       domain: e.DARKROOM_S3_DOMAIN,
       accessKeys: accessKeys ?? [{ accessKeyId: DEV_ACCESS_KEY_ID, secretAccessKey: DEV_SECRET_ACCESS_KEY }],
-      usingDevCredentials: accessKeys === undefined,
+      accessKeySource: accessKeys === undefined ? 'development' : 'configured',
     },
     sqs: {
       port: e.DARKROOM_SQS_PORT,
@@ -405,7 +409,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     databaseUrl,
     jwt: {
       secret: e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET),
-      usingDevSecret: !e.DARKROOM_JWT_SECRET && !e.DARKROOM_JWT_JWKS_URL,
+      // By value: the published secret set explicitly is still the published secret.
+      usingDevSecret:
+        (e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET)) === DEV_JWT_SECRET,
       jwksUrl: e.DARKROOM_JWT_JWKS_URL,
       issuer: e.DARKROOM_JWT_ISSUER,
       audience: e.DARKROOM_JWT_AUDIENCE,
@@ -426,7 +432,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     delivery: {
       transformSecret: e.DARKROOM_TRANSFORM_SECRET ?? DEV_TRANSFORM_SECRET,
-      usingDevTransformSecret: e.DARKROOM_TRANSFORM_SECRET === undefined,
+      usingDevTransformSecret: (e.DARKROOM_TRANSFORM_SECRET ?? DEV_TRANSFORM_SECRET) === DEV_TRANSFORM_SECRET,
       transformMaxWidth: e.DARKROOM_TRANSFORM_MAX_WIDTH,
       transformMaxHeight: e.DARKROOM_TRANSFORM_MAX_HEIGHT,
       transformMaxPixels: e.DARKROOM_TRANSFORM_MAX_PIXELS,

@@ -332,7 +332,7 @@ function renderMessage(m: ReceivedMessage, system: Set<string>, userFilter: (n: 
   }
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
   if (m.messageAttributes) {
-    const picked: MessageAttributes = {};
+    const picked: MessageAttributes = Object.create(null);
     for (const [name, value] of Object.entries(m.messageAttributes))
       if (userFilter(name)) picked[name] = value;
     const md5 = md5OfAttributes(picked);

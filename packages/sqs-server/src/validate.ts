@@ -248,7 +248,8 @@ export function checkMessageAttributes(
       `Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`,
     );
   }
-  const attributes: MessageAttributes = {};
+  // Names are the sender's (`__proto__` passes the name rule): an own entry, never the prototype.
+  const attributes: MessageAttributes = Object.create(null);
   let bytes = 0;
   for (const [name, value] of entries) {
     if (kind === 'system') {

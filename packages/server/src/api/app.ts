@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { deliveryRoutes } from '../delivery/routes.ts';
+import { requestSerializer } from '../log.ts';
 import type { Caller, TokenVerifier } from './auth/jwt.ts';
 import { handleError } from './error-handler.ts';
 import { ApiError } from './errors.ts';
@@ -39,7 +40,9 @@ export async function buildApi(
   deps: ApiDeps & { verifier: TokenVerifier; hub: EventHub; log: Logger },
 ): Promise<App> {
   const app = Fastify({
-    loggerInstance: deps.log,
+    // Fastify's request serializer logs the whole URL; ours redacts tokens and signatures in its query
+    // (a child's serializers win over Fastify's defaults, whatever logger the caller passed).
+    loggerInstance: deps.log.child({}, { serializers: { req: requestSerializer } }),
     // Upload intents are tiny JSON documents; image bytes never come here.
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },

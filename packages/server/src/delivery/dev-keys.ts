@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { CloudFrontKeys, Config } from '../config.ts';
+import { loadOrCreateSecretFile } from '../secrets/key-file.ts';
 
 /** Key pair id of the development key pair (CloudFront never sees it). */
 export const DEV_KEY_PAIR_ID = 'darkroom-dev';
@@ -19,32 +19,14 @@ export function devKeyPath(dataDir: string): string {
  */
 export async function loadOrCreateDevKeys(dataDir: string): Promise<CloudFrontKeys & { created: boolean }> {
   const file = devKeyPath(dataDir);
-  let created = false;
-  let pem = await readIfPresent(file);
-  if (pem === undefined) {
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const { text: pem, created } = await loadOrCreateSecretFile(file, async () => {
     const { privateKey } = await new Promise<crypto.KeyPairKeyObjectResult>((resolve, reject) =>
       crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) =>
         err ? reject(err) : resolve({ publicKey, privateKey }),
       ),
     );
-    const tmp = `${file}.${process.pid}.${crypto.randomUUID()}.tmp`;
-    await fs.writeFile(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    try {
-      // link() refuses to replace: of two processes racing, one key wins, fully written, and both use it.
-      await fs.link(tmp, file);
-      created = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      await fs.rm(tmp, { force: true });
-    }
-    pem = await fs.readFile(file, 'utf8');
-  } else {
-    // An existing key readable by others is tightened rather than trusted as is.
-    const { mode } = await fs.stat(file);
-    if ((mode & 0o077) !== 0) await fs.chmod(file, 0o600);
-  }
+    return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  });
   let key: crypto.KeyObject;
   try {
     key = crypto.createPrivateKey(pem);
@@ -83,13 +65,4 @@ export async function resolveSigningKeys(config: Config, log: Logger): Promise<C
     'private-image URLs are signed with a development key pair; set DARKROOM_CLOUDFRONT_KEY_PAIR_ID and DARKROOM_CLOUDFRONT_PRIVATE_KEY (the key of a CloudFront key group) in production',
   );
   return dev;
-}
-
-async function readIfPresent(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.ts';
 import type { ApiDeps } from '../api/types.ts';
 import type { ImageRow } from '../db/images.ts';
-import type { VariantRecord } from '../domain/image-view.ts';
+import { storedVariants } from '../domain/image-view.ts';
 import { parseVariants } from '../pipeline/index.ts';
 import { IMMUTABLE, privateFor } from './cache-policy.ts';
 import { createLocalEdge } from './edge.ts';
@@ -61,10 +61,7 @@ export function createDelivery(deps: ApiDeps, metrics: DeliveryMetrics): Deliver
   /** How storage lacking `d.key` is made good, from the image's stored variants. */
   function renderJob(d: EdgeKey, row: ImageRow): RenderJob {
     // Own properties only: the variant name comes from the request.
-    const variants = Object.assign(Object.create(null), JSON.parse(row.variants)) as Record<
-      string,
-      VariantRecord
-    >;
+    const variants = storedVariants(row);
     const source = renderSource(variants);
     if (!source) throw notFound(`image ${row.id} has no variant to render from`);
     const common = {

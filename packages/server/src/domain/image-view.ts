@@ -63,7 +63,7 @@ export function toImageView(
   signer: UrlSigner | undefined,
   privatePath: string = DEFAULT_PRIVATE_PATH,
 ): ImageView {
-  const variants = JSON.parse(row.variants) as Record<string, VariantRecord>;
+  const variants = storedVariants(row);
   const isPrivate = row.visibility === 'private';
   const variantUrl = (name: string) => {
     const url = `${deliveryBaseUrl}${isPrivate ? privatePath : '/img'}/${row.id}/${encodeURIComponent(name)}`;
@@ -101,6 +101,14 @@ export function toImageView(
     updatedAt: new Date(row.updated_at).toISOString(),
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
   };
+}
+
+/**
+ * The variants the worker recorded, as a map without a prototype: names come from request paths, and
+ * `constructor` or `__proto__` must find nothing rather than Object's own members.
+ */
+export function storedVariants(row: Pick<ImageRow, 'variants'>): Readonly<Record<string, VariantRecord>> {
+  return Object.assign(Object.create(null) as Record<string, VariantRecord>, JSON.parse(row.variants));
 }
 
 /** The storage key of an image's original: never derived from anything the client named. */

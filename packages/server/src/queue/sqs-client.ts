@@ -19,7 +19,7 @@ export function createSqsClient(config: Config): SQSClient {
   return new SQSClient({
     region: config.s3.region,
     ...(embedded ? { endpoint: embeddedSqsEndpoint(config) } : {}),
-    ...(embedded || !config.s3.usingDevCredentials
+    ...(embedded || config.s3.accessKeySource === 'configured'
       ? { credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }
       : {}),
   });

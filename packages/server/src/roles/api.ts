@@ -12,6 +12,7 @@ import { resolveSigningKeys } from '../delivery/dev-keys.ts';
 import { SignedUrls } from '../delivery/signed-urls.ts';
 import { deliveryBase } from '../domain/uploads.ts';
 import { createProcessingEnqueuer, openUploadsQueue } from '../queue/open.ts';
+import { resolveSecrets } from '../secrets/development.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 import { preflightOrThrow } from './preflight.ts';
@@ -25,10 +26,11 @@ export interface RunningApi {
 
 /** Starts the HTTP API on DARKROOM_PORT against the configured database and storage. */
 export async function runApiRole(
-  config: Config,
+  configured: Config,
   log: Logger,
   opts: { extraRegistries?: readonly Registry[]; devTokenRoute?: boolean } = {},
 ): Promise<RunningApi> {
+  const config = await resolveSecrets(configured, 'api');
   // Keys first: a bad key file stops start-up before any pool is opened.
   const signedUrls = new SignedUrls(
     await resolveSigningKeys(config, log),

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createSqsClientNotificationSender } from '../queue/notification-senders.ts';
 import { createSqsClient } from '../queue/sqs-client.ts';
+import { resolveSecrets } from '../secrets/development.ts';
 import { setUpEmbeddedBucket } from '../storage/bucket-setup.ts';
 
 /**
@@ -19,10 +20,11 @@ import { setUpEmbeddedBucket } from '../storage/bucket-setup.ts';
  * events wait in the outbox and are retried.
  */
 export async function runS3Role(
-  config: Config,
+  configured: Config,
   log: Logger,
   sender?: NotificationSender,
 ): Promise<EmbeddedS3Server> {
+  const config = await resolveSecrets(configured, 's3');
   const sqsClient = sender ? undefined : createSqsClient(config);
   const server = await createS3Server({
     host: config.host,

@@ -3,9 +3,11 @@ import { createSqsServer, type EmbeddedSqsServer } from '@darkroom/sqs-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createSqsClient, setUpEmbeddedQueues } from '../queue/sqs-client.ts';
+import { resolveSecrets } from '../secrets/development.ts';
 
 /** Runs the embedded SQS server (data under `{DATA_DIR}/sqs`) with the uploads queue and its DLQ. */
-export async function runSqsRole(config: Config, log: Logger): Promise<EmbeddedSqsServer> {
+export async function runSqsRole(configured: Config, log: Logger): Promise<EmbeddedSqsServer> {
+  const config = await resolveSecrets(configured, 'sqs');
   const dataDir = path.join(config.dataDir, 'sqs');
   const server = await createSqsServer({
     host: config.host,

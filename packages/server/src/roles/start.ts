@@ -2,13 +2,15 @@ import type { Logger } from 'pino';
 import { devTokenRouteEnabled } from '../api/web-app.ts';
 import type { Config } from '../config.ts';
 import { createSqsNotificationSender } from '../queue/notification-senders.ts';
+import { resolveSecrets } from '../secrets/development.ts';
 import { runApiRole } from './api.ts';
 import { runS3Role } from './s3.ts';
 import { runSqsRole } from './sqs.ts';
 import { runWorkerRole } from './worker.ts';
 
 /** Everything in one process: embedded SQS and S3 (bucket, CORS, notifications set up), the API and a worker. */
-export async function runStart(config: Config, log: Logger) {
+export async function runStart(configured: Config, log: Logger) {
+  const config = await resolveSecrets(configured, 'start');
   const sqs = await runSqsRole(config, log);
   // Same process: events go straight into the queue store instead of over loopback HTTP.
   const s3 = await runS3Role(config, log, createSqsNotificationSender(sqs.store));
@@ -24,5 +26,7 @@ export async function runStart(config: Config, log: Logger) {
     urls: { api: api.url, s3: s3.url, sqs: sqs.url },
     bucket: config.s3.bucket,
     worker,
+    /** The configuration the parts run with (secrets resolved). */
+    config,
   };
 }

@@ -6,6 +6,7 @@ import { deliveryBase } from '../domain/uploads.ts';
 import { configureSharp, formatsForMimeTypes, parseVariants } from '../pipeline/index.ts';
 import { createProcessingEnqueuer, openUploadsQueue } from '../queue/open.ts';
 import type { QueueConsumer } from '../queue/port.ts';
+import { resolveSecrets } from '../secrets/development.ts';
 import { StorageGateway } from '../storage/gateway.ts';
 import { createS3Clients } from '../storage/s3-client.ts';
 import { WebhookDispatcher } from '../webhooks/dispatcher.ts';
@@ -24,7 +25,8 @@ export interface RunningWorker {
 }
 
 /** Long-polls the uploads queue and develops each uploaded original (DARKROOM_WORKER_CONCURRENCY at once). */
-export async function runWorkerRole(config: Config, log: Logger): Promise<RunningWorker> {
+export async function runWorkerRole(configured: Config, log: Logger): Promise<RunningWorker> {
+  const config = await resolveSecrets(configured, 'worker');
   // Validated before anything starts, so a bad DARKROOM_VARIANTS stops the process at once.
   let variants: ReturnType<typeof parseVariants>;
   try {

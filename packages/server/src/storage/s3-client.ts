@@ -19,7 +19,7 @@ export function createS3Clients(config: Config): { client: S3Client; presigner: 
     region: config.s3.region,
     forcePathStyle: config.s3.forcePathStyle,
     // Explicit keys for the embedded server or when configured; otherwise the standard AWS chain.
-    ...(embedded || !config.s3.usingDevCredentials
+    ...(embedded || config.s3.accessKeySource === 'configured'
       ? { credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }
       : {}),
     // On Amazon S3 the SDK picks the host itself (regional, virtual-host, accelerate).

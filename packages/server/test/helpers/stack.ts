@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TEST_KEY } from '@darkroom/s3-server/test-support';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { mintToken } from '../../src/api/auth/jwt.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { runStart } from '../../src/roles/start.ts';
@@ -30,8 +30,14 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-/** `darkroom start` in-process (embedded SQS, S3, API and a worker) on free ports over a temp dir. */
-export async function startTestStack(env: Record<string, string> = {}): Promise<TestStack> {
+/**
+ * `darkroom start` in-process (embedded SQS, S3, API and a worker) on free ports over a temp dir.
+ * `opts.log` replaces the (silent unless DARKROOM_TEST_LOG) logger, to read what the stack logs.
+ */
+export async function startTestStack(
+  env: Record<string, string> = {},
+  opts: { log?: Logger } = {},
+): Promise<TestStack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-stack-'));
   const config = loadConfig({
     DARKROOM_PORT: String(await freePort()),
@@ -45,7 +51,7 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
     DARKROOM_WORKER_CONCURRENCY: '2',
     ...env,
   });
-  const started = await runStart(config, pino({ level: config.logLevel }));
+  const started = await runStart(config, opts.log ?? pino({ level: config.logLevel }));
   const tokens = new Map<string, string>();
   const call: TestStack['call'] = async (method, p, opts = {}) => {
     const headers: Record<string, string> = {};
