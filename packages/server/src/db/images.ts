@@ -21,6 +21,8 @@ export function newImageRow(
     part_size: null,
     part_count: null,
     etag: null,
+    lease_token: null,
+    lease_until: null,
     width: null,
     height: null,
     format: null,
@@ -243,20 +245,95 @@ export class ImageRepository {
     });
   }
 
-  /** Records that the original arrived (pending → uploaded) with its real size; false if it already had. */
-  async markUploaded(id: string, bytes: number, etag: string, now = Date.now()): Promise<boolean> {
+  /**
+   * Records the original storage holds: pending → uploaded with its real size and ETag, or, while the
+   * image is still `uploaded` (no worker has claimed it), a newer original written through the same URL
+   * replaces the one recorded. The owner's usage follows the real size. False when nothing changed (a
+   * claimed or final image keeps its approved original; see {@link claim}).
+   */
+  async recordOriginal(id: string, bytes: number, etag: string, now = Date.now()): Promise<boolean> {
     return this.atomically(async (repo) => {
       const row = await repo.db
+        .selectFrom('images')
+        .select(['owner', 'status', 'bytes', 'declared_bytes', 'etag'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row || (row.status !== 'pending' && row.status !== 'uploaded') || row.etag === etag) return false;
+      const updated = await repo.db
         .updateTable('images')
         .set({ status: 'uploaded', bytes, etag, updated_at: now })
         .where('id', '=', id)
-        .where('status', '=', 'pending')
-        .returning(['owner', 'declared_bytes'])
+        .where('status', '=', row.status)
+        .where((eb) => (row.etag === null ? eb('etag', 'is', null) : eb('etag', '=', row.etag)))
         .executeTakeFirst();
-      if (row) {
-        await repo.addBytes(row.owner, bytes - row.declared_bytes);
-        await repo.logEvent(row.owner, id, 'uploaded', now);
-      }
+      if (Number(updated.numUpdatedRows) === 0) return false;
+      const counted = row.status === 'pending' ? row.declared_bytes : (row.bytes ?? row.declared_bytes);
+      await repo.addBytes(row.owner, bytes - counted);
+      if (row.status === 'pending') await repo.logEvent(row.owner, id, 'uploaded', now);
+      return true;
+    });
+  }
+
+  /**
+   * Claims an uploaded image for developing its original `etag`: uploaded → processing, held by `token`
+   * until `now + leaseMs`. A `processing` image is taken over only when its claim lapsed or `token` is
+   * the holder's own (the same message delivered again: its first holder is gone). False when the image
+   * is not at this ETag or someone else holds it: the caller drops its message without decoding anything.
+   */
+  async claim(id: string, etag: string, token: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+    return this.atomically(async (repo) => {
+      const row = await repo.db
+        .updateTable('images')
+        .set({ status: 'processing', lease_token: token, lease_until: now + leaseMs, updated_at: now })
+        .where('id', '=', id)
+        .where('etag', '=', etag)
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'uploaded'),
+            eb.and([
+              eb('status', '=', 'processing'),
+              eb.or([
+                eb('lease_until', 'is', null),
+                eb('lease_until', '<', now),
+                eb('lease_token', '=', token),
+              ]),
+            ]),
+          ]),
+        )
+        .returning(['owner'])
+        .executeTakeFirst();
+      if (row) await repo.logEvent(row.owner, id, 'processing', now);
+      return row !== undefined;
+    });
+  }
+
+  /** Extends the claim `token` holds; false when it no longer holds it (taken over, finished, deleted). */
+  async renewClaim(id: string, token: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+    const res = await this.db
+      .updateTable('images')
+      .set({ lease_until: now + leaseMs })
+      .where('id', '=', id)
+      .where('status', '=', 'processing')
+      .where('lease_token', '=', token)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Ends the claim `token` holds with `patch` (ready or failed); false when the claim is no longer its
+   * own, so a worker that lost its claim never overwrites the outcome of the one that took over.
+   */
+  async finishClaim(id: string, token: string, patch: Partial<ImageRow>, now = Date.now()): Promise<boolean> {
+    return this.atomically(async (repo) => {
+      const row = await repo.db
+        .updateTable('images')
+        .set({ ...patch, lease_token: null, lease_until: null, updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', 'processing')
+        .where('lease_token', '=', token)
+        .returning(['owner'])
+        .executeTakeFirst();
+      if (row && patch.status) await repo.logEvent(row.owner, id, patch.status, now);
       return row !== undefined;
     });
   }

@@ -114,6 +114,14 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
         .execute();
     },
   },
+  '0004_claims': {
+    async up(db: Kysely<unknown>) {
+      // The claim a worker holds on an image while it develops it (issue 18.1, 16.4): who holds it and
+      // until when, so a duplicate message drops without decoding and a dead worker's claim lapses.
+      await db.schema.alterTable('images').addColumn('lease_token', 'varchar(64)').execute();
+      await db.schema.alterTable('images').addColumn('lease_until', 'bigint').execute();
+    },
+  },
 });
 
 /** Brings the schema up to date; safe to run from several processes at once (Kysely locks). */

@@ -23,7 +23,14 @@ export interface ImagesTable {
   multipart_upload_id: string | null;
   part_size: number | null;
   part_count: number | null;
+  /**
+   * The ETag of the approved original: set when the original is first seen (its event, or `complete`),
+   * re-set only while no worker has claimed the image; after that any other ETag is refused (issue 18.1).
+   */
   etag: string | null;
+  /** The claim on a `processing` image: the claimant's token (its message), and until when it holds. */
+  lease_token: string | null;
+  lease_until: number | null;
   width: number | null;
   height: number | null;
   format: string | null;

@@ -125,6 +125,12 @@ export function createDelivery(deps: ApiDeps, metrics: DeliveryMetrics): Deliver
           produce: async () => {
             rendered = true;
             await renderer.ensure(job);
+            // The image may have been deleted while it rendered: what was just stored for it must be
+            // neither served (immutable, cached everywhere) nor kept (no record owns it any more).
+            if ((await deps.images.findById(d.id))?.status !== 'ready') {
+              await deps.storage.deleteAll([d.key]);
+              throw notFound(`no image ${d.id}`);
+            }
           },
           ...(cacheControl ? { cacheControl } : {}),
         });

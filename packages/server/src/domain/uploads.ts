@@ -232,6 +232,8 @@ export async function presignParts(
   partNumbers: readonly number[],
 ) {
   const row = await pendingMultipart(deps, owner, id);
+  // Issuing part URLs is activity: the sweeper measures DARKROOM_PENDING_TTL_SECONDS from the last one.
+  await deps.images.transition(id, ['pending'], {});
   const count = row.part_count!;
   const partSize = row.part_size!;
   const now = Date.now();
@@ -296,7 +298,7 @@ export async function completeUpload(
         `storage holds ${info.size} bytes for image ${id}; ${exact ? 'declared' : 'allowed at most'} ${row.declared_bytes}`,
       );
     }
-    await deps.images.markUploaded(id, info.size, info.etag);
+    await deps.images.recordOriginal(id, info.size, info.etag);
   }
   // Also when it was already `uploaded`: a retried complete re-sends a hand-off that may have been lost.
   const current = await ownedImage(deps, owner, id);
@@ -319,17 +321,21 @@ export async function abortUpload(deps: UploadDeps, owner: string, id: string): 
   await deps.images.delete(id);
 }
 
-/** DELETE /v1/images/{id}: removes the original and every variant from storage, then the record. */
+/**
+ * DELETE /v1/images/{id}: removes the record, then the original and every variant from storage. The
+ * record goes first: a worker developing the image, or a first render, finds it gone before it publishes
+ * and removes what it wrote (what escapes both, say when storage fails here, the sweeper removes).
+ */
 export async function deleteImage(deps: UploadDeps, owner: string, id: string): Promise<void> {
   const row = await ownedImage(deps, owner, id);
   if (row.status === 'pending' && row.multipart_upload_id) {
     await deps.storage.abortMultipart(originalKey(id), row.multipart_upload_id);
   }
+  await deps.images.delete(id);
   await deps.storage.deleteAll(
     [originalKey(id)],
     [variantPrefix(id, 'public'), variantPrefix(id, 'private')],
   );
-  await deps.images.delete(id);
 }
 
 /** Base URL for variant links: the CDN when configured, else Darkroom's own delivery routes. */

@@ -240,8 +240,8 @@ export class StorageGateway {
   async listParts(
     key: string,
     uploadId: string,
-  ): Promise<{ partNumber: number; size: number; etag: string }[] | undefined> {
-    const parts: { partNumber: number; size: number; etag: string }[] = [];
+  ): Promise<{ partNumber: number; size: number; etag: string; lastModified: number }[] | undefined> {
+    const parts: { partNumber: number; size: number; etag: string; lastModified: number }[] = [];
     let marker: string | undefined;
     try {
       for (;;) {
@@ -254,7 +254,12 @@ export class StorageGateway {
           }),
         );
         for (const p of res.Parts ?? []) {
-          parts.push({ partNumber: p.PartNumber ?? 0, size: p.Size ?? 0, etag: p.ETag ?? '' });
+          parts.push({
+            partNumber: p.PartNumber ?? 0,
+            size: p.Size ?? 0,
+            etag: p.ETag ?? '',
+            lastModified: p.LastModified?.getTime() ?? 0,
+          });
         }
         if (!res.IsTruncated || !res.NextPartNumberMarker) break;
         marker = res.NextPartNumberMarker;
@@ -346,18 +351,27 @@ export class StorageGateway {
 
   /**
    * Streams an object to a local file (never whole in memory), passing each chunk to `onChunk`
-   * (e.g. a hash). Returns the ETag of what was read, or undefined when the object is gone.
+   * (e.g. a hash). Returns the ETag of what was read, or undefined when the object is gone, or (with
+   * `ifMatch`) is no longer the object with that ETag: storage checks it, so the bytes read are that object's.
    */
   async downloadTo(
     key: string,
     file: string,
     onChunk?: (chunk: Buffer) => void,
+    opts: { ifMatch?: string } = {},
   ): Promise<{ etag: string; size: number } | undefined> {
     let res: GetObjectCommandOutput;
     try {
-      res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(opts.ifMatch ? { IfMatch: `"${opts.ifMatch}"` } : {}),
+        }),
+      );
     } catch (err) {
-      if (s3ErrorCode(err) === 'NoSuchKey' || s3ErrorCode(err) === 'NotFound') return undefined;
+      const code = s3ErrorCode(err);
+      if (code === 'NoSuchKey' || code === 'NotFound' || code === 'PreconditionFailed') return undefined;
       return unreachable(err);
     }
     let size = 0;
@@ -411,6 +425,24 @@ export class StorageGateway {
         size: o.Size ?? 0,
         lastModified: o.LastModified?.getTime() ?? 0,
       })),
+      ...(page.NextContinuationToken ? { next: page.NextContinuationToken } : {}),
+    };
+  }
+
+  /** One page of the "folders" right under `prefix` (`{prefix}{name}/`), for the janitor. */
+  async listPrefixes(prefix: string, token?: string): Promise<{ prefixes: string[]; next?: string }> {
+    const page = await this.client
+      .send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: '/',
+          ContinuationToken: token,
+        }),
+      )
+      .catch(unreachable);
+    return {
+      prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix!),
       ...(page.NextContinuationToken ? { next: page.NextContinuationToken } : {}),
     };
   }

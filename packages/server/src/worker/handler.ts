@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ImageRepository } from '../db/images.ts';
 import type { MessageHandler } from '../queue/port.ts';
@@ -27,9 +28,13 @@ export function createS3EventHandler(
       onOutcome?.('unknown_message');
       throw new UnknownMessageError(parsed.reason);
     }
+    // The message's identity, the same each time the broker delivers it again (SQS and AMQP alike): a
+    // redelivery means its earlier holder is gone, so it may take that holder's claim over; any other
+    // message naming the same original finds the claim held and is dropped (worker/process-image.ts).
+    const claimant = createHash('sha256').update(message.body).digest('hex').slice(0, 40);
     for (const record of parsed.records) {
       try {
-        const outcome = await processRecord(deps, record);
+        const outcome = await processRecord(deps, record, claimant);
         deps.log.debug({ key: record.key, eventName: record.eventName, outcome }, 'record handled');
         onOutcome?.(outcome);
       } catch (err) {

@@ -14,7 +14,7 @@ export function createWorkerMetrics(): WorkerMetrics {
     registry,
     jobs: new Counter({
       name: 'darkroom_worker_jobs_total',
-      help: 'Records handled by outcome: ready, failed, duplicate, stale, orphan-deleted, not-ours, error, unknown_message',
+      help: 'Records handled by outcome: ready, failed, duplicate (dropped without decoding: another worker holds the claim, or already done), stale, rejected (not the approved original: removed), deleted (the image was deleted while developed), orphan-deleted, not-ours, error, unknown_message',
       labelNames: ['outcome'],
       registers: [registry],
     }),

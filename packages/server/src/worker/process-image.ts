@@ -37,16 +37,43 @@ async function timed<T>(
   }
 }
 
-/** What became of one record; every outcome but an exception means the message may be deleted. */
-export type ProcessOutcome = 'ready' | 'failed' | 'not-ours' | 'duplicate' | 'stale' | 'orphan-deleted';
+/**
+ * What became of one record; every outcome but an exception means the message may be deleted.
+ * `rejected`: the event's object is not the image's approved original (a replayed upload URL), and was removed.
+ * `deleted`: the image was deleted while it was being developed; what was written for it was removed.
+ */
+export type ProcessOutcome =
+  | 'ready'
+  | 'failed'
+  | 'not-ours'
+  | 'duplicate'
+  | 'stale'
+  | 'orphan-deleted'
+  | 'rejected'
+  | 'deleted';
+
+/** How long a claim lasts unless renewed; its holder renews it every third of that while it works. */
+export const CLAIM_MS = 60_000;
 
 /** Marks the image failed with a stable code, unless it already reached a final state. */
-async function fail(deps: ProcessDeps, row: ImageRow, code: string, message: string): Promise<'failed'> {
-  await deps.images.transition(row.id, ['pending', 'uploaded', 'processing'], {
-    status: 'failed',
-    error_code: code,
-    error_message: message,
-  });
+async function fail(
+  deps: ProcessDeps,
+  row: ImageRow,
+  code: string,
+  message: string,
+  claim: { token: string } | { etag: string; bytes: number },
+): Promise<'failed'> {
+  const patch = { status: 'failed' as const, error_code: code, error_message: message };
+  const failed =
+    'token' in claim
+      ? await deps.images.finishClaim(row.id, claim.token, patch)
+      : // Not claimed yet: the failing original becomes the approved one, so a later replay is refused.
+        await deps.images.transition(row.id, ['pending', 'uploaded'], {
+          ...patch,
+          etag: claim.etag,
+          bytes: claim.bytes,
+        });
+  if (!failed) return 'failed';
   deps.log.info({ imageId: row.id, code }, 'image failed');
   // Its original will never be developed: tagged, the bucket's lifecycle rule expires it (POST and
   // multipart originals carry the tag from the upload; a PUT's gets it here).
@@ -56,12 +83,23 @@ async function fail(deps: ProcessDeps, row: ImageRow, code: string, message: str
   return 'failed';
 }
 
+/** Statuses in which the image's original is settled: claimed by a worker, or final. */
+const SETTLED = new Set(['processing', 'ready', 'failed']);
+
 /**
- * Develops the original named by one ObjectCreated record. Safe to run any number of times for the
- * same record, concurrently or after a crash: status changes are compare-and-set, variant keys are
- * fixed per image and written whole, and the record only turns `ready` after every variant is stored.
+ * Develops the original named by one ObjectCreated record, at most once per approved original however
+ * many messages name it. The first original storage reports for an image is recorded as its approved
+ * original (a newer one written through the same URL replaces it only until a worker claims the image);
+ * a worker claims the image on that ETag before downloading anything, and the claim is what every later
+ * step checks. A message naming the approved original while another worker holds the claim is dropped
+ * (`duplicate`) without decoding; one naming any other object is refused and that object removed
+ * (`rejected`). `claimant` identifies the message: the same message delivered again takes its claim over.
  */
-export async function processRecord(deps: ProcessDeps, record: ObjectCreatedRecord): Promise<ProcessOutcome> {
+export async function processRecord(
+  deps: ProcessDeps,
+  record: ObjectCreatedRecord,
+  claimant: string,
+): Promise<ProcessOutcome> {
   const id = imageIdFromKey(record.key);
   if (record.bucket !== deps.bucket || !id) return 'not-ours';
   const row = await deps.images.findById(id);
@@ -72,12 +110,18 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
     deps.log.info({ key: record.key }, 'deleted an original that has no image record');
     return 'orphan-deleted';
   }
-  if (row.status === 'ready') {
-    // A worker that died between `ready` and clearing the tag left it on; the redelivery finishes the job.
-    await clearUnprocessedTag(deps, id);
-    return 'duplicate';
+  if (SETTLED.has(row.status)) {
+    const etag = record.eTag || (await deps.storage.head(record.key))?.etag;
+    if (etag !== row.etag) return rejectReplacement(deps, row, etag);
+    if (row.status === 'ready') {
+      // A worker that died between `ready` and clearing the tag left it on; the redelivery finishes the job.
+      await clearUnprocessedTag(deps, id);
+      return 'duplicate';
+    }
+    if (row.status === 'failed') return 'duplicate';
+    // Processing: taken over only if its claim lapsed or is this message's own.
+    return develop(deps, row, row.etag, claimant);
   }
-  if (row.status === 'failed' || row.status === 'deleted') return 'duplicate';
 
   const info = await deps.storage.head(record.key);
   // Gone, or replaced since this event: a newer event describes what is there now.
@@ -89,26 +133,81 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
       row,
       'size_mismatch',
       `The upload is ${info.size} bytes; ${exact ? '' : 'at most '}${row.declared_bytes} were declared.`,
+      { etag: info.etag, bytes: info.size },
     );
   }
-  if (row.status === 'pending') await deps.images.markUploaded(id, info.size, info.etag);
-  if (!(await deps.images.transition(id, ['uploaded', 'processing'], { status: 'processing' })))
-    return 'duplicate';
+  await deps.images.recordOriginal(id, info.size, info.etag);
+  return develop(deps, row, info.etag, claimant);
+}
 
+/**
+ * Refuses an event whose object is not the approved original: the approved variants stay as they are,
+ * and whatever now sits at the original's key that is not the approved object is removed (it was written
+ * through a replayed URL after approval, unchecked and outside the owner's quota). Logged and counted.
+ */
+async function rejectReplacement(
+  deps: ProcessDeps,
+  row: ImageRow,
+  etag: string | undefined,
+): Promise<'rejected'> {
+  const key = originalKey(row.id);
+  const stored = await deps.storage.head(key);
+  const removed = stored !== undefined && stored.etag !== row.etag;
+  if (removed) await deps.storage.deleteAll([key]);
+  deps.log.warn(
+    {
+      imageId: row.id,
+      owner: row.owner,
+      status: row.status,
+      approvedEtag: row.etag,
+      eventEtag: etag,
+      removed,
+    },
+    'refused an upload that replaced an approved original',
+  );
+  return 'rejected';
+}
+
+/** Claims the image on `etag`, then downloads, develops and publishes it while the claim holds. */
+async function develop(
+  deps: ProcessDeps,
+  row: ImageRow,
+  etag: string | null,
+  token: string,
+): Promise<ProcessOutcome> {
+  const { id } = row;
+  if (etag === null || !(await deps.images.claim(id, etag, token, CLAIM_MS))) return 'duplicate';
+  const claim = { token };
+  const renewing = setInterval(() => {
+    deps.images.renewClaim(id, token, CLAIM_MS).catch((err: unknown) => {
+      deps.log.warn({ imageId: id, err }, 'could not renew the claim on an image');
+    });
+  }, CLAIM_MS / 3);
+  renewing.unref();
   const workDir = await fsp.mkdtemp(path.join(deps.workRoot, `${id}-`));
   try {
     const original = path.join(workDir, 'original');
     const sha = row.sha256 ? createHash('sha256') : undefined;
+    // If-Match: storage hands over the approved original or nothing, never what a replay put there since.
     const got = await timed(deps, 'download', () =>
-      deps.storage.downloadTo(originalKey(id), original, sha && ((c) => sha.update(c))),
+      deps.storage.downloadTo(originalKey(id), original, sha && ((c) => sha.update(c)), { ifMatch: etag }),
     );
-    if (!got || got.etag !== info.etag) return 'stale';
+    if (!got) {
+      return fail(
+        deps,
+        row,
+        'upload_replaced',
+        'The original was replaced or removed after it was accepted (its upload URL was used again); upload the image again.',
+        claim,
+      );
+    }
     if (sha && sha.digest('base64') !== row.sha256) {
       return fail(
         deps,
         row,
         'checksum_mismatch',
         'The bytes do not match the SHA-256 declared with the upload.',
+        claim,
       );
     }
     let developed: Awaited<ReturnType<typeof developImage>>;
@@ -117,9 +216,11 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
         developImage(original, workDir, deps.variants, deps.limits),
       );
     } catch (err) {
-      if (isPipelineError(err)) return fail(deps, row, err.code, err.message);
+      if (isPipelineError(err)) return fail(deps, row, err.code, err.message, claim);
       throw err;
     }
+    // Nothing is written for an image that was deleted, or whose claim another worker took over.
+    if (!(await deps.images.renewClaim(id, token, CLAIM_MS))) return afterLostClaim(deps, row);
     const variants: Record<string, VariantRecord> = {};
     // Private images' variants live apart, where only the CDN's signed-URL behaviour reads; they carry no
     // Cache-Control (that behaviour gives viewers a private one).
@@ -145,7 +246,7 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
       if (alternates.length > 0) record.alternates = alternates;
       variants[v.name] = record;
     }
-    const done = await deps.images.transition(id, ['processing'], {
+    const done = await deps.images.finishClaim(id, token, {
       status: 'ready',
       width: developed.width,
       height: developed.height,
@@ -156,15 +257,29 @@ export async function processRecord(deps: ProcessDeps, record: ObjectCreatedReco
       error_code: null,
       error_message: null,
     });
-    deps.log.info(
-      { imageId: id, variants: Object.keys(variants).length },
-      done ? 'image ready' : 'image finished elsewhere',
-    );
-    if (done) await clearUnprocessedTag(deps, id);
-    return done ? 'ready' : 'duplicate';
+    if (!done) return afterLostClaim(deps, row);
+    deps.log.info({ imageId: id, variants: Object.keys(variants).length }, 'image ready');
+    await clearUnprocessedTag(deps, id);
+    return 'ready';
   } finally {
+    clearInterval(renewing);
     await fsp.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The claim is gone. If the image was deleted meanwhile, whatever this job wrote under its prefixes
+ * would belong to nobody (and be served by anyone who guesses the key): it goes. Otherwise another
+ * worker took the claim over and publishes the same original's variants.
+ */
+async function afterLostClaim(deps: ProcessDeps, row: ImageRow): Promise<'deleted' | 'duplicate'> {
+  if (await deps.images.findById(row.id)) {
+    deps.log.info({ imageId: row.id }, 'image finished elsewhere');
+    return 'duplicate';
+  }
+  await deps.storage.deleteAll([], [variantPrefix(row.id, 'public'), variantPrefix(row.id, 'private')]);
+  deps.log.info({ imageId: row.id }, 'image deleted while it was developed; removed what was written for it');
+  return 'deleted';
 }
 
 /**

@@ -1,5 +1,6 @@
+import { PRIVATE_PREFIX, PUBLIC_PREFIX } from '@darkroom/edge';
 import type { Logger } from 'pino';
-import type { ImageRepository } from '../db/images.ts';
+import type { ImageRepository, ImageRow } from '../db/images.ts';
 import { originalKey } from '../domain/image-view.ts';
 import type { StorageGateway } from '../storage/gateway.ts';
 import { imageIdFromKey } from './s3-events.ts';
@@ -21,6 +22,8 @@ export interface SweepReport {
   reconciled: number;
   abandoned: number;
   orphansDeleted: number;
+  /** Variant folders (`variants/{id}/`, `private/{id}/`) of images that have no record. */
+  variantsDeleted: number;
   multipartAborted: number;
   eventsPruned: number;
 }
@@ -32,7 +35,8 @@ const PROCESSING_TIMEOUT_MS = 3600_000;
 /**
  * Repairs what at-least-once delivery cannot: notifications that never came (pending or uploaded
  * images whose original is in storage are handed to the queue again), and what was abandoned (pending
- * images past their TTL, multipart uploads nobody will finish, originals without a record, old events).
+ * images with no activity for their TTL, multipart uploads nobody will finish, originals and variant
+ * folders without a record, old events).
  * Every step is idempotent, so several workers may sweep at once.
  */
 export class Sweeper {
@@ -65,6 +69,7 @@ export class Sweeper {
       reconciled: 0,
       abandoned: 0,
       orphansDeleted: 0,
+      variantsDeleted: 0,
       multipartAborted: 0,
       eventsPruned: 0,
     };
@@ -77,7 +82,10 @@ export class Sweeper {
           // Touch it, so the next sweep waits another grace period before sending it again.
           await images.transition(row.id, [row.status], {}, now);
           report.reconciled++;
-        } else if (row.status === 'pending' && row.updated_at < now - this.opts.pendingTtlMs) {
+        } else if (
+          row.status === 'pending' &&
+          (await this.lastActivity(row)) < now - this.opts.pendingTtlMs
+        ) {
           if (row.multipart_upload_id)
             await storage.abortMultipart(originalKey(row.id), row.multipart_upload_id);
           await images.delete(row.id);
@@ -116,6 +124,7 @@ export class Sweeper {
         report.orphansDeleted += orphans.length;
         token = page.next;
       } while (token);
+      report.variantsDeleted = await this.sweepVariantFolders();
       report.eventsPruned = await images.pruneEvents(now - EVENT_RETENTION_MS);
       if (Object.values(report).some((n) => n > 0)) log.info(report, 'sweep repaired or removed');
     } catch (err) {
@@ -123,5 +132,39 @@ export class Sweeper {
       throw err;
     }
     return report;
+  }
+
+  /**
+   * When a pending upload last showed life: its intent, the last part URLs issued for it (the API touches
+   * the record), or the last part storage received. A multipart upload whose parts keep arriving is not
+   * abandoned, however long it takes.
+   */
+  private async lastActivity(row: ImageRow): Promise<number> {
+    if (!row.multipart_upload_id) return row.updated_at;
+    const parts = await this.opts.storage.listParts(originalKey(row.id), row.multipart_upload_id);
+    return Math.max(row.updated_at, ...(parts ?? []).map((p) => p.lastModified));
+  }
+
+  /**
+   * Removes the variant folders of images that have no record: what a worker or a first render wrote
+   * while the image was being deleted, or what a failed storage delete left. Nothing legitimate is ever
+   * written there without a record, so no grace period is needed.
+   */
+  private async sweepVariantFolders(): Promise<number> {
+    const { images, storage } = this.opts;
+    let removed = 0;
+    for (const root of [PUBLIC_PREFIX, PRIVATE_PREFIX]) {
+      let token: string | undefined;
+      do {
+        const page = await storage.listPrefixes(root, token);
+        const idOf = (folder: string) => folder.slice(root.length, -1);
+        const known = await images.existingIds(page.prefixes.map(idOf));
+        const orphans = page.prefixes.filter((folder) => !known.has(idOf(folder)));
+        if (orphans.length > 0) await storage.deleteAll([], orphans);
+        removed += orphans.length;
+        token = page.next;
+      } while (token);
+    }
+    return removed;
   }
 }

@@ -131,7 +131,7 @@ async function imageTo(images: ImageRepository, final: 'ready' | 'failed' | 'del
     now,
   );
   await images.insert(row);
-  await images.markUploaded(id, 90, '"etag"');
+  await images.recordOriginal(id, 90, '"etag"');
   await images.transition(id, ['uploaded'], { status: 'processing' });
   if (final === 'failed') {
     await images.transition(id, ['processing'], {
