@@ -9,6 +9,7 @@ import { createLogger } from './log.ts';
 import { runApiRole } from './roles/api.ts';
 import { PreflightError } from './roles/preflight.ts';
 import { runS3Role } from './roles/s3.ts';
+import { runSetup } from './roles/setup.ts';
 import { runSqsRole } from './roles/sqs.ts';
 import { runStart } from './roles/start.ts';
 import { runTokenCommand } from './roles/token.ts';
@@ -206,6 +207,31 @@ export function buildCli(): Command {
       process.stdout.write(`Darkroom API listening on ${api.url}\n`);
       printCredentials(config);
       closeOnSignal([api], config, log);
+    });
+
+  program
+    .command('setup')
+    .description(
+      'Provision what the configured engines need, idempotently: bucket, CORS, lifecycle rules, the queue and its dead-letter queue, and the bucket → queue notification (Ceph RGW topic, embedded S3; MinIO: prints the mc commands). On AWS it only checks (the CDK stack provisions).',
+    )
+    .action(async () => {
+      const config = configOrExit();
+      const log = createLogger(config, 'setup');
+      const report = await runSetup(config, log);
+      const out: string[] = [];
+      if (config.s3.provider === 'aws') {
+        out.push('On AWS the CDK stack (packages/infra) provisions; setup only checked it.');
+      } else if (report.changed.length === 0) {
+        out.push('Nothing to change: everything was already in place.');
+      } else {
+        out.push(`Set up ${report.changed.length} thing${report.changed.length === 1 ? '' : 's'}:`);
+        out.push(...report.changed.map((c) => `  - ${c}`));
+      }
+      if (report.manual.length > 0) out.push('To do by hand:', ...report.manual.map((m) => `  ${m}`));
+      if (report.warnings.length > 0) out.push('Warnings:', ...report.warnings.map((w) => `  - ${w}`));
+      out.push('Checked: the bucket and the queue are ready for `darkroom api` and `darkroom worker`.');
+      process.stdout.write(`${out.join('\n')}\n`);
+      process.exit(0);
     });
 
   program

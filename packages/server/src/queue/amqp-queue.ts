@@ -62,6 +62,8 @@ function bodyText(body: unknown): string {
  */
 export class AmqpUploadsQueue implements UploadsQueue {
   readonly description: string;
+  /** The broker and vhost, without the password. */
+  readonly where: string;
   readonly topology: AmqpTopology;
   private readonly connection: Connection;
   private readonly publisher: Publisher;
@@ -71,7 +73,8 @@ export class AmqpUploadsQueue implements UploadsQueue {
 
   constructor(private readonly opts: AmqpQueueOptions) {
     this.topology = amqpTopology(opts.name, opts.maxReceiveCount);
-    this.description = `RabbitMQ queue "${opts.name}" at ${redactedAmqpUrl(opts.url)}`;
+    this.where = redactedAmqpUrl(opts.url);
+    this.description = `RabbitMQ queue "${opts.name}" at ${this.where}`;
     this.connection = new Connection({
       url: opts.url,
       connectionName: opts.connectionName,

@@ -1,4 +1,5 @@
 import {
+  type CORSRule,
   CreateBucketCommand,
   PutBucketCorsCommand,
   PutBucketNotificationConfigurationCommand,
@@ -12,6 +13,15 @@ import { s3ErrorCode } from './gateway.ts';
 export function uploadsQueueArn(config: Config): string {
   return queueArn(config.s3.region, config.queue.name);
 }
+
+/** The bucket's CORS rule: browsers of DARKROOM_CORS_ORIGINS upload, and multipart clients read the ETag. */
+export const UPLOADS_CORS_RULE = (config: Config): CORSRule => ({
+  AllowedOrigins: [...config.corsOrigins],
+  AllowedMethods: ['GET', 'HEAD', 'PUT', 'POST'],
+  AllowedHeaders: ['*'],
+  ExposeHeaders: ['ETag', 'x-amz-checksum-sha256', 'x-amz-request-id'],
+  MaxAgeSeconds: 3600,
+});
 
 /**
  * Prepares the embedded server's bucket the way the CDK stack prepares an AWS one: the bucket,
@@ -27,15 +37,7 @@ export async function setUpEmbeddedBucket(client: S3Client, config: Config): Pro
     new PutBucketCorsCommand({
       Bucket,
       CORSConfiguration: {
-        CORSRules: [
-          {
-            AllowedOrigins: [...config.corsOrigins],
-            AllowedMethods: ['GET', 'HEAD', 'PUT', 'POST'],
-            AllowedHeaders: ['*'],
-            ExposeHeaders: ['ETag', 'x-amz-checksum-sha256', 'x-amz-request-id'],
-            MaxAgeSeconds: 3600,
-          },
-        ],
+        CORSRules: [UPLOADS_CORS_RULE(config)],
       },
     }),
   );

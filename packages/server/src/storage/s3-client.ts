@@ -24,6 +24,12 @@ export function createS3Clients(config: Config): { client: S3Client; presigner: 
       : {}),
     // On Amazon S3 the SDK picks the host itself (regional, virtual-host, accelerate).
     ...(config.s3.onAws ? {} : { endpoint: s3Endpoint(config) }),
+    // Ceph RGW 16 (and stores of unknown age) refuse the SDK's default for streamed bodies, an
+    // aws-chunked body with a trailing CRC32 (411 MissingContentLength); checksums are then sent only
+    // where an operation requires one, and the store's MD5 ETag still guards every PUT.
+    ...(config.s3.provider === 'ceph' || config.s3.provider === 'generic'
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const }
+      : {}),
   };
   const accelerate = config.s3.accelerate && config.s3.onAws;
   return {
