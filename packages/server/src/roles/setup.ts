@@ -365,7 +365,7 @@ function snsClientFor(config: Config): SNSClient {
   const sns = new SNSClient({
     endpoint: config.s3.endpoint,
     region: config.s3.region,
-    ...(!config.s3.usingDevCredentials
+    ...(config.s3.accessKeySource === 'configured'
       ? { credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }
       : {}),
   });
