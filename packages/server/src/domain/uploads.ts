@@ -25,6 +25,13 @@ export interface UploadDeps {
    * that sends no notifications. Duplicates of real notifications are harmless: the worker is idempotent.
    */
   enqueueProcessing?: (key: string, size: number, etag: string) => Promise<void>;
+  /** The CDN in front of delivery, told which cached paths a deleted image leaves behind. */
+  cdn?: CdnInvalidator;
+}
+
+/** Evicts paths from a CDN's caches (CloudFront: batched CreateInvalidation); fire and forget. */
+export interface CdnInvalidator {
+  invalidate(paths: readonly string[]): void;
 }
 
 /** The validated body of POST /v1/uploads. */
@@ -332,10 +339,20 @@ export async function deleteImage(deps: UploadDeps, owner: string, id: string): 
     await deps.storage.abortMultipart(originalKey(id), row.multipart_upload_id);
   }
   await deps.images.delete(id);
-  await deps.storage.deleteAll(
+  const deleted = await deps.storage.deleteAll(
     [originalKey(id)],
     [variantPrefix(id, 'public'), variantPrefix(id, 'private')],
   );
+  if (deps.cdn) {
+    // The edge caches by storage key (the function rewrites to it); CloudFront also asks that the viewer's
+    // URI be invalidated. Transforms' viewer URLs are unknown, but their keys are among the deleted ones.
+    const viewerPath = row.visibility === 'private' ? deps.config.delivery.privatePath : '/img';
+    const names = Object.keys(JSON.parse(row.variants) as Record<string, unknown>);
+    deps.cdn.invalidate([
+      ...deleted.filter((k) => k !== originalKey(id)).map((k) => `/${k}`),
+      ...names.map((n) => `${viewerPath}/${id}/${n}`),
+    ]);
+  }
 }
 
 /** Base URL for variant links: the CDN when configured, else Darkroom's own delivery routes. */

@@ -9,6 +9,7 @@ import { type Config, localEndpointHost } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
 import { resolveSigningKeys } from '../delivery/dev-keys.ts';
+import { createCloudFrontInvalidator } from '../delivery/invalidation.ts';
 import { SignedUrls } from '../delivery/signed-urls.ts';
 import { deliveryBase } from '../domain/uploads.ts';
 import { createProcessingEnqueuer, openUploadsQueue } from '../queue/open.ts';
@@ -47,6 +48,10 @@ export async function runApiRole(
   const { db, dialect } = await openDatabase(config.databaseUrl);
   const metrics = createApiMetrics(() => queue.depth());
   const images = new ImageRepository(db, dialect);
+  const distributionId = config.delivery.distributionId;
+  const cdn = distributionId
+    ? createCloudFrontInvalidator(distributionId, log.child({ component: 'cloudfront' }))
+    : undefined;
   const hub = new EventHub(images, log.child({ component: 'events' }));
   await hub.start();
   const app = await buildApi({
@@ -55,6 +60,7 @@ export async function runApiRole(
     hub,
     storage: new StorageGateway(client, presigner, config.s3.bucket),
     signedUrls,
+    ...(cdn ? { cdn } : {}),
     verifier: createTokenVerifier(config.jwt),
     metrics,
     extraRegistries: opts.extraRegistries ?? [],
@@ -78,6 +84,8 @@ export async function runApiRole(
       const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
       await app.close();
       clearTimeout(timer);
+      // Deletes answered before shutdown still reach the CDN.
+      await cdn?.close(graceMs);
       client.destroy();
       presigner.destroy();
       await queue.close();

@@ -461,8 +461,8 @@ export class StorageGateway {
     }));
   }
 
-  /** Deletes the given keys and everything under the given prefixes. */
-  async deleteAll(keys: readonly string[], prefixes: readonly string[] = []): Promise<void> {
+  /** Deletes the given keys and everything under the given prefixes; returns every key it deleted. */
+  async deleteAll(keys: readonly string[], prefixes: readonly string[] = []): Promise<string[]> {
     const all = [...keys];
     for (const Prefix of prefixes) {
       let token: string | undefined;
@@ -484,6 +484,7 @@ export class StorageGateway {
         )
         .catch(unreachable);
     }
+    return all;
   }
 
   /** Whether the bucket answers (for /healthz). */
