@@ -153,15 +153,41 @@ function digester(h: nodeCrypto.Hash | nodeCrypto.Hmac) {
 
 /** Runs {@link functionSource} in a bare `node:vm` context (no Node globals; `require` knows only `crypto`). */
 export function loadViewerRequest(config: EdgeConfig): ViewerRequestFunction {
+  return loadFunctionCode(functionSource(config));
+}
+
+/** Runs function code as CloudFront would (e.g. the code in a synthesized template), in a bare context. */
+export function loadFunctionCode(code: string): ViewerRequestFunction {
   const context = vm.createContext({
     require: (name: string) => {
       if (name !== 'crypto') throw new Error(`CloudFront Functions have no module ${name}`);
       return cryptoShim;
     },
   });
-  vm.runInContext(functionSource(config), context, { filename: 'viewer-request.js' });
+  vm.runInContext(code, context, { filename: 'viewer-request.js' });
   const fn = context as unknown as ViewerRequestFunction;
   return { handler: fn.handler, route: fn.route };
+}
+
+/** The event CloudFront builds from a viewer URL: querystring values as received, repeated names as multiValue. */
+export function viewerEvent(url: string, accept: string | undefined): { request: CloudFrontRequest } {
+  const u = new URL(url);
+  const querystring: CloudFrontRequest['querystring'] = {};
+  for (const pair of u.search.slice(1).split('&').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    const [name, value] = eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    const prev = querystring[name];
+    if (prev) prev.multiValue = [...(prev.multiValue ?? [{ value: prev.value }]), { value }];
+    else querystring[name] = { value };
+  }
+  return {
+    request: {
+      method: 'GET',
+      uri: u.pathname,
+      querystring,
+      headers: accept === undefined ? {} : { accept: { value: accept } },
+    },
+  };
 }
 
 /** Whether the decision is a refusal. */

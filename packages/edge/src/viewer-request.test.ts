@@ -10,6 +10,7 @@ import {
   functionSource,
   loadViewerRequest,
   MAX_FUNCTION_BYTES,
+  viewerEvent,
 } from './index.ts';
 
 // The function alone, run in node:vm with the cloudfront-js-2.0 crypto subset, against the shared case table.
@@ -24,27 +25,6 @@ const config = {
 const fn = loadViewerRequest(config);
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ids = { id: crypto.randomUUID(), pid: crypto.randomUUID() };
-
-/** The event CloudFront builds from a viewer URL: querystring values as received, repeated names as multiValue. */
-export function viewerEvent(url: string, accept: string | undefined): { request: CloudFrontRequest } {
-  const u = new URL(url);
-  const querystring: CloudFrontRequest['querystring'] = {};
-  for (const pair of u.search.slice(1).split('&').filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    const [name, value] = eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
-    const prev = querystring[name];
-    if (prev) prev.multiValue = [...(prev.multiValue ?? [{ value: prev.value }]), { value }];
-    else querystring[name] = { value };
-  }
-  return {
-    request: {
-      method: 'GET',
-      uri: u.pathname,
-      querystring,
-      headers: accept === undefined ? {} : { accept: { value: accept } },
-    },
-  };
-}
 
 describe('the viewer-request function against the case table', () => {
   const signCloudFront = (url: string, expires: number) =>

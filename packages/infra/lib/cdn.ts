@@ -1,3 +1,10 @@
+import {
+  EDGE_ORIGIN_PATH,
+  EDGE_REQUEST_HEADER,
+  functionSource,
+  PRIVATE_PREFIX,
+  PUBLIC_PREFIX,
+} from '@darkroom/edge';
 import { Annotations, Duration } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -5,25 +12,21 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { FORMAT_FUNCTION_CODE, FORMAT_HEADER } from './format-function.ts';
-import type { DarkroomParams } from './params.ts';
-import { VARIANTS_PREFIX } from './storage.ts';
+import { type DarkroomParams, privatePath, variantSpecs } from './params.ts';
 
-/** Path pattern of the behaviour that serves variants straight from the bucket. */
-export const VARIANTS_PATH = `/${VARIANTS_PREFIX}*`;
-/** Path pattern of the delivery routes (`/img/{id}/{variant}`, `/img/{id}/{transform}?sig=`). */
+/** Path pattern of the public delivery URLs (`/img/{id}/{variant}`, `/img/{id}/{transform}?sig=`). */
 export const IMG_PATH = '/img/*';
-/**
- * Query parameters that select a different response on `/img/*` and so belong in the cache key: the
- * transform signature, the format override, and the canned-policy signature of a private image's URL, so
- * an unsigned request can never be answered from a signed request's cached copy.
- */
-export const IMG_CACHE_QUERY = ['sig', 'f', 'Expires', 'Key-Pair-Id', 'Signature', 'Hash-Algorithm'];
+/** What a browser may keep a private image for: the signed URL's default lifetime (DARKROOM_SIGNED_URL_TTL_SECONDS). */
+export const PRIVATE_BROWSER_CACHE = 'private, max-age=3600';
 
-/** CloudFront in front of the bucket (variants) and the Darkroom delivery routes. */
+/**
+ * CloudFront in front of the bucket: a viewer-request function maps each image URL (and Accept) to its storage
+ * key, S3 answers through Origin Access Control, and only what S3 lacks fails over to the API, which renders
+ * and stores it. Private images have their own path, whose behaviour requires signed URLs from the key group.
+ */
 export class Cdn extends Construct {
   readonly distribution: cloudfront.Distribution;
-  readonly formatFunction: cloudfront.Function;
+  readonly edgeFunction: cloudfront.Function;
   readonly imageCachePolicy: cloudfront.CachePolicy;
   readonly imageOriginRequestPolicy: cloudfront.OriginRequestPolicy;
   /** Present when a public key was given: its id is DARKROOM_CLOUDFRONT_KEY_PAIR_ID. */
@@ -32,18 +35,31 @@ export class Cdn extends Construct {
 
   constructor(scope: Construct, id: string, bucket: s3.Bucket, p: DarkroomParams) {
     super(scope, id);
-    this.formatFunction = new cloudfront.Function(this, 'FormatFunction', {
-      comment: `Darkroom: Accept -> ${FORMAT_HEADER} (avif|webp|original)`,
-      code: cloudfront.FunctionCode.fromInline(FORMAT_FUNCTION_CODE),
+    this.edgeFunction = new cloudfront.Function(this, 'EdgeFunction', {
+      comment: 'Darkroom: /img and private URLs + Accept -> storage key; transform signatures',
+      code: cloudfront.FunctionCode.fromInline(
+        functionSource({
+          variants: variantSpecs(p),
+          privatePath: privatePath(p),
+          transformSecret: p.transformSecret,
+        }),
+      ),
       runtime: cloudfront.FunctionRuntime.JS_2_0,
     });
-    // Keyed on the normalised format, never on raw Accept (hundreds of distinct values across browsers).
-    // TTLs defer to the origin: immutable variants say a year, misses and not-ready images say 60 s.
+    if (p.transformSecret === undefined) {
+      Annotations.of(this).addWarningV2(
+        'darkroom:noTransformSecret',
+        'no transformSecret: the edge refuses every transform URL (pass -c transformSecret=$DARKROOM_TRANSFORM_SECRET)',
+      );
+    }
+    // The function rewrites the URI to the storage key, which encodes the format and the transform: the key
+    // is all the cache needs. Never Accept (hundreds of values), never the signatures (checked before).
     this.imageCachePolicy = new cloudfront.CachePolicy(this, 'ImageCachePolicy', {
-      comment: `Darkroom images: path + ${FORMAT_HEADER} + ${IMG_CACHE_QUERY.join(', ')}`,
-      headerBehavior: cloudfront.CacheHeaderBehavior.allowList(FORMAT_HEADER),
-      queryStringBehavior: cloudfront.CacheQueryStringBehavior.allowList(...IMG_CACHE_QUERY),
+      comment: 'Darkroom images: the storage key the edge function rewrote the URI to',
+      headerBehavior: cloudfront.CacheHeaderBehavior.none(),
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.none(),
       cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      // Objects say immutable for a year; errors say private (never stored).
       minTtl: Duration.seconds(0),
       defaultTtl: Duration.days(1),
       maxTtl: Duration.days(365),
@@ -51,29 +67,44 @@ export class Cdn extends Construct {
       enableAcceptEncodingGzip: false,
       enableAcceptEncodingBrotli: false,
     });
-    // The origin also sees the (normalised) Accept so it can negotiate without knowing the custom header, and
-    // every query parameter so it can check private-image signatures itself; none of it enters the cache key.
+    // What the API needs should S3 lack the key: the viewer request (with any signature) and the class.
     this.imageOriginRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'ImageOriginRequestPolicy', {
-      comment: 'Darkroom images: normalised Accept and query strings to the origin',
-      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList('accept'),
-      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
+      comment: `Darkroom images: ${EDGE_REQUEST_HEADER} and the normalised Accept, for the failover origin`,
+      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList('accept', EDGE_REQUEST_HEADER),
+      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.none(),
       cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
     });
+    const headers = (name: string, cacheControl?: string) =>
+      new cloudfront.ResponseHeadersPolicy(this, name, {
+        comment: 'Darkroom images: Vary: Accept (one URL, one format per Accept class)',
+        customHeadersBehavior: {
+          customHeaders: [
+            { header: 'Vary', value: 'Accept', override: false },
+            ...(cacheControl ? [{ header: 'Cache-Control', value: cacheControl, override: false }] : []),
+          ],
+        },
+      });
 
-    const api = new origins.HttpOrigin(p.apiOriginDomain, {
-      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+    // S3 first; what it lacks (403 without ListBucket, 404) goes to the API's /_edge/{key}, which renders it,
+    // stores it under the same key and answers. The bucket stays private: only this distribution reads it.
+    const images = new origins.OriginGroup({
+      primaryOrigin: origins.S3BucketOrigin.withOriginAccessControl(bucket),
+      fallbackOrigin: new origins.HttpOrigin(p.apiOriginDomain, {
+        originPath: EDGE_ORIGIN_PATH,
+        protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+      }),
+      fallbackStatusCodes: [403, 404],
     });
-    const functionAssociations = [
-      { function: this.formatFunction, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
-    ];
     const imageBehavior: cloudfront.BehaviorOptions = {
-      origin: api,
+      origin: images,
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-      allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
-      cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+      allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+      cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
       cachePolicy: this.imageCachePolicy,
       originRequestPolicy: this.imageOriginRequestPolicy,
-      functionAssociations,
+      functionAssociations: [
+        { function: this.edgeFunction, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
+      ],
     };
 
     const additionalBehaviors: Record<string, cloudfront.BehaviorOptions> = {};
@@ -86,23 +117,24 @@ export class Cdn extends Construct {
         items: [this.publicKey],
         comment: 'Darkroom private-image URLs',
       });
-      // Listed first: a distinct path means private responses never share a cache key with public ones.
-      additionalBehaviors[p.privatePathPattern] = { ...imageBehavior, trustedKeyGroups: [this.keyGroup] };
-    }
-    additionalBehaviors[IMG_PATH] = imageBehavior;
-    if (p.serveVariantsFromBucket) {
-      Annotations.of(this).addWarningV2(
-        'darkroom:unsignedVariants',
-        `${VARIANTS_PATH} serves every variant without a signature, private images' included; use it only where no image is private`,
-      );
-      additionalBehaviors[VARIANTS_PATH] = {
-        origin: origins.S3BucketOrigin.withOriginAccessControl(bucket),
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+      // CloudFront refuses unsigned, expired and altered URLs here before the function runs; viewers get a
+      // private cache policy (the objects carry none, so the edge caches them by its own TTLs).
+      additionalBehaviors[p.privatePathPattern] = {
+        ...imageBehavior,
+        trustedKeyGroups: [this.keyGroup],
+        responseHeadersPolicy: headers('PrivateImageHeaders', PRIVATE_BROWSER_CACHE),
       };
+    } else {
+      Annotations.of(this).addWarningV2(
+        'darkroom:noPublicKey',
+        `no publicKeyPem: ${p.privatePathPattern} has no signed-URL behaviour, so private images are served by the API (default behaviour), not from S3`,
+      );
     }
+    additionalBehaviors[IMG_PATH] = { ...imageBehavior, responseHeadersPolicy: headers('ImageHeaders') };
 
+    const api = new origins.HttpOrigin(p.apiOriginDomain, {
+      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+    });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'Darkroom image delivery',
       // Everything else (the API, the web app) passes through uncached, so the CDN host can front the whole app.
@@ -114,6 +146,8 @@ export class Cdn extends Construct {
         originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
       },
       additionalBehaviors,
+      // A refusal or a miss is never kept: an image that was not ready a second ago may be now.
+      errorResponses: [403, 404].map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(0) })),
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       priceClass: {
         '100': cloudfront.PriceClass.PRICE_CLASS_100,
@@ -130,18 +164,16 @@ export class Cdn extends Construct {
         p.certificateArn === undefined ? undefined : cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
     });
 
-    if (p.serveVariantsFromBucket) {
-      // The OAC grant covers the whole bucket (`bucket/*`); originals are not CloudFront's to read, so an
-      // explicit deny narrows it to variants/ whatever path a viewer manages to send.
-      bucket.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'CloudFrontReadsOnlyVariants',
-          effect: iam.Effect.DENY,
-          principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
-          actions: ['s3:GetObject'],
-          notResources: [bucket.arnForObjects(`${VARIANTS_PREFIX}*`)],
-        }),
-      );
-    }
+    // The OAC grant covers the whole bucket (`bucket/*`); originals are not CloudFront's to read, so an
+    // explicit deny narrows it to the delivery prefixes whatever key a request manages to name.
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudFrontReadsOnlyDeliveryPrefixes',
+        effect: iam.Effect.DENY,
+        principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:GetObject'],
+        notResources: [bucket.arnForObjects(`${PUBLIC_PREFIX}*`), bucket.arnForObjects(`${PRIVATE_PREFIX}*`)],
+      }),
+    );
   }
 }

@@ -2,7 +2,7 @@ import { Aws, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Cdn } from './cdn.ts';
 import { DarkroomRoles } from './iam.ts';
-import type { DarkroomParams } from './params.ts';
+import { type DarkroomParams, privatePath } from './params.ts';
 import { createQueues, notifyUploads } from './queue.ts';
 import { createBucket } from './storage.ts';
 
@@ -25,6 +25,8 @@ export class DarkroomStack extends Stack {
     notifyUploads(bucket, queue);
     const cdn = new Cdn(this, 'Cdn', bucket, p);
     const roles = new DarkroomRoles(this, 'Roles', bucket, queue, p);
+    // Deleting an image invalidates its cached paths (DARKROOM_CLOUDFRONT_DISTRIBUTION_ID).
+    cdn.distribution.grantCreateInvalidation(roles.apiRole);
 
     const cdnBaseUrl =
       p.domainNames[0] === undefined
@@ -38,9 +40,13 @@ export class DarkroomStack extends Stack {
       DARKROOM_SQS_QUEUE_URL: queue.queueUrl,
       DARKROOM_MAX_RECEIVE_COUNT: String(p.maxReceiveCount),
       DARKROOM_VISIBILITY_TIMEOUT_SECONDS: String(p.visibilityTimeoutSeconds),
+      // The edge function was built from these variants: the worker must store, and the API render, the same.
+      ...(p.variants === undefined ? {} : { DARKROOM_VARIANTS: p.variants }),
     };
     this.apiEnvironment = {
       DARKROOM_CDN_BASE_URL: cdnBaseUrl,
+      DARKROOM_PRIVATE_PATH: privatePath(p),
+      DARKROOM_CLOUDFRONT_DISTRIBUTION_ID: cdn.distribution.distributionId,
       DARKROOM_S3_ACCELERATE: String(p.transferAcceleration),
       DARKROOM_MAX_UPLOAD_BYTES: String(p.maxUploadBytes),
       ...(p.corsOrigins.length > 0 ? { DARKROOM_CORS_ORIGINS: p.corsOrigins.join(',') } : {}),

@@ -1,9 +1,10 @@
+import { PRIVATE_PREFIX, PUBLIC_PREFIX } from '@darkroom/edge';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DarkroomParams } from './params.ts';
-import { TRANSFORMS_PATTERN, UPLOADS_PREFIX, VARIANTS_PREFIX } from './storage.ts';
+import { UPLOADS_PREFIX } from './storage.ts';
 
 /** Who may assume the roles: ECS tasks and EC2 instances (through the instance profiles below). */
 function runtimePrincipal(): iam.IPrincipal {
@@ -25,8 +26,8 @@ export class DarkroomRoles extends Construct {
   constructor(scope: Construct, id: string, bucket: s3.IBucket, queue: sqs.IQueue, p: DarkroomParams) {
     super(scope, id);
     const uploads = bucket.arnForObjects(`${UPLOADS_PREFIX}*`);
-    const variants = bucket.arnForObjects(`${VARIANTS_PREFIX}*`);
-    const transforms = bucket.arnForObjects(TRANSFORMS_PATTERN);
+    // Public variants and private ones (apart, where only the signed-URL behaviour reads).
+    const variants = [bucket.arnForObjects(`${PUBLIC_PREFIX}*`), bucket.arnForObjects(`${PRIVATE_PREFIX}*`)];
     const tagging = p.expireAllUploads ? [] : ['s3:PutObjectTagging'];
 
     this.apiRole = new iam.Role(this, 'ApiRole', {
@@ -41,11 +42,11 @@ export class DarkroomRoles extends Construct {
     api('MultipartUploads', ['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [uploads]);
     // GetObject also authorises HeadObject: the complete fallback confirms the bytes arrived.
     api('ReadOriginals', ['s3:GetObject'], [uploads]);
-    // The delivery routes stream variants (transforms live under them) and keep the transforms they render;
-    // the worker's variants themselves stay out of the API's reach.
-    api('Deliver', ['s3:GetObject'], [variants]);
-    api('StoreTransforms', ['s3:PutObject'], [transforms]);
-    api('DeleteImages', ['s3:DeleteObject'], [uploads, variants]);
+    // The delivery routes read variants, and as CloudFront's failover origin store what S3 lacked: transforms'
+    // first renderings, formats a variant was not stored in, the JPEG/PNG fallback (all under the image's prefix).
+    api('Deliver', ['s3:GetObject'], variants);
+    api('StoreRenderings', ['s3:PutObject'], variants);
+    api('DeleteImages', ['s3:DeleteObject'], [uploads, ...variants]);
     // ListBucket: HeadBucket (health check), ListObjectsV2 (deleting an image's variants by prefix), and a
     // HEAD of a missing key answering 404 rather than 403;
     // GetBucketNotification: the start-up check that uploads/ events really reach the queue.
@@ -60,13 +61,13 @@ export class DarkroomRoles extends Construct {
     const worker = (sid: string, actions: string[], resources: string[]) =>
       this.workerRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources }));
     worker('ReadOriginals', ['s3:GetObject'], [uploads]);
-    worker('PublishVariants', ['s3:PutObject'], [variants]);
+    worker('PublishVariants', ['s3:PutObject'], variants);
     if (tagging.length > 0) {
       // Clears the "unprocessed" tag once an original is developed, so the lifecycle rule leaves it alone.
       worker('MarkProcessed', ['s3:PutObjectTagging', 's3:DeleteObjectTagging'], [uploads]);
     }
     // Cancelled intents, orphaned originals and half-finished variant sets are removed by the worker.
-    worker('Cleanup', ['s3:DeleteObject'], [uploads, variants]);
+    worker('Cleanup', ['s3:DeleteObject'], [uploads, ...variants]);
     worker('AbortStaleMultipart', ['s3:AbortMultipartUpload'], [uploads]);
     worker(
       'Bucket',

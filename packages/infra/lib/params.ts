@@ -1,3 +1,5 @@
+import { parseVariants, type VariantSpec } from '@darkroom/edge';
+
 /** Everything a deployment may choose; every field has a default except the API origin's domain. */
 export interface DarkroomParams {
   /** Domain name of the Darkroom API/delivery origin behind CloudFront (a load balancer, e.g. `api.example.com`). */
@@ -29,14 +31,18 @@ export interface DarkroomParams {
   readonly maxUploadBytes: number;
   /** CloudFront public key (PEM, RSA 2048) for signed private-image URLs; undefined: no private behaviour. */
   readonly publicKeyPem?: string | undefined;
-  /** Path pattern of the behaviour that requires signed URLs (private images). */
+  /** Path pattern of the behaviour that requires signed URLs (private images); DARKROOM_PRIVATE_PATH is it minus `/*`. */
   readonly privatePathPattern: string;
   /**
-   * Serve `/variants/*` straight from the bucket through Origin Access Control. Off by default: the bucket
-   * path cannot tell a private image's variants from a public one's, so anyone holding a private image's id
-   * could read them unsigned. Turn it on only where no image is private.
+   * DARKROOM_VARIANTS, the same on every process: the CloudFront Function learns from it, at synth time, which
+   * formats each variant is stored in. Undefined: Darkroom's default variants.
    */
-  readonly serveVariantsFromBucket: boolean;
+  readonly variants?: string | undefined;
+  /**
+   * DARKROOM_TRANSFORM_SECRET, compiled into the CloudFront Function so transform URLs are verified at the edge
+   * (it is then readable by whoever may read the template or the function). Undefined: the edge refuses transforms.
+   */
+  readonly transformSecret?: string | undefined;
   /** CloudFront price class: 100 (NA+EU), 200, or All. */
   readonly priceClass: '100' | '200' | 'All';
   /** Alternate domain names for the distribution; need `certificateArn` (ACM, us-east-1). */
@@ -58,7 +64,6 @@ export const DEFAULTS: Omit<DarkroomParams, 'apiOriginDomain'> = {
   dlqRetentionDays: 14,
   maxUploadBytes: 200 * 1024 ** 2,
   privatePathPattern: '/private/*',
-  serveVariantsFromBucket: false,
   priceClass: '100',
   domainNames: [],
   destroyOnRemoval: false,
@@ -111,6 +116,14 @@ export function resolveParams(input: ParamsInput): DarkroomParams {
       'privatePathPattern',
       'expected a path prefix ending in /* outside /img/, e.g. /private/*',
     );
+  }
+  try {
+    parseVariants(p.variants);
+  } catch (err) {
+    throw new ParamError('variants', (err as Error).message);
+  }
+  if (p.transformSecret !== undefined && p.transformSecret.length < 16) {
+    throw new ParamError('transformSecret', 'must be at least 16 characters, as DARKROOM_TRANSFORM_SECRET');
   }
   if (!['100', '200', 'All'].includes(p.priceClass)) {
     throw new ParamError('priceClass', 'expected 100, 200 or All');
@@ -193,7 +206,8 @@ export function paramsFromContext(get: (key: string) => unknown): DarkroomParams
     // A PEM on the command line usually has its newlines escaped.
     publicKeyPem: str('publicKeyPem')?.replace(/\\n/g, '\n'),
     privatePathPattern: str('privatePathPattern'),
-    serveVariantsFromBucket: bool('serveVariantsFromBucket'),
+    variants: str('variants'),
+    transformSecret: str('transformSecret'),
     priceClass: priceClass as DarkroomParams['priceClass'] | undefined,
     domainNames: list('domainNames'),
     certificateArn: str('certificateArn'),
@@ -209,4 +223,15 @@ function intIn(key: string, value: number, min: number, max: number): void {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The variants the stack's function and processes use (DARKROOM_VARIANTS, or the default). */
+export function variantSpecs(p: DarkroomParams): readonly VariantSpec[] {
+  return parseVariants(p.variants);
+}
+
+/** DARKROOM_PRIVATE_PATH: the private behaviour's pattern without its trailing `/*`. */
+export function privatePath(p: DarkroomParams): string {
+  const path = p.privatePathPattern.replace(/\/\*$/, '');
+  return path.startsWith('/') ? path : `/${path}`;
 }

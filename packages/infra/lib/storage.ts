@@ -3,14 +3,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DarkroomParams } from './params.ts';
 
-/** Key prefixes Darkroom writes; the server builds the same keys (`uploads/{id}`, `variants/{id}/…`). */
+/** Key prefix of originals; the server builds the same keys (`uploads/{id}`). */
 export const UPLOADS_PREFIX = 'uploads/';
-export const VARIANTS_PREFIX = 'variants/';
-/**
- * On-the-fly transform results, which the API's delivery routes render and keep:
- * `variants/{id}/t/{digest}.{ext}` (IAM's `*` spans slashes; variant names never contain `/t/`).
- */
-export const TRANSFORMS_PATTERN = `${VARIANTS_PREFIX}*/t/*`;
 
 /** The private, encrypted, TLS-only bucket that browsers upload into and workers publish variants to. */
 export function createBucket(scope: Construct, p: DarkroomParams): s3.Bucket {

@@ -1,8 +1,20 @@
-import vm from 'node:vm';
+import crypto from 'node:crypto';
+import { getSignedUrl } from '@aws-sdk/cloudfront-signer';
+import {
+  type CloudFrontRequest,
+  type CloudFrontResponse,
+  EDGE_ORIGIN_PATH,
+  functionSource,
+  loadFunctionCode,
+  MAX_FUNCTION_BYTES,
+  parseVariants,
+  viewerEvent,
+} from '@darkroom/edge';
+import { CASE_CONFIG, EDGE_CASES, materialise } from '@darkroom/edge/cases';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { FORMAT_FUNCTION_CODE, FORMAT_HEADER } from '../lib/format-function.ts';
-import { FULL, only, PUBLIC_KEY_PEM, render, synth } from './helpers.ts';
+import type { ParamsInput } from '../lib/params.ts';
+import { FULL, only, PRIVATE_KEY_PEM, PUBLIC_KEY_PEM, render, synth } from './helpers.ts';
 
 interface Behavior {
   PathPattern?: string;
@@ -14,44 +26,74 @@ interface Behavior {
   TrustedKeyGroups?: unknown[];
   FunctionAssociations?: { EventType: string; FunctionARN: unknown }[];
 }
+interface Origin {
+  Id: string;
+  DomainName: unknown;
+  OriginPath?: string;
+  OriginAccessControlId?: unknown;
+  S3OriginConfig?: unknown;
+  CustomOriginConfig?: { OriginProtocolPolicy: string };
+}
+interface OriginGroup {
+  Id: string;
+  FailoverCriteria: { StatusCodes: { Items: number[] } };
+  Members: { Items: { OriginId: string }[] };
+}
 interface DistributionConfig {
-  Origins: {
-    Id: string;
-    DomainName: unknown;
-    OriginAccessControlId?: unknown;
-    CustomOriginConfig?: { OriginProtocolPolicy: string };
-  }[];
+  Origins: Origin[];
+  OriginGroups?: { Items: OriginGroup[] };
   DefaultCacheBehavior: Behavior;
   CacheBehaviors: Behavior[];
+  CustomErrorResponses?: { ErrorCode: number; ErrorCachingMinTTL: number }[];
 }
 
-function distribution(params = FULL) {
-  const { template } = synth(params);
+function distribution(params: ParamsInput = FULL) {
+  const { template, stack } = synth(params);
   const config = only(template, 'AWS::CloudFront::Distribution').props
     .DistributionConfig as DistributionConfig;
   const behavior = (path: string) => config.CacheBehaviors.find((b) => b.PathPattern === path);
-  const origin = (b: Behavior) => config.Origins.find((o) => o.Id === b.TargetOriginId)!;
-  return { template, config, behavior, origin };
+  const origin = (id: string) => config.Origins.find((o) => o.Id === id);
+  const group = (id: string) => config.OriginGroups?.Items.find((g) => g.Id === id);
+  /** The origins a behaviour may reach: its origin, or every member of its origin group. */
+  const reaches = (b: Behavior) =>
+    (group(b.TargetOriginId)?.Members.Items.map((m) => m.OriginId) ?? [b.TargetOriginId]).map(
+      (id) => origin(id)!,
+    );
+  const functionCode = only(template, 'AWS::CloudFront::Function').props.FunctionCode as string;
+  return { template, stack, config, behavior, origin, group, reaches, functionCode };
 }
 
-describe('CloudFront distribution', () => {
-  const { template, config, behavior, origin } = distribution();
+const bucketOrigin = (o: Origin) => o.OriginAccessControlId !== undefined;
+
+describe('CloudFront serves images from S3, the API only for what S3 lacks', () => {
+  const { template, config, behavior, group, reaches } = distribution();
   const bucketId = only(template, 'AWS::S3::Bucket').id;
   const oacId = only(template, 'AWS::CloudFront::OriginAccessControl').id;
   const functionId = only(template, 'AWS::CloudFront::Function').id;
-  const cachePolicyId = only(template, 'AWS::CloudFront::CachePolicy').id;
 
-  it('orders behaviours private, /img/*, /variants/* (CloudFront takes the first match)', () => {
-    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/private/*', '/img/*', '/variants/*']);
+  it('has the image behaviour and the private behaviour, in that order of precedence', () => {
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/private/*', '/img/*']);
   });
 
-  it('serves /variants/* from the bucket through Origin Access Control', () => {
-    const variants = behavior('/variants/*')!;
-    const o = origin(variants);
-    expect(render(o.DomainName)).toBe(`${bucketId}.RegionalDomainName`);
-    expect(o.OriginAccessControlId).toEqual({ 'Fn::GetAtt': [oacId, 'Id'] });
-    expect(variants.AllowedMethods).toEqual(['GET', 'HEAD']);
-    expect(variants.ViewerProtocolPolicy).toBe('redirect-to-https');
+  it('reads the bucket through Origin Access Control, failing over to the API on 403/404', () => {
+    for (const path of ['/img/*', '/private/*']) {
+      const b = behavior(path)!;
+      const g = group(b.TargetOriginId)!;
+      expect(g.FailoverCriteria.StatusCodes.Items.sort()).toEqual([403, 404]);
+      const [primary, fallback] = g.Members.Items.map(
+        (m) => config.Origins.find((o) => o.Id === m.OriginId)!,
+      );
+      expect(render(primary!.DomainName)).toBe(`${bucketId}.RegionalDomainName`);
+      expect(primary!.OriginAccessControlId).toEqual({ 'Fn::GetAtt': [oacId, 'Id'] });
+      expect(fallback!.DomainName).toBe('api.example.com');
+      expect(fallback!.OriginPath).toBe(EDGE_ORIGIN_PATH);
+      expect(fallback!.CustomOriginConfig?.OriginProtocolPolicy).toBe('https-only');
+      expect(b.AllowedMethods).toEqual(['GET', 'HEAD']);
+      expect(b.ViewerProtocolPolicy).toBe('redirect-to-https');
+      expect(b.FunctionAssociations).toEqual([
+        { EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [functionId, 'FunctionARN'] } },
+      ]);
+    }
     template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
       OriginAccessControlConfig: Match.objectLike({
         OriginAccessControlOriginType: 's3',
@@ -61,55 +103,10 @@ describe('CloudFront distribution', () => {
     });
   });
 
-  it('lets only this distribution read the bucket, and only under variants/', () => {
-    const statements = (
-      only(template, 'AWS::S3::BucketPolicy').props.PolicyDocument as {
-        Statement: {
-          Effect: string;
-          Principal?: unknown;
-          Resource?: unknown;
-          NotResource?: unknown;
-          Condition?: unknown;
-        }[];
-      }
-    ).Statement.filter((s) => JSON.stringify(s.Principal) === '{"Service":"cloudfront.amazonaws.com"}');
-    const allow = statements.find((s) => s.Effect === 'Allow')!;
-    expect(render(allow.Resource)).toBe(`arn:${bucketId}/*`);
-    expect(JSON.stringify(allow.Condition)).toContain('distribution/');
-    const deny = statements.find((s) => s.Effect === 'Deny')!;
-    expect(render(deny.NotResource)).toBe(`arn:${bucketId}/variants/*`);
-  });
-
-  it('sends /img/* to the Darkroom origin over HTTPS, keyed on the format header, with the function', () => {
-    const img = behavior('/img/*')!;
-    const o = origin(img);
-    expect(o.DomainName).toBe('api.example.com');
-    expect(o.CustomOriginConfig?.OriginProtocolPolicy).toBe('https-only');
-    expect(img.CachePolicyId).toEqual({ Ref: cachePolicyId });
-    expect(img.AllowedMethods).toEqual(['GET', 'HEAD', 'OPTIONS']);
-    expect(img.FunctionAssociations).toEqual([
-      { EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [functionId, 'FunctionARN'] } },
-    ]);
-    expect(img.TrustedKeyGroups).toBeUndefined();
-  });
-
-  it('requires signed URLs from the key group on the private behaviour', () => {
+  it('requires signed URLs from the key group on the private behaviour only', () => {
     const keyGroupId = only(template, 'AWS::CloudFront::KeyGroup').id;
-    const priv = behavior('/private/*')!;
-    expect(priv.TrustedKeyGroups).toEqual([{ Ref: keyGroupId }]);
-    expect(origin(priv).DomainName).toBe('api.example.com');
-    expect(priv.FunctionAssociations).toHaveLength(1);
-  });
-
-  it('passes everything else to the origin uncached', () => {
-    const d = config.DefaultCacheBehavior;
-    expect(origin(d).DomainName).toBe('api.example.com');
-    // The managed CachingDisabled policy.
-    expect(d.CachePolicyId).toBe('4135ea2d-6df8-44a3-9df3-4b5a84be39ad');
-    expect(d.AllowedMethods).toContain('POST');
-  });
-
-  it('has a key group holding the given public key', () => {
+    expect(behavior('/private/*')!.TrustedKeyGroups).toEqual([{ Ref: keyGroupId }]);
+    expect(behavior('/img/*')!.TrustedKeyGroups).toBeUndefined();
     const keyId = only(template, 'AWS::CloudFront::PublicKey').id;
     template.hasResourceProperties('AWS::CloudFront::PublicKey', {
       PublicKeyConfig: Match.objectLike({ EncodedKey: PUBLIC_KEY_PEM }),
@@ -119,17 +116,44 @@ describe('CloudFront distribution', () => {
     });
   });
 
-  it('keys the image cache on the normalised format, signatures and never on Accept or cookies', () => {
+  it('lets only this distribution read the bucket, and only under variants/ and private/', () => {
+    const statements = (
+      only(template, 'AWS::S3::BucketPolicy').props.PolicyDocument as {
+        Statement: {
+          Effect: string;
+          Principal?: unknown;
+          Resource?: unknown;
+          NotResource?: unknown[];
+          Condition?: unknown;
+        }[];
+      }
+    ).Statement.filter((s) => JSON.stringify(s.Principal) === '{"Service":"cloudfront.amazonaws.com"}');
+    const allow = statements.filter((s) => s.Effect === 'Allow');
+    expect(allow).toHaveLength(1);
+    expect(render(allow[0]!.Resource)).toBe(`arn:${bucketId}/*`);
+    expect(JSON.stringify(allow[0]!.Condition)).toContain('distribution/');
+    const deny = statements.find((s) => s.Effect === 'Deny')!;
+    expect(deny.NotResource!.map(render).sort()).toEqual([
+      `arn:${bucketId}/private/*`,
+      `arn:${bucketId}/variants/*`,
+    ]);
+  });
+
+  it('passes everything else to the API uncached, never to the bucket', () => {
+    const d = config.DefaultCacheBehavior;
+    expect(reaches(d).map((o) => o.DomainName)).toEqual(['api.example.com']);
+    expect(d.CachePolicyId).toBe('4135ea2d-6df8-44a3-9df3-4b5a84be39ad');
+    expect(d.AllowedMethods).toContain('POST');
+  });
+
+  it('keys the image cache on the rewritten URI alone and sends the failover origin the viewer request', () => {
     template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
       CachePolicyConfig: Match.objectLike({
         MinTTL: 0,
         MaxTTL: 365 * 86_400,
         ParametersInCacheKeyAndForwardedToOrigin: {
-          HeadersConfig: { HeaderBehavior: 'whitelist', Headers: [FORMAT_HEADER] },
-          QueryStringsConfig: {
-            QueryStringBehavior: 'whitelist',
-            QueryStrings: ['sig', 'f', 'Expires', 'Key-Pair-Id', 'Signature', 'Hash-Algorithm'],
-          },
+          HeadersConfig: { HeaderBehavior: 'none' },
+          QueryStringsConfig: { QueryStringBehavior: 'none' },
           CookiesConfig: { CookieBehavior: 'none' },
           EnableAcceptEncodingGzip: false,
           EnableAcceptEncodingBrotli: false,
@@ -138,54 +162,147 @@ describe('CloudFront distribution', () => {
     });
     template.hasResourceProperties('AWS::CloudFront::OriginRequestPolicy', {
       OriginRequestPolicyConfig: Match.objectLike({
-        HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['accept'] },
-        QueryStringsConfig: { QueryStringBehavior: 'all' },
+        HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['accept', 'x-darkroom-request'] },
+        QueryStringsConfig: { QueryStringBehavior: 'none' },
       }),
     });
+    expect(config.CustomErrorResponses).toEqual([
+      expect.objectContaining({ ErrorCode: 403, ErrorCachingMinTTL: 0 }),
+      expect.objectContaining({ ErrorCode: 404, ErrorCachingMinTTL: 0 }),
+    ]);
   });
 
-  it('runs the format function on cloudfront-js-2.0, published', () => {
+  it('runs the edge function on cloudfront-js-2.0, built from the variants and secret, under 10 KB', () => {
+    const code = functionSource({
+      variants: parseVariants(CASE_CONFIG.variantsText),
+      privatePath: '/private',
+      transformSecret: CASE_CONFIG.transformSecret,
+    });
     template.hasResourceProperties('AWS::CloudFront::Function', {
       AutoPublish: true,
       FunctionConfig: Match.objectLike({ Runtime: 'cloudfront-js-2.0' }),
-      FunctionCode: FORMAT_FUNCTION_CODE,
+      FunctionCode: code,
     });
+    expect(Buffer.byteLength(code)).toBeLessThanOrEqual(MAX_FUNCTION_BYTES);
+  });
+
+  it('lets the API create invalidations on this distribution and tells it the id', () => {
+    expect(JSON.stringify(template.toJSON())).toContain('cloudfront:CreateInvalidation');
+    const env = JSON.stringify(template.toJSON().Outputs.ApiEnvironment);
+    expect(env).toContain('DARKROOM_CLOUDFRONT_DISTRIBUTION_ID=');
+    expect(env).toContain('DARKROOM_PRIVATE_PATH=/private');
+    expect(env).toContain(`DARKROOM_VARIANTS=${CASE_CONFIG.variantsText}`);
+  });
+});
+
+/**
+ * CloudFront as synthesized, in small: the first behaviour whose path pattern matches, its trusted key group
+ * (a canned-policy check with the template's public key), then the template's own function code.
+ */
+function edgeOf(params: ParamsInput = FULL) {
+  const d = distribution(params);
+  const fn = loadFunctionCode(d.functionCode);
+  const publicKey = crypto.createPublicKey(
+    (only(d.template, 'AWS::CloudFront::PublicKey').props.PublicKeyConfig as { EncodedKey: string })
+      .EncodedKey,
+  );
+  const glob = (pattern: string, path: string) =>
+    new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(path);
+  return (url: string, accept: string | undefined) => {
+    const u = new URL(url);
+    const b =
+      d.config.CacheBehaviors.find((x) => glob(x.PathPattern!, u.pathname)) ?? d.config.DefaultCacheBehavior;
+    if (b.TrustedKeyGroups) {
+      const q = u.searchParams;
+      const kept = [...q].filter(([k]) => !['Expires', 'Signature', 'Key-Pair-Id'].includes(k));
+      const resource = `${u.origin}${u.pathname}${kept.length ? `?${kept.map(([k, v]) => `${k}=${v}`).join('&')}` : ''}`;
+      const expires = Number(q.get('Expires'));
+      const policy = JSON.stringify({
+        Statement: [{ Resource: resource, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }],
+      });
+      const sig = Buffer.from(
+        (q.get('Signature') ?? '').replace(/[-_~]/g, (c) => ({ '-': '+', _: '=', '~': '/' })[c]!),
+        'base64',
+      );
+      const valid = crypto.verify('RSA-SHA1', Buffer.from(policy), publicKey, sig);
+      if (!valid || expires <= Date.now() / 1000) return { refusedByKeyGroup: true as const, behavior: b };
+    }
+    if (!b.FunctionAssociations) return { origins: d.reaches(b), behavior: b };
+    const out = fn.handler(viewerEvent(url, accept));
+    return 'statusCode' in out
+      ? { response: out as CloudFrontResponse, behavior: b }
+      : { request: out as CloudFrontRequest, origins: d.reaches(b), behavior: b };
+  };
+}
+
+describe('the synthesized edge against the case table', () => {
+  const edge = edgeOf();
+  const signCloudFront = (url: string, expires: number) =>
+    getSignedUrl({
+      url,
+      keyPairId: 'K2JCJMDEHXQW5F',
+      privateKey: PRIVATE_KEY_PEM,
+      dateLessThan: new Date(expires * 1000).toISOString(),
+    });
+  const ids = { id: crypto.randomUUID(), pid: crypto.randomUUID() };
+
+  it.each(EDGE_CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const {
+      url,
+      accept,
+      expect: want,
+    } = materialise(c, { ids, base: 'https://d111111abcdef8.cloudfront.net', signCloudFront });
+    const out = edge(url, accept);
+    if ('key' in want) {
+      // The key S3 is asked for (the API only if S3 lacks it; `origin` refusals are the API's).
+      expect(out.request?.uri).toBe(`/${want.key}`);
+      expect(out.origins!.some(bucketOrigin)).toBe(true);
+    } else if (want.by === 'key-group') {
+      expect(out.refusedByKeyGroup).toBe(true);
+    } else {
+      expect(out.response?.statusCode).toBe(want.status);
+      expect(JSON.parse(out.response!.body.data).error.code).toBe(want.code);
+    }
+  });
+
+  it('reaches a private key only through the key-group behaviour, whatever the URL', () => {
+    const segments = ['thumb', 'medium', 'w_100?sig=x', '..', '%2e%2e', 'thumb%2f..%2f..'];
+    const paths = [
+      '/img/{id}/',
+      '/private/{id}/',
+      '/img/../private/{id}/',
+      '/img//private/{id}/',
+      '/IMG/{id}/',
+      '/variants/{id}/',
+      '/private/',
+    ];
+    for (const p of paths) {
+      for (const s of segments) {
+        const out = edge(`https://x${p.replace('{id}', ids.pid)}${s}`, 'image/avif');
+        const key = out.request?.uri.slice(1);
+        if (key?.startsWith('private/')) expect(out.behavior.TrustedKeyGroups, p + s).toBeDefined();
+        // Whatever reaches the bucket went through the function (the default behaviour never does).
+        if (out.origins?.some(bucketOrigin)) expect(out.behavior.FunctionAssociations, p + s).toBeDefined();
+      }
+    }
   });
 });
 
 describe('CloudFront parameters', () => {
-  it('has no bucket behaviour, OAC or CloudFront grant by default (private variants would leak)', () => {
-    const { template, config } = distribution({ ...FULL, serveVariantsFromBucket: undefined });
-    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/private/*', '/img/*']);
-    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 0);
-    expect(JSON.stringify(template.findResources('AWS::S3::BucketPolicy'))).not.toContain(
-      'cloudfront.amazonaws.com',
-    );
-  });
-
-  it('warns at synth time when the bucket behaviour is on', () => {
-    const on = synth(FULL).stack;
-    Annotations.fromStack(on).hasWarning('*', Match.stringLikeRegexp('without a signature'));
-    const off = synth({ ...FULL, serveVariantsFromBucket: false }).stack;
-    Annotations.fromStack(off).hasNoWarning('*', Match.anyValue());
-  });
-
-  it('has no key group or private behaviour without a public key', () => {
-    const { template, config } = distribution({ apiOriginDomain: 'origin.example.net' });
+  it('has no key group or private behaviour without a public key, and says private images go to the API', () => {
+    const { template, config, stack } = distribution({ apiOriginDomain: 'origin.example.net' });
     template.resourceCountIs('AWS::CloudFront::KeyGroup', 0);
     template.resourceCountIs('AWS::CloudFront::PublicKey', 0);
     expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/img/*']);
-    expect(config.Origins.some((o) => o.DomainName === 'origin.example.net')).toBe(true);
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('no publicKeyPem'));
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('no transformSecret'));
   });
 
-  it('moves the private behaviour and drops the bucket origin when asked', () => {
-    const { template, config } = distribution({
-      ...FULL,
-      privatePathPattern: '/p/*',
-      serveVariantsFromBucket: false,
-    });
+  it('moves the private behaviour, and the function and the API follow', () => {
+    const { config, functionCode, template } = distribution({ ...FULL, privatePathPattern: '/p/*' });
     expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/p/*', '/img/*']);
-    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 0);
+    expect(functionCode).toContain('"privatePath":"/p"');
+    expect(JSON.stringify(template.toJSON().Outputs.ApiEnvironment)).toContain('DARKROOM_PRIVATE_PATH=/p');
   });
 
   it('takes a price class, alternate domain names and a certificate', () => {
@@ -206,52 +323,5 @@ describe('CloudFront parameters', () => {
         }),
       }),
     });
-  });
-});
-
-describe('format function', () => {
-  // Runs the exact source CloudFront gets, in a bare context (no Node globals), as the edge would.
-  const run = (accept: string | undefined) => {
-    const context = vm.createContext({});
-    vm.runInContext(FORMAT_FUNCTION_CODE, context);
-    const headers: Record<string, { value: string }> =
-      accept === undefined ? {} : { accept: { value: accept } };
-    const handler = (context as { handler: (e: unknown) => { headers: typeof headers } }).handler;
-    const out = handler({ request: { uri: '/img/x/thumb', headers } }).headers;
-    return { format: out[FORMAT_HEADER]?.value, accept: out.accept?.value };
-  };
-
-  it.each([
-    ['Chrome', 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8', 'avif'],
-    [
-      'Safari 15',
-      'image/webp,image/avif,video/*;q=0.8,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5',
-      'avif',
-    ],
-    ['Firefox 90', 'image/webp,*/*', 'webp'],
-    ['AVIF refused', 'image/avif;q=0,image/webp', 'webp'],
-    ['AVIF refused (0.0)', 'image/avif;q=0.0, image/webp;q=0', 'original'],
-    ['curl', '*/*', 'original'],
-    ['wildcard image', 'image/*', 'original'],
-    ['none', undefined, 'original'],
-    ['upper case', 'IMAGE/WEBP', 'webp'],
-  ])('%s → %s', (_name, accept, format) => {
-    expect(run(accept).format).toBe(format);
-  });
-
-  it('rewrites Accept to one value per format, which the origin classifies the same way', () => {
-    const values = new Set(
-      [
-        'image/avif,image/webp,*/*',
-        'image/avif,*/*;q=0.8',
-        'image/webp,image/png',
-        'text/html',
-        undefined,
-      ].map((a) => run(a).accept),
-    );
-    expect(values.size).toBe(3);
-    expect(run(run('image/avif').accept).format).toBe('avif');
-    expect(run(run('image/webp').accept).format).toBe('webp');
-    expect(run(run('*/*').accept).format).toBe('original');
   });
 });

@@ -1,21 +1,23 @@
 import crypto from 'node:crypto';
+import { CASE_CONFIG } from '@darkroom/edge/cases';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DarkroomStack } from '../lib/darkroom-stack.ts';
 import { type ParamsInput, resolveParams } from '../lib/params.ts';
 
+const pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 /** A real RSA public key, as CloudFront wants it. */
-export const PUBLIC_KEY_PEM = crypto
-  .generateKeyPairSync('rsa', { modulusLength: 2048 })
-  .publicKey.export({ type: 'spki', format: 'pem' })
-  .toString();
+export const PUBLIC_KEY_PEM = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+/** Its private key, which signs private-image URLs in tests. */
+export const PRIVATE_KEY_PEM = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
-/** Parameters most tests use: CORS origins, a signing key and the bucket behaviour, so every optional resource exists. */
+/** Parameters most tests use: CORS origins, a signing key, the edge case table's variants and secret. */
 export const FULL: ParamsInput = {
   apiOriginDomain: 'api.example.com',
   corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
   publicKeyPem: PUBLIC_KEY_PEM,
-  serveVariantsFromBucket: true,
+  variants: CASE_CONFIG.variantsText,
+  transformSecret: CASE_CONFIG.transformSecret,
 };
 
 /** Synthesises a stack with `params` (offline: the stack is environment-agnostic). */

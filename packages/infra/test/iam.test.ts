@@ -23,13 +23,18 @@ describe('IAM roles', () => {
     }
   });
 
-  it('API: presigns uploads/ only, never the worker variants (only transforms under variants/{id}/t/)', () => {
+  it('API: presigns uploads/, stores what the edge lacked (renderings under variants/ and private/), nothing else', () => {
     expect(allows(api, 's3:PutObject', obj('uploads/01HXYZ'))).toBe(true);
-    expect(allows(api, 's3:PutObject', obj('variants/01HXYZ/thumb.webp'))).toBe(false);
-    expect(allows(api, 's3:PutObject', obj('variants/01HXYZ/large.avif'))).toBe(false);
     expect(allows(api, 's3:PutObject', obj('other/thing'))).toBe(false);
-    expect(allows(api, 's3:PutObject', obj('variants/01HXYZ/t/9f86d081.webp'))).toBe(true);
-    expect(allows(api, 's3:GetObject', obj('variants/01HXYZ/t/9f86d081.webp'))).toBe(true);
+    for (const key of [
+      'variants/01HXYZ/t/9f86d081.webp',
+      'variants/01HXYZ/medium.fallback',
+      'private/01HXYZ/thumb.avif',
+    ]) {
+      expect(allows(api, 's3:PutObject', obj(key)), key).toBe(true);
+      expect(allows(api, 's3:GetObject', obj(key)), key).toBe(true);
+      expect(allows(api, 's3:DeleteObject', obj(key)), key).toBe(true);
+    }
     expect(allows(api, 's3:PutObjectAcl', obj('uploads/01HXYZ'))).toBe(false);
     expect(allows(api, 's3:PutBucketPolicy', bucket)).toBe(false);
   });

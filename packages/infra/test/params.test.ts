@@ -1,3 +1,4 @@
+import { CASE_CONFIG } from '@darkroom/edge/cases';
 import { Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, ParamError, paramsFromContext, resolveParams } from '../lib/params.ts';
@@ -103,14 +104,19 @@ describe('outputs', () => {
       `DARKROOM_SQS_QUEUE_URL=${queueId}`,
       'DARKROOM_MAX_RECEIVE_COUNT=5',
       'DARKROOM_VISIBILITY_TIMEOUT_SECONDS=60',
+      `DARKROOM_VARIANTS=${CASE_CONFIG.variantsText}`,
       `DARKROOM_CDN_BASE_URL=https://${distId}.DomainName`,
+      'DARKROOM_PRIVATE_PATH=/private',
+      `DARKROOM_CLOUDFRONT_DISTRIBUTION_ID=${distId}`,
       'DARKROOM_S3_ACCELERATE=false',
       `DARKROOM_MAX_UPLOAD_BYTES=${200 * 1024 ** 2}`,
       'DARKROOM_CORS_ORIGINS=https://app.example.com,http://localhost:5173',
       `DARKROOM_CLOUDFRONT_KEY_PAIR_ID=${keyId}`,
     ]);
     const worker = render(outputs.WorkerEnvironment!.Value).split(' ');
-    expect(worker).toEqual(api.slice(0, 6));
+    expect(worker).toEqual(api.slice(0, 7));
+    // The transform secret is compiled into the function, never printed in an output.
+    expect(JSON.stringify(outputs)).not.toContain(CASE_CONFIG.transformSecret);
   });
 
   it('follow the parameters', () => {

@@ -32,7 +32,8 @@ const offlineEnv = {
 const context = {
   apiOriginDomain: 'api.example.com',
   corsOrigins: 'https://app.example.com',
-  serveVariantsFromBucket: 'true',
+  transformSecret: 'a-transform-secret-for-the-edge',
+  variants: 'thumb:320:webp+avif,medium:1280',
   transferAcceleration: 'true',
   publicKeyPem: crypto
     .generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -50,7 +51,7 @@ const readTemplate = (dir: string) =>
 describe('the CDK app, synthesised offline', () => {
   it('writes the template when run the way `cdk synth` runs it (CDK_OUTDIR, CDK_CONTEXT_JSON)', async () => {
     const outdir = path.join(tmp, 'app');
-    await run(bin('tsx'), ['bin/darkroom.ts'], {
+    await run(bin('tsx'), ['--conditions=development', 'bin/darkroom.ts'], {
       cwd: infraDir,
       env: { ...offlineEnv, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
       timeout: 60_000,
