@@ -14,6 +14,7 @@ COPY packages/server/package.json packages/server/
 COPY packages/s3-server/package.json packages/s3-server/
 COPY packages/sqs-server/package.json packages/sqs-server/
 COPY packages/aws-auth/package.json packages/aws-auth/
+COPY packages/edge/package.json packages/edge/
 COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 # --ignore-scripts: the root `prepare` script builds the sources, which are not here yet; the native modules'
@@ -29,6 +30,7 @@ COPY packages/server/package.json packages/server/
 COPY packages/s3-server/package.json packages/s3-server/
 COPY packages/sqs-server/package.json packages/sqs-server/
 COPY packages/aws-auth/package.json packages/aws-auth/
+COPY packages/edge/package.json packages/edge/
 COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 COPY packages/web/package.json packages/web/
@@ -38,6 +40,8 @@ COPY packages/server packages/server
 COPY packages/s3-server packages/s3-server
 COPY packages/sqs-server packages/sqs-server
 COPY packages/aws-auth packages/aws-auth
+# The edge function's decision, which the delivery routes run too.
+COPY packages/edge packages/edge
 # The web app served at `/` (`npm run build` runs vite build on it).
 COPY packages/web packages/web
 # `darkroom upload` runs the client SDK's compiled dist.
@@ -60,6 +64,9 @@ COPY packages/sqs-server/package.json packages/sqs-server/
 COPY --from=build /app/packages/sqs-server/dist packages/sqs-server/dist
 COPY packages/aws-auth/package.json packages/aws-auth/
 COPY --from=build /app/packages/aws-auth/dist packages/aws-auth/dist
+COPY packages/edge/package.json packages/edge/
+COPY packages/edge/function packages/edge/function
+COPY --from=build /app/packages/edge/dist packages/edge/dist
 COPY packages/client/package.json packages/client/
 COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/packages/web/dist packages/web/dist
