@@ -26,6 +26,6 @@ export default defineConfig({
     chunkSizeWarningLimit: 2500,
   },
   server: {
-    proxy: { '/v1': api, '/img': api, '/dev': api },
+    proxy: { '/v1': api, '/img': api, '/private': api, '/dev': api },
   },
 });

@@ -59,7 +59,10 @@ export async function buildApi(
       reply,
     ),
   );
-  securityHeaders(app, { corsOrigins: deps.config.corsOrigins });
+  securityHeaders(app, {
+    corsOrigins: deps.config.corsOrigins,
+    privatePath: deps.config.delivery.privatePath,
+  });
   app.addSchema(ErrorBody);
   app.addSchema(Image);
 

@@ -1,3 +1,4 @@
+import { EDGE_ORIGIN_PATH } from '@darkroom/edge';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -21,17 +22,23 @@ const ALLOWED_HEADERS = new Set(['authorization', 'content-type', 'last-event-id
 const EXPOSED_HEADERS = 'retry-after, etag, content-length, content-range';
 
 /** Which CSP a response gets, from where it is served and what it is. */
-function cspFor(request: FastifyRequest, reply: FastifyReply): string {
+function cspFor(request: FastifyRequest, reply: FastifyReply, delivery: boolean): string {
   const path = request.url.split('?')[0]!;
   if (path === '/docs' || path.startsWith('/docs/')) return DOCS_CSP;
   const type = String(reply.getHeader('content-type') ?? '');
-  if (path.startsWith('/img/') && type.startsWith('image/')) return MEDIA_CSP;
+  if (delivery && type.startsWith('image/')) return MEDIA_CSP;
   return API_CSP;
 }
 
 /** Registers the headers on `app` (root context, so every route and the 404 handler get them). */
-export function securityHeaders(app: FastifyInstance, opts: { corsOrigins: readonly string[] }): void {
+export function securityHeaders(
+  app: FastifyInstance,
+  opts: { corsOrigins: readonly string[]; privatePath: string },
+): void {
   const origins = new Set(opts.corsOrigins);
+  // The delivery paths: public and private images, and what CloudFront's failover asks for.
+  const deliveryPrefixes = ['/img/', `${opts.privatePath}/`, `${EDGE_ORIGIN_PATH}/`];
+  const isDelivery = (url: string) => deliveryPrefixes.some((p) => url.startsWith(p));
 
   // Preflights are answered before routing: no route declares OPTIONS, and a refused origin learns nothing.
   app.addHook('onRequest', async (request, reply) => {
@@ -57,10 +64,10 @@ export function securityHeaders(app: FastifyInstance, opts: { corsOrigins: reado
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     if (!reply.hasHeader('content-security-policy')) {
-      reply.header('content-security-policy', cspFor(request, reply));
+      reply.header('content-security-policy', cspFor(request, reply, isDelivery(request.url)));
     }
-    // Delivery (/img) stays out of CORS: its responses are cached forever by CDNs keyed on the URL alone.
-    if (request.url.startsWith('/img/')) return payload;
+    // Delivery stays out of CORS: its responses are cached forever by CDNs keyed on the URL alone.
+    if (isDelivery(request.url)) return payload;
     const origin = request.headers.origin;
     if (origin !== undefined && origins.has(origin)) {
       reply

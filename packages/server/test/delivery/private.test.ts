@@ -103,6 +103,15 @@ describe('private images with the development key pair', () => {
     expect(part.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/);
   });
 
+  it('keeps the private path out of CORS and gives it the media CSP, like /img', async () => {
+    const origin = stack.config.corsOrigins[0]!;
+    const res = await fetch(signed, { headers: { origin, accept: 'image/webp' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    const pub = await fetch(`${stack.api}/v1/images`, { headers: { origin } });
+    expect(res.headers.get('content-security-policy')).not.toBe(pub.headers.get('content-security-policy'));
+  });
+
   it('lists images with signed URLs too', async () => {
     const list = await stack.call('GET', '/v1/images', { as: 'pat' });
     const listed = (list.json.images as { id: string; variants: Variants }[]).find((i) => i.id === id)!;
