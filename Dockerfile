@@ -15,6 +15,7 @@ COPY packages/s3-server/package.json packages/s3-server/
 COPY packages/sqs-server/package.json packages/sqs-server/
 COPY packages/aws-auth/package.json packages/aws-auth/
 COPY packages/edge/package.json packages/edge/
+COPY packages/contract/package.json packages/contract/
 COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 # --ignore-scripts: the root `prepare` script builds the sources, which are not here yet; the native modules'
@@ -31,6 +32,7 @@ COPY packages/s3-server/package.json packages/s3-server/
 COPY packages/sqs-server/package.json packages/sqs-server/
 COPY packages/aws-auth/package.json packages/aws-auth/
 COPY packages/edge/package.json packages/edge/
+COPY packages/contract/package.json packages/contract/
 COPY packages/client/package.json packages/client/
 COPY packages/infra/package.json packages/infra/
 COPY packages/web/package.json packages/web/
@@ -42,6 +44,8 @@ COPY packages/sqs-server packages/sqs-server
 COPY packages/aws-auth packages/aws-auth
 # The edge function's decision, which the delivery routes run too.
 COPY packages/edge packages/edge
+# Wire shapes and constants every package shares.
+COPY packages/contract packages/contract
 # The web app served at `/` (`npm run build` runs vite build on it).
 COPY packages/web packages/web
 # `darkroom upload` runs the client SDK's compiled dist.
@@ -67,6 +71,8 @@ COPY --from=build /app/packages/aws-auth/dist packages/aws-auth/dist
 COPY packages/edge/package.json packages/edge/
 COPY packages/edge/function packages/edge/function
 COPY --from=build /app/packages/edge/dist packages/edge/dist
+COPY packages/contract/package.json packages/contract/
+COPY --from=build /app/packages/contract/dist packages/contract/dist
 COPY packages/client/package.json packages/client/
 COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/packages/web/dist packages/web/dist

@@ -1,43 +1,24 @@
-import { cancelledError, UploadError } from './errors.ts';
+import type {
+  ApiErrorCode,
+  CreatedUpload,
+  ImageList,
+  PartUrls,
+  StoredParts,
+  UploadIntent,
+} from '@darkroom/contract';
+import { type ClientErrorCode, cancelledError, UploadError } from './errors.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { ApiClientLike, ImageJson, TokenSource } from './types.ts';
-
-/** Upload instructions from POST /v1/uploads. */
-export type UploadInstructions =
-  | { method: 'put'; url: string; headers: Record<string, string>; expiresAt: string }
-  | { method: 'post'; url: string; fields: Record<string, string>; expiresAt: string }
-  | { method: 'multipart'; uploadId: string; partSize: number; partCount: number; expiresAt: string };
-
-export interface IntentBody {
-  filename: string;
-  contentType: string;
-  size: number;
-  sha256?: string;
-  thumbhash?: string;
-  visibility?: 'public' | 'private';
-  method?: 'put' | 'post' | 'multipart';
-}
-
-export interface PartUrl {
-  partNumber: number;
-  url: string;
-  size: number;
-}
-
-export interface StoredParts {
-  partSize: number;
-  partCount: number;
-  parts: { partNumber: number; size: number; etag: string }[];
-}
 
 /** Turns an error response into an UploadError with the server's code and message. */
 export async function errorFromResponse(res: Response): Promise<UploadError> {
   const text = await res.text().catch(() => '');
-  let code = 'http_error';
+  let code: ClientErrorCode = 'http_error';
   let message = `The server answered ${res.status} ${res.statusText}`.trim();
   try {
     const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof body.error?.code === 'string') code = body.error.code;
+    // An API error's code is one of the contract's catalogue (a newer server may add codes: passed on).
+    if (typeof body.error?.code === 'string') code = body.error.code as ApiErrorCode;
     if (typeof body.error?.message === 'string') message = body.error.message;
   } catch {
     // Not JSON (a proxy's HTML page): keep the generic message.
@@ -104,18 +85,13 @@ export class ApiClient implements ApiClientLike {
   }
 
   /** POST /v1/uploads. */
-  createUpload(body: IntentBody, signal?: AbortSignal) {
-    return this.request<{ image: { id: string; status: 'pending' }; upload: UploadInstructions }>(
-      'POST',
-      '/v1/uploads',
-      body,
-      signal,
-    );
+  createUpload(body: UploadIntent, signal?: AbortSignal) {
+    return this.request<CreatedUpload>('POST', '/v1/uploads', body, signal);
   }
 
   /** POST /v1/uploads/{id}/parts: presigned URLs for these parts. */
   presignParts(id: string, partNumbers: number[], signal?: AbortSignal) {
-    return this.request<{ parts: PartUrl[]; expiresAt: string }>(
+    return this.request<PartUrls>(
       'POST',
       `/v1/uploads/${encodeURIComponent(id)}/parts`,
       { partNumbers },
@@ -154,10 +130,7 @@ export class ApiClient implements ApiClientLike {
     if (opts.cursor) q.set('cursor', opts.cursor);
     if (opts.limit) q.set('limit', String(opts.limit));
     const qs = q.toString();
-    return this.request<{ images: ImageJson[]; nextCursor: string | null }>(
-      'GET',
-      `/v1/images${qs ? `?${qs}` : ''}`,
-    );
+    return this.request<ImageList>('GET', `/v1/images${qs ? `?${qs}` : ''}`);
   }
 
   /** DELETE /v1/images/{id}. */

@@ -1,7 +1,12 @@
-/** Stable error codes the SDK raises (server codes such as `rate_limited` pass through unchanged). */
+import type { ApiErrorCode, ImageErrorCode } from '@darkroom/contract';
+
+/**
+ * Stable error codes the SDK raises: the API's catalogue (passed through unchanged, e.g. `rate_limited`),
+ * an image's failure codes, and the SDK's own.
+ */
 export type ClientErrorCode =
-  | 'unsupported_type'
-  | 'too_large'
+  | ApiErrorCode
+  | ImageErrorCode
   | 'too_small'
   | 'too_many_files'
   | 'network_error'
@@ -12,8 +17,7 @@ export type ClientErrorCode =
   | 'file_unreadable'
   | 'file_mismatch'
   | 'resume_unavailable'
-  | 'timeout'
-  | (string & {});
+  | 'timeout';
 
 /** Every error the SDK throws or reports: a stable `code` and a message a person understands. */
 export class UploadError extends Error {

@@ -1,4 +1,4 @@
-import type { PartUrl } from './api-client.ts';
+import type { PartUrls } from '@darkroom/contract';
 import { cancelledError, UploadError } from './errors.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { isExpired, storageError, type Transport } from './transport.ts';
@@ -19,7 +19,7 @@ export interface MultipartJob {
   parallel: number;
   signal?: AbortSignal | undefined;
   /** Presigns these parts (POST /v1/uploads/{id}/parts). */
-  presign(partNumbers: number[]): Promise<{ parts: PartUrl[]; expiresAt: string }>;
+  presign(partNumbers: number[]): Promise<PartUrls>;
   send: Transport;
   policy: RetryPolicy;
   /** Bytes of one part sent so far (goes back to 0 when the part is retried). */

@@ -1,15 +1,9 @@
+import type { StatusEventData } from '@darkroom/contract';
 import type { ApiClient } from './api-client.ts';
 import { backoffDelay, retryPolicy } from './retry.ts';
-import type { ImageJson, ImageStatus } from './types.ts';
 
-/** One `status` event of GET /v1/events. */
-export interface StatusEvent {
-  id?: string;
-  imageId: string;
-  status: ImageStatus;
-  at?: string;
-  image?: ImageJson;
-}
+/** One `status` event of GET /v1/events: the contract's data, and the event id to resume from. */
+export type StatusEvent = StatusEventData & { id?: string };
 
 /** A parsed Server-Sent Event. */
 export interface SseMessage {

@@ -1,38 +1,13 @@
 // Public types of the Darkroom client SDK. Kept in one module so the web app and the CLI can import
 // them without pulling any implementation.
+import type { Image, ImageStatus, ImageVariant, UploadMethod, Visibility } from '@darkroom/contract';
+import type { ClientErrorCode } from './errors.ts';
 import type { Transport } from './transport.ts';
 
+/** The image JSON the API returns (GET /v1/images/{id}, SSE, complete): the contract's `Image`. */
+export type ImageJson = Image;
 /** Server-side image status (GET /v1/images/{id}, SSE `status` events). */
-export type ImageStatus = 'pending' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
-
-/** One delivered variant of an image. */
-export interface ImageVariant {
-  url: string;
-  width: number;
-  height: number;
-  bytes: number;
-  contentType: string;
-  contentTypes?: string[];
-}
-
-/** The image JSON the API returns. */
-export interface ImageJson {
-  id: string;
-  status: ImageStatus;
-  filename: string;
-  contentType: string;
-  bytes: number;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  thumbhash: string | null;
-  dominantColor: string | null;
-  visibility: 'public' | 'private';
-  variants: Record<string, ImageVariant>;
-  createdAt: string;
-  updatedAt: string;
-  error?: { code: string; message: string };
-}
+export type { ImageStatus, ImageVariant };
 
 /**
  * The state of one upload handle, in order. `preparing` = processing on this device (resize, re-encode,
@@ -128,7 +103,7 @@ export interface StatusChange {
   /** The image JSON when the server sent one (SSE, complete, final GET). */
   image?: ImageJson;
   /** For `failed` / `cancelled`: why. */
-  error?: { code: string; message: string };
+  error?: { code: ClientErrorCode; message: string };
 }
 
 /** Per-upload options. */
@@ -137,9 +112,9 @@ export interface UploadOptions {
   filename?: string;
   /** Declared type. Default: the file's type, else guessed from the extension. */
   contentType?: string;
-  visibility?: 'public' | 'private';
+  visibility?: Visibility;
   /** Force an upload method; default lets the server choose (multipart above its threshold). */
-  method?: 'put' | 'post' | 'multipart';
+  method?: UploadMethod;
   /** Processing before upload; `false` sends the file as is. Default: the uploader's setting. */
   process?: ProcessOptions | false;
   /** Parallel multipart parts. Default: the uploader's (4). */

@@ -1,4 +1,5 @@
-import { ApiClient, type IntentBody, type UploadInstructions } from './api-client.ts';
+import type { UploadInstructions, UploadIntent } from '@darkroom/contract';
+import { ApiClient } from './api-client.ts';
 import { cancelledError, UploadError } from './errors.ts';
 import { fingerprint, sameFile } from './fingerprint.ts';
 import { partRange, type StoredPart, uploadParts } from './multipart.ts';
@@ -428,7 +429,7 @@ async function runUpload(
   h.setPrepared(prepared.result);
   if (h.signal.aborted) throw cancelledError();
 
-  const body: IntentBody = {
+  const body: UploadIntent = {
     filename: prepared.result.processed ? renameFor(name, prepared.contentType) : name,
     contentType: prepared.contentType,
     size: prepared.blob.size,

@@ -1,5 +1,5 @@
+import type { PartUrls } from '@darkroom/contract';
 import { describe, expect, it } from 'vitest';
-import type { PartUrl } from '../src/api-client.ts';
 import { UploadError } from '../src/errors.ts';
 import { uploadParts } from '../src/multipart.ts';
 import { retryPolicy } from '../src/retry.ts';
@@ -19,7 +19,7 @@ function fakeStorage(
   const expiredUrls = new Set<string>();
   const failures = new Map<number, number[]>(); // part → statuses to answer first
   const partOf = (url: string) => Number(/part=(\d+)/.exec(url)![1]);
-  const presign = async (partNumbers: number[]): Promise<{ parts: PartUrl[]; expiresAt: string }> => {
+  const presign = async (partNumbers: number[]): Promise<PartUrls> => {
     presignCalls.push([...partNumbers]);
     version++;
     const expiresAt = new Date((opts.now ?? Date.now)() + (opts.expiresInMs ?? 600_000)).toISOString();

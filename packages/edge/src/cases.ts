@@ -4,7 +4,7 @@
  * URL + Accept + signatures → the storage key served, or the refusal.
  */
 import crypto from 'node:crypto';
-import { parseVariants } from './variants.ts';
+import { parseVariants } from '@darkroom/contract';
 
 /** The configuration every case assumes: DARKROOM_VARIANTS, the transform secret, the private path. */
 export const CASE_CONFIG = {

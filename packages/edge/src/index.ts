@@ -1,17 +1,14 @@
 /**
  * @module The CDN edge as code: Darkroom's CloudFront Function (viewer request) and a loader that runs the
- * same source in Node, so the local delivery route decides exactly as CloudFront does. Shared constants of
- * the delivery contract (key prefixes, the private path, the header the edge hands the origin) live here too.
+ * same source in Node, so the local delivery route decides exactly as CloudFront does. Constants only the
+ * edge and its origin share (the private path, the header the edge hands the origin) live here too; key
+ * prefixes and the variant grammar are the contract's.
  */
 import nodeCrypto from 'node:crypto';
 import fs from 'node:fs';
 import vm from 'node:vm';
-import { type VariantFormat, type VariantSpec, variantFormats } from './variants.ts';
+import { type VariantFormat, type VariantSpec, variantFormats } from '@darkroom/contract';
 
-/** Public variants: `variants/{id}/{variant}.{ext}` and transforms `variants/{id}/t/{sha256}.{ext}`. */
-export const PUBLIC_PREFIX = 'variants/';
-/** Private images' variants and transforms, served only by the signed path: `private/{id}/…`. */
-export const PRIVATE_PREFIX = 'private/';
 /** Default viewer path of private images (`/private/{id}/{variant}`), the CDK's `/private/*` behaviour. */
 export const DEFAULT_PRIVATE_PATH = '/private';
 /** The viewer request (path, transform `sig`, private signature) the function hands an origin with the key. */
@@ -194,5 +191,3 @@ export function viewerEvent(url: string, accept: string | undefined): { request:
 export function isRefusal(d: EdgeDecision): d is EdgeRefusal {
   return 'refuse' in d;
 }
-
-export * from './variants.ts';

@@ -1,10 +1,5 @@
-import {
-  EDGE_ORIGIN_PATH,
-  EDGE_REQUEST_HEADER,
-  functionSource,
-  PRIVATE_PREFIX,
-  PUBLIC_PREFIX,
-} from '@darkroom/edge';
+import { PRIVATE_PREFIX, VARIANTS_PREFIX } from '@darkroom/contract';
+import { EDGE_ORIGIN_PATH, EDGE_REQUEST_HEADER, functionSource } from '@darkroom/edge';
 import { Annotations, Duration } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -172,7 +167,10 @@ export class Cdn extends Construct {
         effect: iam.Effect.DENY,
         principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
         actions: ['s3:GetObject'],
-        notResources: [bucket.arnForObjects(`${PUBLIC_PREFIX}*`), bucket.arnForObjects(`${PRIVATE_PREFIX}*`)],
+        notResources: [
+          bucket.arnForObjects(`${VARIANTS_PREFIX}*`),
+          bucket.arnForObjects(`${PRIVATE_PREFIX}*`),
+        ],
       }),
     );
   }

@@ -1,10 +1,9 @@
-import { PRIVATE_PREFIX, PUBLIC_PREFIX } from '@darkroom/edge';
+import { PRIVATE_PREFIX, UPLOADS_PREFIX, VARIANTS_PREFIX } from '@darkroom/contract';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DarkroomParams } from './params.ts';
-import { UPLOADS_PREFIX } from './storage.ts';
 
 /** Who may assume the roles: ECS tasks and EC2 instances (through the instance profiles below). */
 function runtimePrincipal(): iam.IPrincipal {
@@ -27,7 +26,10 @@ export class DarkroomRoles extends Construct {
     super(scope, id);
     const uploads = bucket.arnForObjects(`${UPLOADS_PREFIX}*`);
     // Public variants and private ones (apart, where only the signed-URL behaviour reads).
-    const variants = [bucket.arnForObjects(`${PUBLIC_PREFIX}*`), bucket.arnForObjects(`${PRIVATE_PREFIX}*`)];
+    const variants = [
+      bucket.arnForObjects(`${VARIANTS_PREFIX}*`),
+      bucket.arnForObjects(`${PRIVATE_PREFIX}*`),
+    ];
     const tagging = p.expireAllUploads ? [] : ['s3:PutObjectTagging'];
 
     this.apiRole = new iam.Role(this, 'ApiRole', {

@@ -1,4 +1,4 @@
-import { parseVariants, type VariantSpec } from '@darkroom/edge';
+import { parseVariants, UNPROCESSED_TAG, type VariantSpec } from '@darkroom/contract';
 
 /** Everything a deployment may choose; every field has a default except the API origin's domain. */
 export interface DarkroomParams {
@@ -15,12 +15,11 @@ export interface DarkroomParams {
   /** Unprocessed originals under `uploads/` expire after this many days (see `expireAllUploads`). */
   readonly uploadsExpirationDays: number;
   /**
-   * When false (the default), only originals tagged `unprocessedTag` expire, because processed originals are
-   * kept for re-processing and transforms; when true, every `uploads/` object expires (originals are disposable).
+   * When false (the default), only originals tagged `darkroom-state=unprocessed` (the contract's
+   * UNPROCESSED_TAG, which the server sets and clears) expire, because processed originals are kept for
+   * re-processing and transforms; when true, every `uploads/` object expires (originals are disposable).
    */
   readonly expireAllUploads: boolean;
-  /** The object tag that marks an original the worker has not finished (`key=value`). */
-  readonly unprocessedTag: { readonly key: string; readonly value: string };
   /** Receives before a message moves to the dead-letter queue (DARKROOM_MAX_RECEIVE_COUNT). */
   readonly maxReceiveCount: number;
   /** Queue visibility timeout; must match DARKROOM_VISIBILITY_TIMEOUT_SECONDS on the workers. */
@@ -58,7 +57,6 @@ export const DEFAULTS: Omit<DarkroomParams, 'apiOriginDomain'> = {
   transferAcceleration: false,
   uploadsExpirationDays: 7,
   expireAllUploads: false,
-  unprocessedTag: { key: 'darkroom-state', value: 'unprocessed' },
   maxReceiveCount: 5,
   visibilityTimeoutSeconds: 60,
   dlqRetentionDays: 14,
@@ -178,10 +176,14 @@ export function paramsFromContext(get: (key: string) => unknown): DarkroomParams
           .map((x) => x.trim())
           .filter((x) => x !== '');
   };
-  const tag = str('unprocessedTag');
-  const [tagKey, tagValue] = tag?.split('=') ?? [];
-  if (tag !== undefined && (!tagKey || !tagValue))
-    throw new ParamError('unprocessedTag', 'expected key=value');
+  if (str('unprocessedTag') !== undefined) {
+    // It was a parameter once, but the server never read it: a different tag here meant originals that
+    // silently never expired. The tag is the contract's, fixed on both sides.
+    throw new ParamError(
+      'unprocessedTag',
+      `no longer a parameter: the lifecycle rule filters on ${UNPROCESSED_TAG.key}=${UNPROCESSED_TAG.value}, the tag the server sets`,
+    );
+  }
   const priceClass = str('priceClass');
   const apiOriginDomain = str('apiOriginDomain');
   if (apiOriginDomain === undefined) {
@@ -198,7 +200,6 @@ export function paramsFromContext(get: (key: string) => unknown): DarkroomParams
     transferAcceleration: bool('transferAcceleration'),
     uploadsExpirationDays: num('uploadsExpirationDays'),
     expireAllUploads: bool('expireAllUploads'),
-    unprocessedTag: tagKey && tagValue ? { key: tagKey, value: tagValue } : undefined,
     maxReceiveCount: num('maxReceiveCount'),
     visibilityTimeoutSeconds: num('visibilityTimeoutSeconds'),
     dlqRetentionDays: num('dlqRetentionDays'),

@@ -1,10 +1,10 @@
+import { deadLetterQueueName, UPLOADS_PREFIX } from '@darkroom/contract';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { DarkroomParams } from './params.ts';
-import { UPLOADS_PREFIX } from './storage.ts';
 
 /** The uploads queue the workers long-poll and the dead-letter queue behind it. */
 export interface Queues {
@@ -16,7 +16,7 @@ export interface Queues {
 export function createQueues(scope: Construct, p: DarkroomParams): Queues {
   const removalPolicy = p.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
   const dlq = new sqs.Queue(scope, 'DeadLetterQueue', {
-    queueName: p.queueName === undefined ? undefined : `${p.queueName}-dlq`,
+    queueName: p.queueName === undefined ? undefined : deadLetterQueueName(p.queueName),
     retentionPeriod: Duration.days(p.dlqRetentionDays),
     // SQS-managed keys: S3 can publish to them, unlike the AWS-managed KMS key for SQS.
     encryption: sqs.QueueEncryption.SQS_MANAGED,

@@ -1,10 +1,8 @@
+import { UNPROCESSED_TAG, UPLOADS_PREFIX } from '@darkroom/contract';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DarkroomParams } from './params.ts';
-
-/** Key prefix of originals; the server builds the same keys (`uploads/{id}`). */
-export const UPLOADS_PREFIX = 'uploads/';
 
 /** The private, encrypted, TLS-only bucket that browsers upload into and workers publish variants to. */
 export function createBucket(scope: Construct, p: DarkroomParams): s3.Bucket {
@@ -14,7 +12,7 @@ export function createBucket(scope: Construct, p: DarkroomParams): s3.Bucket {
     expiration: Duration.days(p.uploadsExpirationDays),
     // Processed originals stay (re-processing and transforms read them): only tagged ones expire unless the
     // deployment says originals are disposable.
-    ...(p.expireAllUploads ? {} : { tagFilters: { [p.unprocessedTag.key]: p.unprocessedTag.value } }),
+    ...(p.expireAllUploads ? {} : { tagFilters: { [UNPROCESSED_TAG.key]: UNPROCESSED_TAG.value } }),
   };
   return new s3.Bucket(scope, 'Bucket', {
     bucketName: p.bucketName,

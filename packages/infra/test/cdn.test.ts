@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { getSignedUrl } from '@aws-sdk/cloudfront-signer';
+import { parseVariants } from '@darkroom/contract';
 import {
   type CloudFrontRequest,
   type CloudFrontResponse,
@@ -7,7 +8,6 @@ import {
   functionSource,
   loadFunctionCode,
   MAX_FUNCTION_BYTES,
-  parseVariants,
   viewerEvent,
 } from '@darkroom/edge';
 import { CASE_CONFIG, EDGE_CASES, materialise } from '@darkroom/edge/cases';

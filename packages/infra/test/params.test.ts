@@ -25,7 +25,6 @@ describe('parameters from context', () => {
       transferAcceleration: 'true',
       maxReceiveCount: '8',
       visibilityTimeoutSeconds: 120,
-      unprocessedTag: 'state=new',
       publicKeyPem: '-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----',
       domainNames: ['img.example.com'],
       certificateArn: 'arn:aws:acm:us-east-1:1:certificate/x',
@@ -34,7 +33,6 @@ describe('parameters from context', () => {
     expect(p.transferAcceleration).toBe(true);
     expect(p.maxReceiveCount).toBe(8);
     expect(p.visibilityTimeoutSeconds).toBe(120);
-    expect(p.unprocessedTag).toEqual({ key: 'state', value: 'new' });
     expect(p.publicKeyPem).toBe('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----');
     expect(p.domainNames).toEqual(['img.example.com']);
   });
@@ -51,7 +49,8 @@ describe('parameters from context', () => {
     [{ priceClass: '300' }, /priceClass/],
     [{ domainNames: 'img.example.com' }, /certificateArn/],
     [{ publicKeyPem: 'not a key' }, /publicKeyPem/],
-    [{ unprocessedTag: 'novalue' }, /unprocessedTag/],
+    // The lifecycle tag is the contract's: a knob the server would ignore is refused, not silently kept.
+    [{ unprocessedTag: 'state=new' }, /unprocessedTag.*no longer a parameter.*darkroom-state=unprocessed/],
     [{ apiOriginDomain: 'https://api.example.com/' }, /apiOriginDomain/],
   ])('refuses %o', (ctx, message) => {
     const attempt = () => fromContext({ apiOriginDomain: 'api.example.com', ...ctx });

@@ -1,3 +1,4 @@
+import { UNPROCESSED_TAG } from '@darkroom/contract';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { FULL, only, synth } from './helpers.ts';
@@ -69,7 +70,8 @@ describe('bucket', () => {
         Status: 'Enabled',
         Prefix: 'uploads/',
         ExpirationInDays: 7,
-        TagFilters: [{ Key: 'darkroom-state', Value: 'unprocessed' }],
+        // Exactly the tag the server sets on POST and multipart originals and on failed ones (the contract's).
+        TagFilters: [{ Key: UNPROCESSED_TAG.key, Value: UNPROCESSED_TAG.value }],
       },
     ]);
   });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AccessKey } from '@darkroom/aws-auth';
+import { deadLetterQueueName, UPLOADS_QUEUE_NAME } from '@darkroom/contract';
 import { DEFAULT_PRIVATE_PATH } from '@darkroom/edge';
 import { z } from 'zod';
 
@@ -105,7 +106,7 @@ const envSchema = z.object({
   DARKROOM_QUEUE_NAME: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,70}$/, 'expected 1-70 letters, digits, - or _')
-    .default('darkroom-uploads'),
+    .default(UPLOADS_QUEUE_NAME),
   /** Which S3 implementation the endpoint is; default: embedded without an endpoint, aws on amazonaws.com, else generic. */
   DARKROOM_S3_PROVIDER: z.enum(['embedded', 'aws', 'ceph', 'minio', 'generic']).optional(),
   /** Receives before a message moves to the dead-letter queue (embedded queues; on AWS the CDK stack sets it). */
@@ -394,7 +395,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       kind: queueKind,
       url: queueUrl,
       name: e.DARKROOM_QUEUE_NAME,
-      deadLetterName: `${e.DARKROOM_QUEUE_NAME}-dlq`,
+      deadLetterName: deadLetterQueueName(e.DARKROOM_QUEUE_NAME),
     },
     worker: {
       concurrency: e.DARKROOM_WORKER_CONCURRENCY ?? os.availableParallelism(),

@@ -1,6 +1,8 @@
 // The owner's images: a grid of tiles that show the thumbhash placeholder at once and fade into the real
 // variant when it loads, cursor-paginated, kept live by status events; a details dialog with delete.
-import type { ApiClientLike, ImageJson, ImageStatus } from '@darkroom/client';
+import type { ApiClientLike } from '@darkroom/client';
+// Aliased: `Image` is also the DOM's image element constructor.
+import type { Image as ImageJson, ImageStatus } from '@darkroom/contract';
 import { thumbHashToDataURL } from 'thumbhash';
 import { byId, bytes, h, messageOf, reserveAspect } from './dom.ts';
 

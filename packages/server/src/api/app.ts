@@ -1,3 +1,4 @@
+import { ErrorBody, Image } from '@darkroom/contract';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -20,7 +21,6 @@ import { completeUploadRoute } from './routes/uploads/complete.ts';
 import { createUploadRoute } from './routes/uploads/create.ts';
 import { listPartsRoute } from './routes/uploads/list-parts.ts';
 import { presignPartsRoute } from './routes/uploads/parts.ts';
-import { ErrorBody, Image } from './schemas.ts';
 import { securityHeaders } from './security-headers.ts';
 import type { ApiDeps, App } from './types.ts';
 import { webApp } from './web-app.ts';

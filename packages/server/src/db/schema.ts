@@ -1,9 +1,8 @@
+import type { ImageStatus, UploadMethod, Visibility } from '@darkroom/contract';
 import type { Generated } from 'kysely';
 
-/** Lifecycle of an image, as the API reports it. */
-export type ImageStatus = 'pending' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
-export type UploadMethod = 'put' | 'post' | 'multipart';
-export type Visibility = 'public' | 'private';
+// The columns hold the contract's values as they are, so the API renders rows without translation.
+export type { ImageStatus, UploadMethod, Visibility };
 
 /** One row per image; times are epoch milliseconds so SQLite and PostgreSQL store them alike. */
 export interface ImagesTable {

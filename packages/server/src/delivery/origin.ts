@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { type EdgeKey, isRefusal, PRIVATE_PREFIX } from '@darkroom/edge';
+import { PRIVATE_PREFIX } from '@darkroom/contract';
+import { type EdgeKey, isRefusal } from '@darkroom/edge';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.ts';
 import type { ApiDeps } from '../api/types.ts';

@@ -1,4 +1,5 @@
-import { DEFAULT_PRIVATE_PATH, PRIVATE_PREFIX, PUBLIC_PREFIX } from '@darkroom/edge';
+import type { Image, ImageErrorCode } from '@darkroom/contract';
+import { DEFAULT_PRIVATE_PATH } from '@darkroom/edge';
 import type { ImageRow } from '../db/images.ts';
 import type { UrlSigner } from '../delivery/signed-urls.ts';
 
@@ -22,36 +23,6 @@ export interface VariantRecord {
   alternates?: VariantEncodingRecord[];
 }
 
-/** The image JSON every API route returns. */
-export interface ImageView {
-  id: string;
-  status: ImageRow['status'];
-  filename: string;
-  contentType: string;
-  bytes: number;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  thumbhash: string | null;
-  dominantColor: string | null;
-  visibility: ImageRow['visibility'];
-  variants: Record<
-    string,
-    {
-      url: string;
-      width: number;
-      height: number;
-      bytes: number;
-      contentType: string;
-      /** Every content type the URL may answer with (Accept negotiation), when more than one. */
-      contentTypes?: string[];
-    }
-  >;
-  createdAt: string;
-  updatedAt: string;
-  error?: { code: string; message: string };
-}
-
 /**
  * Renders a row for the API; variant URLs live under the CDN base when one is configured. A private
  * image's URLs are under `privatePath` (the CDN's signed-URL behaviour), signed with `signer`; without one
@@ -62,7 +33,7 @@ export function toImageView(
   deliveryBaseUrl: string,
   signer: UrlSigner | undefined,
   privatePath: string = DEFAULT_PRIVATE_PATH,
-): ImageView {
+): Image {
   const variants = storedVariants(row);
   const isPrivate = row.visibility === 'private';
   const variantUrl = (name: string) => {
@@ -99,7 +70,10 @@ export function toImageView(
     ),
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
-    ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+    // The worker writes only catalogue codes (IMAGE_ERROR_CODES) into error_code.
+    ...(row.error_code
+      ? { error: { code: row.error_code as ImageErrorCode, message: row.error_message ?? '' } }
+      : {}),
   };
 }
 
@@ -109,14 +83,4 @@ export function toImageView(
  */
 export function storedVariants(row: Pick<ImageRow, 'variants'>): Readonly<Record<string, VariantRecord>> {
   return Object.assign(Object.create(null) as Record<string, VariantRecord>, JSON.parse(row.variants));
-}
-
-/** The storage key of an image's original: never derived from anything the client named. */
-export function originalKey(id: string): string {
-  return `uploads/${id}`;
-}
-
-/** The storage prefix under which an image's variants (and transforms) live: private ones apart. */
-export function variantPrefix(id: string, visibility: ImageRow['visibility'] = 'public'): string {
-  return `${visibility === 'private' ? PRIVATE_PREFIX : PUBLIC_PREFIX}${id}/`;
 }

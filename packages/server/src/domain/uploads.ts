@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import {
+  type Image,
+  originalKey,
+  type UploadInstructions,
+  type UploadIntent,
+  variantPrefix,
+} from '@darkroom/contract';
 import { ApiError } from '../api/errors.ts';
 import type { Config } from '../config.ts';
 import { type ImageRepository, type ImageRow, newImageRow } from '../db/images.ts';
-import type { UploadMethod, Visibility } from '../db/schema.ts';
+import type { UploadMethod } from '../db/schema.ts';
 import type { SignedUrls } from '../delivery/signed-urls.ts';
 import { type StorageGateway, s3ErrorCode } from '../storage/gateway.ts';
-import { type ImageView, originalKey, toImageView, variantPrefix } from './image-view.ts';
+import { toImageView } from './image-view.ts';
 
 /** S3 allows at most this many parts and this much in one PUT or POST. */
 const MAX_PARTS = 10_000;
@@ -34,22 +41,6 @@ export interface CdnInvalidator {
   invalidate(paths: readonly string[]): void;
 }
 
-/** The validated body of POST /v1/uploads. */
-export interface UploadIntentInput {
-  filename: string;
-  contentType: string;
-  size: number;
-  sha256?: string | undefined;
-  thumbhash?: string | undefined;
-  visibility?: Visibility | undefined;
-  method?: UploadMethod | undefined;
-}
-
-export type UploadInstructions =
-  | { method: 'put'; url: string; headers: Record<string, string>; expiresAt: string }
-  | { method: 'post'; url: string; fields: Record<string, string>; expiresAt: string }
-  | { method: 'multipart'; uploadId: string; partSize: number; partCount: number; expiresAt: string };
-
 /** SHA-256 arrives as hex or base64; S3 wants base64. */
 export function normaliseSha256(value: string): string {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex').toString('base64');
@@ -69,7 +60,7 @@ export function planParts(size: number, configured: number): { partSize: number;
   return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
 }
 
-function chooseMethod(input: UploadIntentInput, config: Config): UploadMethod {
+function chooseMethod(input: UploadIntent, config: Config): UploadMethod {
   const method = input.method ?? (input.size > config.uploads.multipartThreshold ? 'multipart' : 'put');
   if (method !== 'multipart' && input.size > MAX_SINGLE_UPLOAD) {
     throw new ApiError(
@@ -85,7 +76,7 @@ function expiresAt(config: Config, now: number): string {
 }
 
 /** Checks type and size against configuration before anything is recorded. */
-function checkDeclared(input: UploadIntentInput, config: Config): void {
+function checkDeclared(input: UploadIntent, config: Config): void {
   const type = input.contentType.toLowerCase();
   if (!config.uploads.allowedTypes.includes(type)) {
     throw new ApiError(
@@ -136,7 +127,7 @@ async function checkLimits(repo: ImageRepository, owner: string, size: number, c
 export async function createUploadIntent(
   deps: UploadDeps,
   owner: string,
-  input: UploadIntentInput,
+  input: UploadIntent,
 ): Promise<{ image: { id: string; status: 'pending' }; upload: UploadInstructions }> {
   const { config, images, storage } = deps;
   let method: UploadMethod | 'unknown' = input.method ?? 'unknown';
@@ -271,7 +262,7 @@ export async function completeUpload(
   owner: string,
   id: string,
   parts: readonly { partNumber: number; etag: string }[] | undefined,
-): Promise<ImageView> {
+): Promise<Image> {
   const row = await ownedImage(deps, owner, id);
   const key = originalKey(id);
   if (row.status === 'pending' && row.upload_method === 'multipart') {
@@ -361,7 +352,7 @@ export function deliveryBase(config: Config): string {
 }
 
 /** The image JSON for a row, private images' variant URLs signed. */
-export function imageView(deps: Pick<UploadDeps, 'config' | 'signedUrls'>, row: ImageRow): ImageView {
+export function imageView(deps: Pick<UploadDeps, 'config' | 'signedUrls'>, row: ImageRow): Image {
   return toImageView(
     row,
     deliveryBase(deps.config),
@@ -371,7 +362,7 @@ export function imageView(deps: Pick<UploadDeps, 'config' | 'signedUrls'>, row: 
 }
 
 /** GET /v1/images/{id}. */
-export async function getImage(deps: UploadDeps, owner: string, id: string): Promise<ImageView> {
+export async function getImage(deps: UploadDeps, owner: string, id: string): Promise<Image> {
   return imageView(deps, await ownedImage(deps, owner, id));
 }
 
@@ -381,7 +372,7 @@ export async function listImages(
   owner: string,
   limit: number,
   cursor: string | undefined,
-): Promise<{ images: ImageView[]; nextCursor: string | null }> {
+): Promise<{ images: Image[]; nextCursor: string | null }> {
   let after: { createdAt: number; id: string } | undefined;
   if (cursor) {
     try {

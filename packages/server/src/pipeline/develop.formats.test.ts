@@ -1,11 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from '@darkroom/contract';
 import { TESTDATA, testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type DevelopedImage, developImage, formatsForMimeTypes } from './develop.ts';
-import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from './variants.ts';
 
 let workRoot: string;
 beforeAll(async () => {

@@ -1,12 +1,12 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_VARIANTS } from '@darkroom/contract';
 import { TESTDATA, testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, developImage, type PipelineLimits } from './develop.ts';
 import { PipelineError, type PipelineErrorCode } from './errors.ts';
-import { DEFAULT_VARIANTS } from './variants.ts';
 
 let workRoot: string;
 beforeAll(async () => {

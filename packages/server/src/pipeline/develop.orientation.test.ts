@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseVariants } from '@darkroom/contract';
 import { TESTDATA, testImage } from '@darkroom/testdata';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type DevelopedImage, developImage } from './develop.ts';
-import { parseVariants } from './variants.ts';
 
 const VARIANTS = parseVariants('thumb:320,large:2560');
 

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_VARIANTS, fitInside } from '@darkroom/contract';
 import { testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type DevelopedImage, developImage } from './develop.ts';
-import { DEFAULT_VARIANTS, fitInside } from './variants.ts';
 
 let workRoot: string;
 beforeAll(async () => {

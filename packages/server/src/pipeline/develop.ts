@@ -23,12 +23,6 @@
  */
 import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
-import { rgbaToThumbHash } from 'thumbhash';
-import { PipelineError } from './errors.ts';
-import { decodeHeif } from './heif.ts';
-import { stripPngText } from './png.ts';
-import { DECODABLE_FORMATS, type DecodableFormat, gifFrames, SNIFF_BYTES, sniffFormat } from './sniff.ts';
 import {
   assertValidVariant,
   CONTENT_TYPES,
@@ -36,7 +30,13 @@ import {
   type VariantFormat,
   type VariantSpec,
   variantFormats,
-} from './variants.ts';
+} from '@darkroom/contract';
+import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
+import { rgbaToThumbHash } from 'thumbhash';
+import { PipelineError } from './errors.ts';
+import { decodeHeif } from './heif.ts';
+import { stripPngText } from './png.ts';
+import { DECODABLE_FORMATS, type DecodableFormat, gifFrames, SNIFF_BYTES, sniffFormat } from './sniff.ts';
 
 export interface PipelineLimits {
   /** Refuse images with more pixels than this (all frames counted for animations). */

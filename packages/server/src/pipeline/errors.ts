@@ -1,3 +1,5 @@
+import type { ImageErrorCode } from '@darkroom/contract';
+
 /**
  * Stable, machine-readable reasons a developed image can fail. They end up in the image record
  * (`error.code`) and are part of the public contract: add codes, never rename them.
@@ -6,12 +8,10 @@
  * image `failed` and not retry. Any other error thrown by `developImage` (disk full, abort, a bug) is
  * transient or internal and may be retried.
  */
-export type PipelineErrorCode =
-  | 'unsupported_type'
-  | 'too_many_pixels'
-  | 'corrupt_image'
-  | 'too_large'
-  | 'empty_file';
+export type PipelineErrorCode = Extract<
+  ImageErrorCode,
+  'unsupported_type' | 'too_many_pixels' | 'corrupt_image' | 'too_large' | 'empty_file'
+>;
 
 export class PipelineError extends Error {
   override readonly name = 'PipelineError';

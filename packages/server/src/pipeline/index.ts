@@ -1,4 +1,14 @@
 export {
+  CONTENT_TYPES,
+  DEFAULT_VARIANTS,
+  FILE_EXTENSIONS,
+  fitInside,
+  parseVariants,
+  type VariantFormat,
+  type VariantSpec,
+  variantFormats,
+} from '@darkroom/contract';
+export {
   configureSharp,
   DEFAULT_LIMITS,
   type DevelopedEncoding,
@@ -11,13 +21,3 @@ export {
 } from './develop.ts';
 export { isPipelineError, PipelineError, type PipelineErrorCode } from './errors.ts';
 export { DECODABLE_FORMATS, type DecodableFormat, sniffFormat } from './sniff.ts';
-export {
-  CONTENT_TYPES,
-  DEFAULT_VARIANTS,
-  FILE_EXTENSIONS,
-  fitInside,
-  parseVariants,
-  type VariantFormat,
-  type VariantSpec,
-  variantFormats,
-} from './variants.ts';

@@ -1,3 +1,4 @@
+import { deadLetterQueueName } from '@darkroom/contract';
 /**
  * @module The RabbitMQ objects behind Darkroom's uploads queue, named from DARKROOM_QUEUE_NAME (N):
  * - exchange `N` (fanout, durable): what storage (a Ceph RGW topic) and Darkroom publish to;
@@ -32,7 +33,7 @@ export function amqpTopology(name: string, maxReceiveCount: number): AmqpTopolog
     exchange: name,
     queue: name,
     deadLetterExchange: `${name}-dlx`,
-    deadLetterQueue: `${name}-dlq`,
+    deadLetterQueue: deadLetterQueueName(name),
     retryQueues: RETRY_DELAYS_SECONDS.map((seconds) => ({ seconds, name: `${name}-retry-${seconds}s` })),
     queueArguments: {
       'x-queue-type': 'quorum',

@@ -4,6 +4,7 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { UPLOADS_PREFIX } from '@darkroom/contract';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { UploadsQueue } from '../queue/port.ts';
@@ -95,7 +96,7 @@ export async function preflight(config: Config, s3: S3Client, queue: UploadsQueu
       }) =>
         (c.Events ?? []).some((e) => e.startsWith('s3:ObjectCreated:')) &&
         (c.Filter?.Key?.FilterRules ?? []).every(
-          (r) => r.Name?.toLowerCase() !== 'prefix' || 'uploads/'.startsWith(r.Value ?? ''),
+          (r) => r.Name?.toLowerCase() !== 'prefix' || UPLOADS_PREFIX.startsWith(r.Value ?? ''),
         );
       const toQueue = [
         ...(notification.QueueConfigurations ?? []).filter(

@@ -5,6 +5,7 @@ import {
   PutBucketNotificationConfigurationCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { UPLOADS_PREFIX } from '@darkroom/contract';
 import { queueArn } from '@darkroom/sqs-server';
 import type { Config } from '../config.ts';
 import { s3ErrorCode } from './gateway.ts';
@@ -50,7 +51,7 @@ export async function setUpEmbeddedBucket(client: S3Client, config: Config): Pro
             Id: 'darkroom-uploads',
             QueueArn: uploadsQueueArn(config),
             Events: ['s3:ObjectCreated:*'],
-            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: UPLOADS_PREFIX }] } },
           },
         ],
       },

@@ -21,14 +21,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
+import { UNPROCESSED_TAG } from '@darkroom/contract';
 import { HttpRequest } from '@smithy/protocol-http';
 import { ApiError } from '../api/errors.ts';
-
-/**
- * The tag every original carries from its upload until the worker has developed it. The bucket's
- * lifecycle rule (packages/infra/lib/storage.ts, `unprocessedTag`) expires originals that still carry it.
- */
-export const UNPROCESSED_TAG = { key: 'darkroom-state', value: 'unprocessed' } as const;
 
 /** UNPROCESSED_TAG as `x-amz-tagging` and CreateMultipartUpload's `Tagging` take it: `key=value`, URL-encoded. */
 export const UNPROCESSED_TAGGING = `${encodeURIComponent(UNPROCESSED_TAG.key)}=${encodeURIComponent(UNPROCESSED_TAG.value)}`;

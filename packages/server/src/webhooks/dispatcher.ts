@@ -1,8 +1,9 @@
+import type { WebhookPayload, WebhookType } from '@darkroom/contract';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
 import type { ImageRepository } from '../db/images.ts';
 import type { ImageStatus } from '../db/schema.ts';
-import { type ImageView, toImageView } from '../domain/image-view.ts';
+import { toImageView } from '../domain/image-view.ts';
 import { webhookHeaders, webhookKey } from './signing.ts';
 
 /**
@@ -16,25 +17,6 @@ export const NOTIFIED_STATUSES: ReadonlySet<ImageStatus> = new Set<ImageStatus>(
   'failed',
   'deleted',
 ]);
-
-export type WebhookType = 'image.ready' | 'image.failed' | 'image.deleted';
-
-/**
- * `data` of a webhook: the image JSON the API returns (as of when the event was read, normally
- * milliseconds after it happened) plus its `owner` (the JWT `sub`), or just `{id, owner, status}` for
- * `image.deleted` and for an image deleted before its event was read.
- */
-export type WebhookData =
-  | (ImageView & { owner: string })
-  | { id: string; owner: string; status: ImageStatus };
-
-/** The JSON body of every webhook (Standard Webhooks' recommended shape). */
-export interface WebhookPayload {
-  type: WebhookType;
-  /** When the status changed (ISO 8601). */
-  timestamp: string;
-  data: WebhookData;
-}
 
 export interface WebhookDispatcherOptions {
   db: Db;
@@ -110,7 +92,7 @@ export function webhookPayload(
 ): WebhookPayload {
   // Private images' variant URLs stay unsigned here: a signature would expire while a delivery is
   // retried for days. The application gets signed ones from GET /v1/images/{id}.
-  const data: WebhookData =
+  const data: WebhookPayload['data'] =
     event.status !== 'deleted' && row
       ? { ...toImageView(row, deliveryBaseUrl, undefined, privatePath), owner: event.owner }
       : { id: event.image_id, owner: event.owner, status: event.status };

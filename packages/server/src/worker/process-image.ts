@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { type ImageErrorCode, originalKey, variantPrefix } from '@darkroom/contract';
 import type { Logger } from 'pino';
 import type { ImageRepository, ImageRow } from '../db/images.ts';
-import { originalKey, type VariantRecord, variantPrefix } from '../domain/image-view.ts';
+import type { VariantRecord } from '../domain/image-view.ts';
 import { developImage, isPipelineError, type PipelineLimits, type VariantSpec } from '../pipeline/index.ts';
 import type { StorageGateway } from '../storage/gateway.ts';
 import { imageIdFromKey, type ObjectCreatedRecord } from './s3-events.ts';
@@ -59,7 +60,7 @@ export const CLAIM_MS = 60_000;
 async function fail(
   deps: ProcessDeps,
   row: ImageRow,
-  code: string,
+  code: ImageErrorCode,
   message: string,
   claim: { token: string } | { etag: string; bytes: number },
 ): Promise<'failed'> {

@@ -1,7 +1,6 @@
-import { PRIVATE_PREFIX, PUBLIC_PREFIX } from '@darkroom/edge';
+import { originalKey, PRIVATE_PREFIX, UPLOADS_PREFIX, VARIANTS_PREFIX } from '@darkroom/contract';
 import type { Logger } from 'pino';
 import type { ImageRepository, ImageRow } from '../db/images.ts';
-import { originalKey } from '../domain/image-view.ts';
 import type { StorageGateway } from '../storage/gateway.ts';
 import { imageIdFromKey } from './s3-events.ts';
 
@@ -102,7 +101,7 @@ export class Sweeper {
         report.abandoned++;
       }
       // Multipart uploads whose image is gone (cancelled, deleted, or abandoned above).
-      const uploads = await storage.listMultipartUploads('uploads/');
+      const uploads = await storage.listMultipartUploads(UPLOADS_PREFIX);
       const withRecord = await images.existingIds(uploads.map((u) => imageIdFromKey(u.key) ?? ''));
       for (const u of uploads) {
         const id = imageIdFromKey(u.key);
@@ -114,7 +113,7 @@ export class Sweeper {
       // Originals without a record: deleted or cancelled images whose URL was still used.
       let token: string | undefined;
       do {
-        const page = await storage.listPage('uploads/', token);
+        const page = await storage.listPage(UPLOADS_PREFIX, token);
         const known = await images.existingIds(page.keys.map((k) => imageIdFromKey(k.key) ?? ''));
         const orphans = page.keys.filter((k) => {
           const id = imageIdFromKey(k.key);
@@ -153,7 +152,7 @@ export class Sweeper {
   private async sweepVariantFolders(): Promise<number> {
     const { images, storage } = this.opts;
     let removed = 0;
-    for (const root of [PUBLIC_PREFIX, PRIVATE_PREFIX]) {
+    for (const root of [VARIANTS_PREFIX, PRIVATE_PREFIX]) {
       let token: string | undefined;
       do {
         const page = await storage.listPrefixes(root, token);

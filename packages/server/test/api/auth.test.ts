@@ -1,3 +1,4 @@
+import { type Image, type MultipartUpload, originalKey } from '@darkroom/contract';
 // Authentication (bearer JWTs) and owner isolation: another caller's image does not exist for you.
 
 import { bytes } from '@darkroom/s3-server/test-support';
@@ -9,11 +10,8 @@ import {
   createIntent,
   DATABASES,
   headObject,
-  type ImageJson,
   intentBody,
-  keyOf,
   MiB,
-  type MultipartUpload,
   newOwner,
   putIntent,
   putTo,
@@ -150,7 +148,7 @@ describe.each(DATABASES)('owner isolation (%s)', (kind) => {
     // Alice's upload is untouched: still pending, and she can still presign her parts.
     const still = await api().call('GET', `/v1/images/${id}`, { as: alice });
     expect(still.status).toBe(200);
-    expect((still.json as unknown as ImageJson).status).toBe('pending');
+    expect((still.json as unknown as Image).status).toBe('pending');
     const parts = await api().call('POST', `/v1/uploads/${id}/parts`, {
       as: alice,
       body: { partNumbers: [1] },
@@ -167,10 +165,10 @@ describe.each(DATABASES)('owner isolation (%s)', (kind) => {
     expect((await api().call('POST', `/v1/uploads/${id}/complete`, { as: bob })).status).toBe(404);
     expect((await api().call('DELETE', `/v1/images/${id}`, { as: bob })).status).toBe(404);
     expect((await api().call('GET', `/v1/images/${id}`, { as: bob })).status).toBe(404);
-    expect(await headObject(api(), keyOf(id))).toEqual({ status: 200, size: body.length });
+    expect(await headObject(api(), originalKey(id))).toEqual({ status: 200, size: body.length });
     const mine = await api().call('POST', `/v1/uploads/${id}/complete`, { as: alice });
     expect(mine.status).toBe(200);
-    expect((mine.json as unknown as ImageJson).status).toBe('uploaded');
+    expect((mine.json as unknown as Image).status).toBe('uploaded');
   });
 
   it("never lists another owner's images", async () => {
@@ -182,10 +180,10 @@ describe.each(DATABASES)('owner isolation (%s)', (kind) => {
 
     const bobs = await api().call('GET', '/v1/images?limit=100', { as: bob });
     expect(bobs.status).toBe(200);
-    const bobList = (bobs.json.images as ImageJson[]).map((i) => i.id);
+    const bobList = (bobs.json.images as Image[]).map((i) => i.id);
     expect(bobList).toEqual([bobId]);
 
     const alices = await api().call('GET', '/v1/images?limit=100', { as: alice });
-    expect((alices.json.images as ImageJson[]).map((i) => i.id).sort()).toEqual([...aliceIds].sort());
+    expect((alices.json.images as Image[]).map((i) => i.id).sort()).toEqual([...aliceIds].sort());
   });
 });

@@ -1,20 +1,10 @@
+import { type Image, originalKey } from '@darkroom/contract';
 // Image records: one image's JSON, the owner's list (newest first, cursor-paginated), deletion.
 
 import { bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
 import type { TestApi } from '../helpers/api.ts';
-import {
-  apiError,
-  DATABASES,
-  headObject,
-  type ImageJson,
-  keyOf,
-  newOwner,
-  putIntent,
-  putTo,
-  sleep,
-  useApi,
-} from './support.ts';
+import { apiError, DATABASES, headObject, newOwner, putIntent, putTo, sleep, useApi } from './support.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -28,7 +18,7 @@ async function walk(api: TestApi, owner: string, limit: number) {
     const query: string = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const res = await api.call('GET', `/v1/images?${query}`, { as: owner });
     expect(res.status, JSON.stringify(res.json)).toBe(200);
-    const images = res.json.images as ImageJson[];
+    const images = res.json.images as Image[];
     pages.push(images.length);
     ids.push(...images.map((i) => i.id));
     createdAt.push(...images.map((i) => Date.parse(i.createdAt)));
@@ -53,7 +43,7 @@ describe.each(DATABASES)('images (%s)', (kind) => {
     });
     const res = await api().call('GET', `/v1/images/${id}`, { as: owner });
     expect(res.status).toBe(200);
-    const image = res.json as unknown as ImageJson;
+    const image = res.json as unknown as Image;
     expect(image).toEqual({
       id,
       status: 'pending',
@@ -76,8 +66,7 @@ describe.each(DATABASES)('images (%s)', (kind) => {
 
     // Defaults: public, no thumbhash.
     const plain = await putIntent(api(), owner, 10);
-    const got = (await api().call('GET', `/v1/images/${plain.id}`, { as: owner }))
-      .json as unknown as ImageJson;
+    const got = (await api().call('GET', `/v1/images/${plain.id}`, { as: owner })).json as unknown as Image;
     expect(got).toMatchObject({ visibility: 'public', thumbhash: null });
   });
 
@@ -146,14 +135,14 @@ describe.each(DATABASES)('images (%s)', (kind) => {
     const { id, upload } = await putIntent(api(), owner, body.length);
     expect((await putTo(upload, body)).status).toBe(200);
     expect((await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner })).status).toBe(200);
-    expect((await headObject(api(), keyOf(id))).status).toBe(200);
+    expect((await headObject(api(), originalKey(id))).status).toBe(200);
 
     const del = await api().call('DELETE', `/v1/images/${id}`, { as: owner });
     expect(del.status).toBe(204);
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(id))).status).toBe(404);
     expect((await api().call('GET', `/v1/images/${id}`, { as: owner })).status).toBe(404);
     expect(
-      ((await api().call('GET', '/v1/images', { as: owner })).json.images as ImageJson[]).map((i) => i.id),
+      ((await api().call('GET', '/v1/images', { as: owner })).json.images as Image[]).map((i) => i.id),
     ).not.toContain(id);
     expect((await api().call('DELETE', `/v1/images/${id}`, { as: owner })).status).toBe(404);
   });

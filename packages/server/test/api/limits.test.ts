@@ -1,19 +1,11 @@
+import type { Image } from '@darkroom/contract';
 // Per-owner limits on intents: uploads per minute, pending uploads, stored bytes. They hold under
 // concurrency because limits are checked and the intent recorded under a per-owner lock.
 
 import { bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
 import type { TestApi } from '../helpers/api.ts';
-import {
-  apiError,
-  DATABASES,
-  type ImageJson,
-  intentBody,
-  newOwner,
-  putIntent,
-  putTo,
-  useApi,
-} from './support.ts';
+import { apiError, DATABASES, intentBody, newOwner, putIntent, putTo, useApi } from './support.ts';
 
 function intent(api: TestApi, owner: string, size = 10) {
   return api.call('POST', '/v1/uploads', { as: owner, body: intentBody(size) });
@@ -21,7 +13,7 @@ function intent(api: TestApi, owner: string, size = 10) {
 
 async function listIds(api: TestApi, owner: string): Promise<string[]> {
   const res = await api.call('GET', '/v1/images?limit=100', { as: owner });
-  return (res.json.images as ImageJson[]).map((i) => i.id);
+  return (res.json.images as Image[]).map((i) => i.id);
 }
 
 describe.each(DATABASES)('limits (%s)', (kind) => {

@@ -1,18 +1,9 @@
+import type { MultipartUpload } from '@darkroom/contract';
 // GET /v1/uploads/{id}/parts: what storage holds of a multipart upload, for clients that resume.
 
 import { bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
-import {
-  apiError,
-  createIntent,
-  DATABASES,
-  intentBody,
-  MiB,
-  type MultipartUpload,
-  newOwner,
-  putPart,
-  useApi,
-} from './support.ts';
+import { apiError, createIntent, DATABASES, intentBody, MiB, newOwner, putPart, useApi } from './support.ts';
 
 const PART = 5 * MiB;
 const SIZE = 11 * MiB;

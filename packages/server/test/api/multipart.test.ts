@@ -1,6 +1,7 @@
 // Multipart uploads: the intent plans parts, /parts presigns each at its exact length, /complete
 // assembles them, DELETE /v1/uploads/{id} aborts.
 import { GetObjectCommand, ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { type Image, type MultipartUpload, originalKey } from '@darkroom/contract';
 import { bodyBytes, bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
 import type { TestApi } from '../helpers/api.ts';
@@ -9,11 +10,8 @@ import {
   createIntent,
   DATABASES,
   headObject,
-  type ImageJson,
   intentBody,
-  keyOf,
   MiB,
-  type MultipartUpload,
   newOwner,
   putPart,
   s3Code,
@@ -40,7 +38,7 @@ async function presign(api: TestApi, owner: string, id: string, partNumbers: num
 
 async function pendingUploads(api: TestApi, id: string) {
   const res = await storageClient(api).send(
-    new ListMultipartUploadsCommand({ Bucket: api.config.s3.bucket, Prefix: keyOf(id) }),
+    new ListMultipartUploadsCommand({ Bucket: api.config.s3.bucket, Prefix: originalKey(id) }),
   );
   return res.Uploads ?? [];
 }
@@ -65,7 +63,8 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
       [2, PART],
       [3, SIZE - 2 * PART],
     ]);
-    for (const p of parts) expect(new URL(p.url).pathname).toBe(`/${api().config.s3.bucket}/${keyOf(id)}`);
+    for (const p of parts)
+      expect(new URL(p.url).pathname).toBe(`/${api().config.s3.bucket}/${originalKey(id)}`);
 
     const etags: { partNumber: number; etag: string }[] = [];
     for (const p of parts) {
@@ -82,18 +81,18 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
       body: { parts: etags },
     });
     expect(done.status, JSON.stringify(done.json)).toBe(200);
-    const image = done.json as unknown as ImageJson;
+    const image = done.json as unknown as Image;
     expect(image).toMatchObject({ id, status: 'uploaded', bytes: SIZE });
 
     const got = await storageClient(api()).send(
-      new GetObjectCommand({ Bucket: api().config.s3.bucket, Key: keyOf(id) }),
+      new GetObjectCommand({ Bucket: api().config.s3.bucket, Key: originalKey(id) }),
     );
     expect(got.ContentLength).toBe(SIZE);
     expect(got.ContentType).toBe('image/jpeg');
     expect(Buffer.compare(await bodyBytes(got.Body), file)).toBe(0);
     expect(await pendingUploads(api(), id)).toEqual([]);
     // CreateMultipartUpload carried the tag; the completed original has it.
-    expect(await tagsOf(api(), keyOf(id))).toEqual(['darkroom-state=unprocessed']);
+    expect(await tagsOf(api(), originalKey(id))).toEqual(['darkroom-state=unprocessed']);
 
     // Completing again (a retry after a lost response) returns the same image.
     const again = await api().call('POST', `/v1/uploads/${id}/complete`, {
@@ -123,7 +122,7 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
       expect(res.status, JSON.stringify(res.json)).toBe(200);
       expect(res.json).toMatchObject({ id, status: 'uploaded', bytes: size });
     }
-    expect(await headObject(api(), keyOf(id))).toEqual({ status: 200, size });
+    expect(await headObject(api(), originalKey(id))).toEqual({ status: 200, size });
   });
 
   it('stays below the threshold with a single PUT', async () => {
@@ -150,7 +149,7 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
     });
     expect(done.status).toBe(200);
     expect(done.json).toMatchObject({ status: 'uploaded', bytes: file.length });
-    expect(await headObject(api(), keyOf(id))).toEqual({ status: 200, size: file.length });
+    expect(await headObject(api(), originalKey(id))).toEqual({ status: 200, size: file.length });
   });
 
   it('refuses a part body of the wrong length (403), storing no part', async () => {
@@ -165,7 +164,11 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
     }
     // No part reached storage: the upload lists none.
     const listed = await storageClient(api()).send(
-      new ListPartsCommand({ Bucket: api().config.s3.bucket, Key: keyOf(id), UploadId: upload.uploadId }),
+      new ListPartsCommand({
+        Bucket: api().config.s3.bucket,
+        Key: originalKey(id),
+        UploadId: upload.uploadId,
+      }),
     );
     expect(listed.Parts ?? []).toEqual([]);
   });
@@ -213,7 +216,7 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
     const res = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner, body: { parts: wrong } });
     expect(res.status).toBe(400);
     expect(apiError(res).code).toBe('invalid_request');
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(id))).status).toBe(404);
     expect((await api().call('GET', `/v1/images/${id}`, { as: owner })).json.status).toBe('pending');
     // The right ETags still complete it.
     const ok = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner, body: { parts: etags } });
@@ -231,7 +234,7 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
     expect(abort.status).toBe(204);
     expect((await api().call('GET', `/v1/images/${id}`, { as: owner })).status).toBe(404);
     expect(await pendingUploads(api(), id)).toEqual([]);
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(id))).status).toBe(404);
 
     const late = await putPart(second!.url, bytes(PART));
     expect(late.status).toBe(404);

@@ -1,3 +1,4 @@
+import { type Image, originalKey, type PostUpload } from '@darkroom/contract';
 // Presigned PUT uploads: the URL the API returns binds key, type, exact length, checksum and expiry,
 // and storage refuses anything else before storing a byte. Also the PUT "complete" fallback.
 
@@ -7,10 +8,7 @@ import {
   apiError,
   DATABASES,
   headObject,
-  type ImageJson,
-  keyOf,
   newOwner,
-  type PostUpload,
   postTo,
   putIntent,
   putTo,
@@ -33,7 +31,7 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     // Content-Type is all a client has to send (the contract's PUT needs no other header).
     expect(upload.headers).toEqual({ 'Content-Type': 'image/jpeg' });
     const url = new URL(upload.url);
-    expect(url.pathname).toBe(`/${api().config.s3.bucket}/${keyOf(id)}`);
+    expect(url.pathname).toBe(`/${api().config.s3.bucket}/${originalKey(id)}`);
     const signedHeaders = url.searchParams.get('X-Amz-SignedHeaders')?.split(';') ?? [];
     expect(signedHeaders.sort()).toEqual(['content-length', 'content-type', 'host']);
     // Default TTL: 600 s.
@@ -43,9 +41,9 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
 
     const res = await putTo(upload, body);
     expect(res.status).toBe(200);
-    expect(await headObject(api(), keyOf(id))).toEqual({ status: 200, size: body.length });
+    expect(await headObject(api(), originalKey(id))).toEqual({ status: 200, size: body.length });
     // Untagged: only a worker that fails the image tags a PUT original for the lifecycle rule.
-    expect(await tagsOf(api(), keyOf(id))).toEqual([]);
+    expect(await tagsOf(api(), originalKey(id))).toEqual([]);
   });
 
   it('never puts the filename in the key', async () => {
@@ -62,7 +60,7 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const res = await putTo(upload, body, { 'Content-Type': 'image/png' });
     expect(res.status).toBe(403);
     expect(await s3Code(res)).toBe('SignatureDoesNotMatch');
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(id))).status).toBe(404);
   });
 
   it('refuses one byte more than declared (403), storing nothing', async () => {
@@ -70,7 +68,7 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const { id, upload } = await putIntent(api(), newOwner(), body.length);
     const res = await putTo(upload, bytes(101));
     expect(res.status).toBe(403);
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(id))).status).toBe(404);
   });
 
   it('refuses one byte less than declared (403), storing nothing', async () => {
@@ -78,7 +76,7 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const { id, upload } = await putIntent(api(), newOwner(), body.length);
     const res = await putTo(upload, body.subarray(0, 99));
     expect(res.status).toBe(403);
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(id))).status).toBe(404);
   });
 
   it("cannot be bent to write another image's key (403), storing nothing", async () => {
@@ -87,11 +85,11 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const victim = await putIntent(api(), owner, body.length);
     const other = await putIntent(api(), owner, body.length);
     const tampered = new URL(other.upload.url);
-    tampered.pathname = `/${api().config.s3.bucket}/${keyOf(victim.id)}`;
+    tampered.pathname = `/${api().config.s3.bucket}/${originalKey(victim.id)}`;
     const res = await putTo({ ...other.upload, url: tampered.toString() }, body);
     expect(res.status).toBe(403);
     expect(await s3Code(res)).toBe('SignatureDoesNotMatch');
-    expect((await headObject(api(), keyOf(victim.id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(victim.id))).status).toBe(404);
     // A key outside uploads/ is refused just the same.
     tampered.pathname = `/${api().config.s3.bucket}/variants/${victim.id}/large.webp`;
     expect((await putTo({ ...other.upload, url: tampered.toString() }, body)).status).toBe(403);
@@ -109,11 +107,11 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
       const bad = await putTo(upload, wrong);
       expect(bad.status).toBe(400);
       expect(await s3Code(bad)).toBe('BadDigest');
-      expect((await headObject(api(), keyOf(id))).status).toBe(404);
+      expect((await headObject(api(), originalKey(id))).status).toBe(404);
 
       const ok = await putTo(upload, body);
       expect(ok.status).toBe(200);
-      expect(await headObject(api(), keyOf(id))).toEqual({ status: 200, size: body.length });
+      expect(await headObject(api(), originalKey(id))).toEqual({ status: 200, size: body.length });
     });
   }
 
@@ -132,7 +130,7 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     expect((await putTo(upload, body)).status).toBe(200);
     const first = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner });
     expect(first.status).toBe(200);
-    const image = first.json as unknown as ImageJson;
+    const image = first.json as unknown as Image;
     expect(image).toMatchObject({ id, status: 'uploaded', bytes: body.length, contentType: 'image/jpeg' });
 
     const second = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner });
@@ -150,7 +148,7 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const abort = await api().call('DELETE', `/v1/uploads/${id}`, { as: owner });
     expect(abort.status).toBe(409);
     expect(apiError(abort).code).toBe('conflict');
-    expect((await headObject(api(), keyOf(id))).status).toBe(200);
+    expect((await headObject(api(), originalKey(id))).status).toBe(200);
   });
 
   it('aborts a pending PUT upload: the record and any stored bytes are gone', async () => {
@@ -161,7 +159,7 @@ describe.each(DATABASES)('presigned PUT (%s)', (kind) => {
     const abort = await api().call('DELETE', `/v1/uploads/${id}`, { as: owner });
     expect(abort.status).toBe(204);
     expect((await api().call('GET', `/v1/images/${id}`, { as: owner })).status).toBe(404);
-    expect((await headObject(api(), keyOf(id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(id))).status).toBe(404);
   });
 });
 
@@ -187,11 +185,11 @@ describe.each(DATABASES)('presigned URL expiry (%s)', (kind) => {
     const res = await putTo(put.upload, body);
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('Request has expired');
-    expect((await headObject(api(), keyOf(put.id))).status).toBe(404);
+    expect((await headObject(api(), originalKey(put.id))).status).toBe(404);
 
     const posted = await postTo(postUpload, body);
     expect(posted.status).toBe(403);
     expect(await posted.text()).toContain('Policy expired');
-    expect((await headObject(api(), keyOf(postId))).status).toBe(404);
+    expect((await headObject(api(), originalKey(postId))).status).toBe(404);
   });
 });

@@ -2,6 +2,7 @@
 // intents, raw uploads through the returned URLs with plain fetch, and storage inspection.
 import { createHash, randomUUID } from 'node:crypto';
 import { GetObjectTaggingCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { PostUpload, PutUpload, UploadInstructions } from '@darkroom/contract';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { type DbKind, startTestApi, type TestApi } from '../helpers/api.ts';
 
@@ -33,44 +34,6 @@ export function newOwner(prefix = 'user'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-export interface PutUpload {
-  method: 'put';
-  url: string;
-  headers: Record<string, string>;
-  expiresAt: string;
-}
-export interface PostUpload {
-  method: 'post';
-  url: string;
-  fields: Record<string, string>;
-  expiresAt: string;
-}
-export interface MultipartUpload {
-  method: 'multipart';
-  uploadId: string;
-  partSize: number;
-  partCount: number;
-  expiresAt: string;
-}
-export type Upload = PutUpload | PostUpload | MultipartUpload;
-
-export interface ImageJson {
-  id: string;
-  status: string;
-  filename: string;
-  contentType: string;
-  bytes: number;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  thumbhash: string | null;
-  dominantColor: string | null;
-  visibility: 'public' | 'private';
-  variants: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-}
-
 export interface IntentBody {
   filename?: unknown;
   contentType?: unknown;
@@ -88,7 +51,7 @@ export function intentBody(size: number, overrides: IntentBody = {}): IntentBody
 }
 
 /** POST /v1/uploads that must succeed (201); returns the id and the upload instructions. */
-export async function createIntent<U extends Upload = Upload>(
+export async function createIntent<U extends UploadInstructions = UploadInstructions>(
   api: TestApi,
   as: string,
   body: IntentBody,
@@ -163,11 +126,6 @@ export async function tagsOf(api: TestApi, key: string): Promise<string[]> {
     new GetObjectTaggingCommand({ Bucket: api.config.s3.bucket, Key: key }),
   );
   return (res.TagSet ?? []).map((t) => `${t.Key}=${t.Value}`);
-}
-
-/** The original's key; the API must never use anything else. */
-export function keyOf(id: string): string {
-  return `uploads/${id}`;
 }
 
 export function sha256(data: Uint8Array, encoding: 'hex' | 'base64'): string {

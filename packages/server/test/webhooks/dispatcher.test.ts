@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WebhookPayload } from '@darkroom/contract';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../../src/db/connect.ts';
@@ -13,7 +14,6 @@ import {
   claimDelivery,
   WebhookDispatcher,
   type WebhookDispatcherOptions,
-  type WebhookPayload,
 } from '../../src/webhooks/dispatcher.ts';
 import { verifyWebhook } from '../../src/webhooks/signing.ts';
 

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ApiErrorCode } from '@darkroom/contract';
 import {
   base64url,
   type CryptoKey,
@@ -12,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../../config.ts';
 import { runTokenCommand } from '../../roles/token.ts';
-import { ApiError, type ApiErrorCode } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 import { createTokenVerifier, mintToken, parseDuration } from './jwt.ts';
 
 const SECRET = 'test-secret-at-least-16-chars';

@@ -1,3 +1,4 @@
+import type { StatusEventData } from '@darkroom/contract';
 import { Type } from 'typebox';
 import { imageView } from '../../domain/uploads.ts';
 import type { EventHub, StatusEvent } from '../event-hub.ts';
@@ -46,7 +47,7 @@ export function eventsRoute(app: App, deps: ApiDeps & { hub: EventHub }): void {
         if (e.id <= sent) return;
         sent = e.id;
         const row = await deps.images.findOwned(owner, e.imageId);
-        const data = {
+        const data: StatusEventData = {
           imageId: e.imageId,
           status: e.status,
           at: new Date(e.at).toISOString(),

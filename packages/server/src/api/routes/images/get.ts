@@ -1,5 +1,6 @@
+import { Image } from '@darkroom/contract';
 import { getImage } from '../../../domain/uploads.ts';
-import { errors, IdParams, Image } from '../../schemas.ts';
+import { errors, IdParams } from '../../schemas.ts';
 import type { ApiDeps, App } from '../../types.ts';
 
 /** GET /v1/images/{id}. */

@@ -1,6 +1,7 @@
+import { ImageList } from '@darkroom/contract';
 import { Type } from 'typebox';
 import { listImages } from '../../../domain/uploads.ts';
-import { errors, Image } from '../../schemas.ts';
+import { errors } from '../../schemas.ts';
 import type { ApiDeps, App } from '../../types.ts';
 
 /** GET /v1/images — newest first, cursor-paginated. */
@@ -21,10 +22,7 @@ export function listImagesRoute(app: App, deps: ApiDeps): void {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            images: Type.Array(Image),
-            nextCursor: Type.Union([Type.String(), Type.Null()]),
-          }),
+          200: ImageList,
           ...errors(400, 401, 503),
         },
       },

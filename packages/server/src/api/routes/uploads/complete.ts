@@ -1,6 +1,6 @@
-import { Type } from 'typebox';
+import { CompleteUpload, Image } from '@darkroom/contract';
 import { completeUpload } from '../../../domain/uploads.ts';
-import { errors, IdParams, Image } from '../../schemas.ts';
+import { errors, IdParams } from '../../schemas.ts';
 import type { ApiDeps, App } from '../../types.ts';
 
 /** POST /v1/uploads/{id}/complete — finish a multipart upload, or confirm a PUT/POST one. */
@@ -14,22 +14,7 @@ export function completeUploadRoute(app: App, deps: ApiDeps): void {
           'Multipart: completes it with the parts and their ETags. PUT/POST: checks the object in storage and hands it to processing (for storage without notifications). Idempotent.',
         tags: ['uploads'],
         params: IdParams,
-        body: Type.Object(
-          {
-            parts: Type.Optional(
-              Type.Array(
-                Type.Object({
-                  partNumber: Type.Integer({ minimum: 1, maximum: 10_000 }),
-                  etag: Type.String({ minLength: 1, maxLength: 100 }),
-                }),
-                {
-                  maxItems: 10_000,
-                },
-              ),
-            ),
-          },
-          { additionalProperties: false },
-        ),
+        body: CompleteUpload,
         response: { 200: Image, ...errors(400, 401, 404, 409, 503) },
       },
       // A PUT/POST upload completes with no body at all (curl -X POST, fetch without body).

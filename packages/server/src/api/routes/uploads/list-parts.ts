@@ -1,5 +1,4 @@
-import { Type } from 'typebox';
-import { originalKey } from '../../../domain/image-view.ts';
+import { originalKey, StoredParts } from '@darkroom/contract';
 import { ApiError } from '../../errors.ts';
 import { errors, IdParams } from '../../schemas.ts';
 import type { ApiDeps, App } from '../../types.ts';
@@ -19,13 +18,7 @@ export function listPartsRoute(app: App, deps: ApiDeps): void {
         tags: ['uploads'],
         params: IdParams,
         response: {
-          200: Type.Object({
-            partSize: Type.Integer(),
-            partCount: Type.Integer(),
-            parts: Type.Array(
-              Type.Object({ partNumber: Type.Integer(), size: Type.Integer(), etag: Type.String() }),
-            ),
-          }),
+          200: StoredParts,
           ...errors(401, 404, 409, 503),
         },
       },

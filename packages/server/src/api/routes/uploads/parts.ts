@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { PartsRequest, PartUrls } from '@darkroom/contract';
 import { presignParts } from '../../../domain/uploads.ts';
 import { errors, IdParams } from '../../schemas.ts';
 import type { ApiDeps, App } from '../../types.ts';
@@ -13,22 +13,9 @@ export function presignPartsRoute(app: App, deps: ApiDeps): void {
         description: 'Each URL binds its part number and exact length. Ask for up to 100 parts at a time.',
         tags: ['uploads'],
         params: IdParams,
-        body: Type.Object(
-          {
-            partNumbers: Type.Array(Type.Integer({ minimum: 1, maximum: 10_000 }), {
-              minItems: 1,
-              maxItems: 100,
-            }),
-          },
-          { additionalProperties: false },
-        ),
+        body: PartsRequest,
         response: {
-          200: Type.Object({
-            parts: Type.Array(
-              Type.Object({ partNumber: Type.Integer(), url: Type.String(), size: Type.Integer() }),
-            ),
-            expiresAt: Type.String(),
-          }),
+          200: PartUrls,
           ...errors(400, 401, 404, 409, 503),
         },
       },

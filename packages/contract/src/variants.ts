@@ -1,5 +1,12 @@
+/**
+ * The variant grammar: what a variant may be called and stored as, and the DARKROOM_VARIANTS syntax that
+ * configures them. Names become part of storage keys (`variants/{id}/{name}.{ext}`) and delivery URLs
+ * (`/img/{id}/{name}`), so the server, the edge function and the CDK stack read them from here.
+ */
+
 /** Output encodings a variant may use. All are re-encoded by libvips: no input bytes are copied through. */
-export type VariantFormat = 'webp' | 'avif' | 'jpeg' | 'png';
+export const VARIANT_FORMATS = ['webp', 'avif', 'jpeg', 'png'] as const;
+export type VariantFormat = (typeof VARIANT_FORMATS)[number];
 
 /** One configured variant, e.g. `thumb:320` → `{ name: 'thumb', maxDimension: 320, format: 'webp' }`. */
 export interface VariantSpec {
@@ -19,8 +26,7 @@ export interface VariantSpec {
   quality?: number;
 }
 
-export const VARIANT_FORMATS: readonly VariantFormat[] = ['webp', 'avif', 'jpeg', 'png'];
-
+/** Each format's Content-Type. */
 export const CONTENT_TYPES: Readonly<Record<VariantFormat, string>> = {
   webp: 'image/webp',
   avif: 'image/avif',
@@ -28,6 +34,7 @@ export const CONTENT_TYPES: Readonly<Record<VariantFormat, string>> = {
   png: 'image/png',
 };
 
+/** Each format's file extension in storage keys. */
 export const FILE_EXTENSIONS: Readonly<Record<VariantFormat, string>> = {
   webp: 'webp',
   avif: 'avif',
@@ -44,12 +51,13 @@ export const DEFAULT_VARIANTS: readonly VariantSpec[] = Object.freeze([
   Object.freeze({ name: 'large', maxDimension: 2560, format: 'webp' as const }),
 ]);
 
-const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** A variant name: lower-case letters, digits, `_` and `-`, starting with a letter or digit, at most 32. */
+export const VARIANT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 /**
  * Names that read as on-the-fly transform options (`w_800`, `fit_cover`…) are reserved, so the delivery
  * route tells `/img/{id}/{variant}` from `/img/{id}/{options}` by the path alone, before any lookup.
  */
-const RESERVED_NAME_RE = /^(w|h|f|q|fit)_/;
+export const RESERVED_VARIANT_NAME = /^(w|h|f|q|fit)_/;
 const INT_RE = /^[0-9]+$/;
 
 /** Every format a variant is stored in, the primary first. */
@@ -78,8 +86,8 @@ export function parseVariants(text: string | undefined): readonly VariantSpec[] 
     const parts = entry.split(':');
     if (parts.length < 2 || parts.length > 4) throw bad('wrong number of ":"-separated fields');
     const [name = '', size = '', format = 'webp', quality] = parts;
-    if (!NAME_RE.test(name)) throw bad('name must match [a-z0-9][a-z0-9_-]* (at most 32 characters)');
-    if (RESERVED_NAME_RE.test(name))
+    if (!VARIANT_NAME.test(name)) throw bad('name must match [a-z0-9][a-z0-9_-]* (at most 32 characters)');
+    if (RESERVED_VARIANT_NAME.test(name))
       throw bad('names starting w_, h_, f_, q_ or fit_ are reserved for transforms');
     if (seen.has(name)) throw bad(`duplicate variant name "${name}"`);
     if (!INT_RE.test(size)) throw bad('maxDimension must be a positive integer');
@@ -113,8 +121,8 @@ export function parseVariants(text: string | undefined): readonly VariantSpec[] 
 export function assertValidVariant(spec: VariantSpec): void {
   const formats = variantFormats(spec);
   const ok =
-    NAME_RE.test(spec.name) &&
-    !RESERVED_NAME_RE.test(spec.name) &&
+    VARIANT_NAME.test(spec.name) &&
+    !RESERVED_VARIANT_NAME.test(spec.name) &&
     formats.every((f) => (VARIANT_FORMATS as readonly string[]).includes(f)) &&
     new Set(formats).size === formats.length &&
     Number.isInteger(spec.maxDimension) &&
