@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { UNPROCESSED_TAG, UPLOADS_PREFIX } from '@darkroom/contract';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { AmqpUploadsQueue } from '../queue/amqp-queue.ts';
@@ -106,14 +107,17 @@ async function provisionBucket(s3: S3Client, config: Config, report: SetupReport
             {
               ID: ids[0],
               Status: 'Enabled',
-              Filter: { Prefix: 'uploads/' },
+              Filter: { Prefix: UPLOADS_PREFIX },
               AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
             },
             {
               ID: ids[1],
               Status: 'Enabled',
               Filter: {
-                And: { Prefix: 'uploads/', Tags: [{ Key: 'darkroom-state', Value: 'unprocessed' }] },
+                And: {
+                  Prefix: UPLOADS_PREFIX,
+                  Tags: [{ Key: UNPROCESSED_TAG.key, Value: UNPROCESSED_TAG.value }],
+                },
               },
               Expiration: { Days: UNPROCESSED_EXPIRY_DAYS },
             },
@@ -232,7 +236,7 @@ async function ensureQueueNotification(s3: S3Client, config: Config, queueArn: s
             Id: NOTIFICATION_ID,
             QueueArn: queueArn,
             Events: ['s3:ObjectCreated:*'],
-            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: UPLOADS_PREFIX }] } },
           },
         ],
       },
@@ -253,7 +257,7 @@ async function ensureTopicNotification(s3: S3Client, Bucket: string, topicArn: s
             Id: NOTIFICATION_ID,
             TopicArn: topicArn,
             Events: ['s3:ObjectCreated:*'],
-            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: UPLOADS_PREFIX }] } },
           },
         ],
       },
