@@ -20,6 +20,10 @@ export const API_ERRORS = {
     message: 'Too many uploads are still pending; finish or cancel some first.',
   },
   quota_exceeded: { status: 429, message: 'Your storage quota is used up; delete some images first.' },
+  too_many_streams: {
+    status: 429,
+    message: 'Too many event streams are open for you; close one (another tab or window?) and try again.',
+  },
   upload_incomplete: { status: 409, message: 'The upload has not reached storage yet.' },
   upload_mismatch: { status: 409, message: 'What reached storage does not match what was declared.' },
   storage_unavailable: { status: 503, message: 'Storage is not reachable right now; try again shortly.' },

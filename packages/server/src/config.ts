@@ -152,6 +152,8 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Z0-9]{1,64}$/, 'expected a CloudFront distribution id such as E2QWRUHAPOMQZL')
     .optional(),
+  /** Open GET /v1/events streams per owner and API process; the next one is refused with 429. */
+  DARKROOM_MAX_EVENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(10),
   /** GET /dev/token in `darkroom start` (the web app's sign-in); default: on only with the development JWT secret. */
   DARKROOM_DEV_TOKEN_ROUTE: optionalBool,
 });
@@ -225,6 +227,8 @@ export interface Config {
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
   };
+  /** Open event streams per owner and API process (DARKROOM_MAX_EVENT_STREAMS). */
+  readonly maxEventStreams: number;
   /** DARKROOM_DEV_TOKEN_ROUTE; undefined means "on only with the development JWT secret". */
   readonly devTokenRoute: boolean | undefined;
   /** Where browsers reach the API (no trailing slash). */
@@ -418,6 +422,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       audience: e.DARKROOM_JWT_AUDIENCE,
     },
     devTokenRoute: e.DARKROOM_DEV_TOKEN_ROUTE,
+    maxEventStreams: e.DARKROOM_MAX_EVENT_STREAMS,
     publicBaseUrl,
     cdnBaseUrl: e.DARKROOM_CDN_BASE_URL?.replace(/\/+$/, ''),
     corsOrigins: e.DARKROOM_CORS_ORIGINS ?? [new URL(publicBaseUrl).origin],

@@ -44,6 +44,11 @@ export class EventHub {
     for (const close of [...this.closers]) close();
   }
 
+  /** How many streams `owner` has open on this process. */
+  streamsOf(owner: string): number {
+    return this.listeners.get(owner)?.size ?? 0;
+  }
+
   /** Subscribes to an owner's events; returns the unsubscribe function. `onClose` runs at stop(). */
   subscribe(owner: string, listener: Listener, onClose: () => void): () => void {
     let set = this.listeners.get(owner);

@@ -15,8 +15,8 @@ import { signTransformPath } from '../../src/delivery/transform-signature.ts';
 import { JWT_SECRET } from '../helpers/api.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
-// Issue 18's attacks on a running stack by ordinary callers: lookups keyed by request input (18.7) and
-// secrets in the request log (18.8).
+// Issue 18's attacks on a running stack by ordinary callers: lookups keyed by request input (18.7),
+// secrets in the request log (18.8), event streams per user (18.10).
 
 const PHOTO = path.join(TESTDATA, 'orientation/Landscape_1.jpg');
 const HOOK_SECRET = 'abuse-test-s3-webhook-secret-0123';
@@ -34,7 +34,11 @@ beforeAll(async () => {
     },
   });
   stack = await startTestStack(
-    { DARKROOM_S3_WEBHOOK_SECRET: HOOK_SECRET, DARKROOM_TRANSFORM_SECRET: TRANSFORM_SECRET },
+    {
+      DARKROOM_S3_WEBHOOK_SECRET: HOOK_SECRET,
+      DARKROOM_TRANSFORM_SECRET: TRANSFORM_SECRET,
+      DARKROOM_MAX_EVENT_STREAMS: '3',
+    },
     { log: pino({ level: 'info' }, sink) },
   );
   ready = await stack.upload('alice', PHOTO, 'image/jpeg');
@@ -145,6 +149,45 @@ describe('the request log keeps no secrets (18.8)', () => {
       'hdr-secret-xyz',
     ]) {
       expect(logged).not.toContain(secret);
+    }
+  });
+});
+
+describe('event streams per user are bounded (18.10)', () => {
+  async function open(sub: string): Promise<{ status: number; res: Response; close: () => void }> {
+    const token = await mintToken(JWT_SECRET, { sub, ttlSeconds: 600 });
+    const abort = new AbortController();
+    const res = await fetch(`${stack.api}/v1/events`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: abort.signal,
+    });
+    return { status: res.status, res, close: () => abort.abort() };
+  }
+
+  it('refuses the stream past DARKROOM_MAX_EVENT_STREAMS with 429 too_many_streams; others are not affected', async () => {
+    const streams = [await open('sse-sam'), await open('sse-sam'), await open('sse-sam')];
+    try {
+      expect(streams.map((s) => s.status)).toEqual([200, 200, 200]);
+      const refused = await open('sse-sam');
+      expect(refused.status).toBe(429);
+      expect(refused.res.headers.get('retry-after')).toBe('30');
+      expect(((await refused.res.json()) as { error: { code: string } }).error.code).toBe('too_many_streams');
+      const other = await open('sse-tom');
+      expect(other.status).toBe(200);
+      other.close();
+      // Closing one frees its place (once the server has seen the close).
+      streams.shift()!.close();
+      const deadline = Date.now() + 10_000;
+      let again = await open('sse-sam');
+      while (again.status !== 200 && Date.now() < deadline) {
+        await again.res.arrayBuffer();
+        await new Promise((r) => setTimeout(r, 50));
+        again = await open('sse-sam');
+      }
+      expect(again.status).toBe(200);
+      streams.push(again);
+    } finally {
+      for (const s of streams) s.close();
     }
   });
 });

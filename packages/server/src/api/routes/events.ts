@@ -1,6 +1,7 @@
 import type { StatusEventData } from '@darkroom/contract';
 import { Type } from 'typebox';
 import { imageView } from '../../domain/uploads.ts';
+import { ApiError } from '../errors.ts';
 import type { EventHub, StatusEvent } from '../event-hub.ts';
 import { errors } from '../schemas.ts';
 import type { ApiDeps, App } from '../types.ts';
@@ -21,11 +22,22 @@ export function eventsRoute(app: App, deps: ApiDeps & { hub: EventHub }): void {
           lastEventId: Type.Optional(Type.Integer({ minimum: 0 })),
           access_token: Type.Optional(Type.String()),
         }),
-        response: { 200: { type: 'string', description: 'text/event-stream' }, ...errors(400, 401) },
+        response: { 200: { type: 'string', description: 'text/event-stream' }, ...errors(400, 401, 429) },
       },
     },
     async (request, reply) => {
       const owner = request.caller.sub;
+      // Each stream holds a socket and a timer: an owner gets a bounded number per process. The newest is
+      // refused rather than the oldest closed, since EventSource reconnects a closed stream at once and
+      // two tabs would then take turns closing each other; a refused one stays refused.
+      const limit = deps.config.maxEventStreams;
+      if (deps.hub.streamsOf(owner) >= limit) {
+        throw new ApiError(
+          'too_many_streams',
+          `at most ${limit} event streams may be open at once per user; close one (another tab?) and try again`,
+          { 'retry-after': '30' },
+        );
+      }
       const header = String(request.headers['last-event-id'] ?? '');
       const resumeFrom = /^\d+$/.test(header) ? Number(header) : request.query.lastEventId;
       const res = reply.raw;
