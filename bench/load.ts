@@ -45,6 +45,8 @@ async function main(): Promise<void> {
     DARKROOM_JWT_SECRET: SECRET,
     DARKROOM_LOG_LEVEL: 'warn',
     DARKROOM_VARIANTS: 'thumb:320,medium:1280',
+    // Every simulated client connects from 127.0.0.1: the per-address cap must make room for all of them.
+    DARKROOM_MAX_CONNECTIONS_PER_CLIENT: String(4 * CLIENTS),
   };
   const server = await spawnServer([darkroomBin, 'start'], env, (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1]);
   const pid = server.proc.pid;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseQuery, verifySignature } from '@darkroom/aws-auth';
+import { type ConnectionLimits, DEFAULT_LIMITS, guardServer } from '@darkroom/http-guard';
 import type { Logger } from 'pino';
 import type { S3Request, S3ServerOptions } from './context.ts';
 import { answerPreflight, applyCors, type CorsRule } from './cors.ts';
@@ -29,6 +30,11 @@ export interface CreateS3ServerOptions extends S3ServerOptions {
   dataDir: string;
   log: Logger;
   sender?: NotificationSender | undefined;
+  /**
+   * Timeouts and the per-client connection cap (default DEFAULT_LIMITS): no total request timeout, since
+   * a body may be 5 GiB; bodies must keep moving instead.
+   */
+  limits?: ConnectionLimits | undefined;
 }
 
 /** 5 GiB: S3's limit for a single PUT, POST or part. */
@@ -214,10 +220,11 @@ export async function createS3Server(opts: CreateS3ServerOptions): Promise<Embed
     }
   }
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 });
+  const server = http.createServer();
   server.on('request', (req, res) => void handle(req, res, false));
   // Answering auth before "100 Continue" lets a refused upload fail without sending its body, as on S3.
   server.on('checkContinue', (req, res) => void handle(req, res, true));
+  const guard = guardServer(server, opts.limits ?? DEFAULT_LIMITS);
   server.on('clientError', (err, socket) => {
     if (socket.writable)
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -242,6 +249,7 @@ export async function createS3Server(opts: CreateS3ServerOptions): Promise<Embed
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
+      guard.stop();
       store.close();
     },
   };

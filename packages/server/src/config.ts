@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { AccessKey } from '@darkroom/aws-auth';
 import { deadLetterQueueName, UPLOADS_QUEUE_NAME } from '@darkroom/contract';
 import { DEFAULT_PRIVATE_PATH } from '@darkroom/edge';
+import { type ConnectionLimits, DEFAULT_LIMITS } from '@darkroom/http-guard';
 import { z } from 'zod';
 
 /** Development credentials; printed at start-up so nobody mistakes them for secrets. */
@@ -152,6 +153,15 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Z0-9]{1,64}$/, 'expected a CloudFront distribution id such as E2QWRUHAPOMQZL')
     .optional(),
+  /** Every server (API, embedded S3 and SQS) closes a connection whose request headers take longer. */
+  DARKROOM_HEADERS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(20),
+  /** … or that is silent both ways this long (above SQS's 20 s long polls and the 15 s SSE heartbeat). */
+  DARKROOM_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(30).max(86_400).default(120),
+  /** … or whose request body moves less than DARKROOM_BODY_MIN_RATE bytes/s over a window this long. */
+  DARKROOM_BODY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(20),
+  DARKROOM_BODY_MIN_RATE: z.coerce.number().int().min(0).default(1024),
+  /** Open connections per client address on each server; 0: no cap (behind a proxy all clients share one address). */
+  DARKROOM_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).default(128),
   /** Open GET /v1/events streams per owner and API process; the next one is refused with 429. */
   DARKROOM_MAX_EVENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(10),
   /** GET /dev/token in `darkroom start` (the web app's sign-in); default: on only with the development JWT secret. */
@@ -227,6 +237,8 @@ export interface Config {
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
   };
+  /** What every server tolerates from a client (its total request timeout is the server's own). */
+  readonly connections: Omit<ConnectionLimits, 'requestTimeoutMs'>;
   /** Open event streams per owner and API process (DARKROOM_MAX_EVENT_STREAMS). */
   readonly maxEventStreams: number;
   /** DARKROOM_DEV_TOKEN_ROUTE; undefined means "on only with the development JWT secret". */
@@ -423,6 +435,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     devTokenRoute: e.DARKROOM_DEV_TOKEN_ROUTE,
     maxEventStreams: e.DARKROOM_MAX_EVENT_STREAMS,
+    connections: {
+      headersTimeoutMs: e.DARKROOM_HEADERS_TIMEOUT_SECONDS * 1000,
+      idleTimeoutMs: e.DARKROOM_IDLE_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: DEFAULT_LIMITS.keepAliveTimeoutMs,
+      bodyWindowMs: e.DARKROOM_BODY_TIMEOUT_SECONDS * 1000,
+      bodyMinBytesPerSecond: e.DARKROOM_BODY_MIN_RATE,
+      maxConnectionsPerClient: e.DARKROOM_MAX_CONNECTIONS_PER_CLIENT,
+    },
     publicBaseUrl,
     cdnBaseUrl: e.DARKROOM_CDN_BASE_URL?.replace(/\/+$/, ''),
     corsOrigins: e.DARKROOM_CORS_ORIGINS ?? [new URL(publicBaseUrl).origin],

@@ -1,6 +1,11 @@
 export { SQS_ERRORS, SqsError, type SqsErrorCode } from './errors.ts';
 export { type MessageAttributes, type MessageAttributeValue, md5OfAttributes, md5OfBody } from './md5.ts';
-export { type CreateSqsServerOptions, createSqsServer, type EmbeddedSqsServer } from './server.ts';
+export {
+  type CreateSqsServerOptions,
+  createSqsServer,
+  type EmbeddedSqsServer,
+  SQS_REQUEST_TIMEOUT_MS,
+} from './server.ts';
 export {
   type QueueCounts,
   type QueueRecord,

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AccessKey, AwsRequestError, parseQuery, verifySignature } from '@darkroom/aws-auth';
+import { type ConnectionLimits, DEFAULT_LIMITS, guardServer } from '@darkroom/http-guard';
 import type { Logger } from 'pino';
 import { SQS_ERRORS, SqsError } from './errors.ts';
 import { ACTIONS, type ActionContext } from './handlers.ts';
@@ -24,7 +25,12 @@ export interface CreateSqsServerOptions {
   region: string;
   accessKeys: readonly AccessKey[];
   log: Logger;
+  /** Timeouts and the per-client connection cap (default DEFAULT_LIMITS, with a 60 s request timeout). */
+  limits?: ConnectionLimits | undefined;
 }
+
+/** Every SQS request is small (8 MiB at most): the whole of it must arrive within this. */
+export const SQS_REQUEST_TIMEOUT_MS = 60_000;
 
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
 const TARGET_PREFIX = 'AmazonSQS.';
@@ -210,8 +216,12 @@ export async function createSqsServer(opts: CreateSqsServerOptions): Promise<Emb
     }
   }
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 });
+  const server = http.createServer();
   server.on('request', (req, res) => void handle(req, res));
+  const guard = guardServer(
+    server,
+    opts.limits ?? { ...DEFAULT_LIMITS, requestTimeoutMs: SQS_REQUEST_TIMEOUT_MS },
+  );
   server.on('clientError', (err, socket) => {
     if (socket.writable)
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -223,6 +233,7 @@ export async function createSqsServer(opts: CreateSqsServerOptions): Promise<Emb
       server.listen(opts.port, opts.host, () => resolve());
     });
   } catch (err) {
+    guard.stop();
     store.close();
     throw err;
   }
@@ -240,6 +251,7 @@ export async function createSqsServer(opts: CreateSqsServerOptions): Promise<Emb
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
+      guard.stop();
       store.close();
     },
   };

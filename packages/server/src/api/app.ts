@@ -1,4 +1,5 @@
 import { ErrorBody, Image } from '@darkroom/contract';
+import { guardServer } from '@darkroom/http-guard';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -25,6 +26,9 @@ import { securityHeaders } from './security-headers.ts';
 import type { ApiDeps, App } from './types.ts';
 import { webApp } from './web-app.ts';
 
+/** The whole of an API request (headers and a body of at most 1 MiB) must arrive within this. */
+const API_REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * EventSource cannot send headers, so GET /v1/events alone also takes the token as `access_token`.
  * Nowhere else: query strings end up in logs and caches.
@@ -50,6 +54,14 @@ export async function buildApi(
     frameworkErrors: (err, req, reply) =>
       handleError(new ApiError('invalid_request', `The URL is not valid (${err.code}).`), req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  // Timeouts and the per-client connection cap, as on the embedded S3 and SQS servers; API bodies are
+  // small JSON documents (1 MiB at most), so the whole request must also arrive within a bound.
+  const guard = guardServer(app.server, {
+    ...deps.config.connections,
+    requestTimeoutMs: API_REQUEST_TIMEOUT_MS,
+  });
+  app.addHook('onClose', async () => guard.stop());
 
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>

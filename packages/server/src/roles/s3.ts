@@ -36,6 +36,8 @@ export async function runS3Role(
     maxObjectBytes: S3_MAX_OBJECT_BYTES,
     log: log.child({ component: 's3' }),
     sender: sender ?? createSqsClientNotificationSender(sqsClient!),
+    // Bodies up to 5 GiB: no total request timeout, they must keep moving instead.
+    limits: { ...config.connections, requestTimeoutMs: 0 },
   });
   // The bucket set up as the CDK stack sets one up on AWS, through the SDK like any client.
   const key = config.s3.accessKeys[0]!;

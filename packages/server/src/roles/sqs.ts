@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createSqsServer, type EmbeddedSqsServer } from '@darkroom/sqs-server';
+import { createSqsServer, type EmbeddedSqsServer, SQS_REQUEST_TIMEOUT_MS } from '@darkroom/sqs-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createSqsClient, setUpEmbeddedQueues } from '../queue/sqs-client.ts';
@@ -16,6 +16,7 @@ export async function runSqsRole(configured: Config, log: Logger): Promise<Embed
     region: config.s3.region,
     accessKeys: config.s3.accessKeys,
     log: log.child({ component: 'sqs' }),
+    limits: { ...config.connections, requestTimeoutMs: SQS_REQUEST_TIMEOUT_MS },
   });
   // Through the SDK against our own server, as against Amazon SQS: one code path.
   const client = createSqsClient({
