@@ -215,7 +215,7 @@ export function buildCli(): Command {
       'Provision what the configured engines need, idempotently: bucket, CORS, lifecycle rules, the queue and its dead-letter queue, and the bucket → queue notification (Ceph RGW topic, embedded S3; MinIO: prints the mc commands). On AWS it only checks (the CDK stack provisions).',
     )
     .action(async () => {
-      const config = configOrExit();
+      const config = await roleConfigOrExit('setup');
       const log = createLogger(config, 'setup');
       const report = await runSetup(config, log);
       const out: string[] = [];

@@ -18,6 +18,7 @@ import { AmqpUploadsQueue } from '../queue/amqp-queue.ts';
 import { openUploadsQueue } from '../queue/open.ts';
 import { createSqsClient, setUpEmbeddedQueues } from '../queue/sqs-client.ts';
 import { SqsUploadsQueue } from '../queue/sqs-queue.ts';
+import { resolveSecrets } from '../secrets/development.ts';
 import { UPLOADS_CORS_RULE, uploadsQueueArn } from '../storage/bucket-setup.ts';
 import { s3ErrorCode } from '../storage/gateway.ts';
 import { createS3Clients, s3Endpoint } from '../storage/s3-client.ts';
@@ -43,7 +44,9 @@ const NOTIFICATION_ID = 'darkroom-uploads';
  * → queue notification for uploads/. A second run changes nothing and says so. On AWS it only checks
  * (the CDK stack provisions). Ends with the start-up check the roles make; a problem throws PreflightError.
  */
-export async function runSetup(config: Config, log: Logger): Promise<SetupReport> {
+export async function runSetup(configured: Config, log: Logger): Promise<SetupReport> {
+  // The embedded servers' key pair, as they resolve it (a generated one once secrets of your own are set).
+  const config = await resolveSecrets(configured, 'setup');
   const report: SetupReport = { changed: [], manual: [], warnings: [] };
   const { client: s3, presigner } = createS3Clients(config);
   const queue = openUploadsQueue(config, log, 'setup');

@@ -19,7 +19,7 @@ import { loadOrCreateSecretFile } from './key-file.ts';
  */
 
 /** A role, as far as secrets go: which of them it uses. */
-export type Role = 'start' | 'api' | 'worker' | 's3' | 'sqs';
+export type Role = 'start' | 'api' | 'worker' | 's3' | 'sqs' | 'setup';
 
 /** Where the generated S3 key pair lives in the data dir. */
 export function generatedKeyPath(dataDir: string): string {
