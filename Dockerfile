@@ -14,6 +14,7 @@ COPY packages/server/package.json packages/server/
 COPY packages/s3-server/package.json packages/s3-server/
 COPY packages/sqs-server/package.json packages/sqs-server/
 COPY packages/aws-auth/package.json packages/aws-auth/
+COPY packages/http-guard/package.json packages/http-guard/
 COPY packages/edge/package.json packages/edge/
 COPY packages/contract/package.json packages/contract/
 COPY packages/client/package.json packages/client/
@@ -31,6 +32,7 @@ COPY packages/server/package.json packages/server/
 COPY packages/s3-server/package.json packages/s3-server/
 COPY packages/sqs-server/package.json packages/sqs-server/
 COPY packages/aws-auth/package.json packages/aws-auth/
+COPY packages/http-guard/package.json packages/http-guard/
 COPY packages/edge/package.json packages/edge/
 COPY packages/contract/package.json packages/contract/
 COPY packages/client/package.json packages/client/
@@ -42,6 +44,8 @@ COPY packages/server packages/server
 COPY packages/s3-server packages/s3-server
 COPY packages/sqs-server packages/sqs-server
 COPY packages/aws-auth packages/aws-auth
+# Timeouts and per-client connection caps of every server.
+COPY packages/http-guard packages/http-guard
 # The edge function's decision, which the delivery routes run too.
 COPY packages/edge packages/edge
 # Wire shapes and constants every package shares.
@@ -67,7 +71,9 @@ COPY --from=build /app/packages/s3-server/dist packages/s3-server/dist
 COPY packages/sqs-server/package.json packages/sqs-server/
 COPY --from=build /app/packages/sqs-server/dist packages/sqs-server/dist
 COPY packages/aws-auth/package.json packages/aws-auth/
+COPY packages/http-guard/package.json packages/http-guard/
 COPY --from=build /app/packages/aws-auth/dist packages/aws-auth/dist
+COPY --from=build /app/packages/http-guard/dist packages/http-guard/dist
 COPY packages/edge/package.json packages/edge/
 COPY packages/edge/function packages/edge/function
 COPY --from=build /app/packages/edge/dist packages/edge/dist
