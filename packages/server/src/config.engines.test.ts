@@ -54,3 +54,15 @@ describe('engine selection', () => {
     ).toBe('ceph');
   });
 });
+
+describe('the sweep', () => {
+  it('waits DARKROOM_NOTIFICATION_GRACE_SECONDS (60 by default) for a notification; refuses what is not 1 to 86400 seconds', () => {
+    expect(loadConfig({}).worker.notificationGraceSeconds).toBe(60);
+    expect(loadConfig({ DARKROOM_NOTIFICATION_GRACE_SECONDS: '2' }).worker.notificationGraceSeconds).toBe(2);
+    for (const value of ['0', '-5', '1.5', 'soon', '86401']) {
+      expect(() => loadConfig({ DARKROOM_NOTIFICATION_GRACE_SECONDS: value }), value).toThrow(
+        /DARKROOM_NOTIFICATION_GRACE_SECONDS/,
+      );
+    }
+  });
+});

@@ -121,6 +121,12 @@ const envSchema = z.object({
   /** A standalone `darkroom worker` serves GET /metrics on this port when set. */
   DARKROOM_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   DARKROOM_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(60),
+  /**
+   * How long the sweep waits for storage's notification of an uploaded original before it puts the image
+   * on the queue itself (and how old an original or multipart upload without a record must be before it
+   * is removed).
+   */
+  DARKROOM_NOTIFICATION_GRACE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   DARKROOM_MAX_PIXELS: z.coerce.number().int().min(1).default(80_000_000),
   DARKROOM_WEBHOOK_URL: z.url().optional(),
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -221,6 +227,8 @@ export interface Config {
     readonly maxPixels: number;
     readonly pendingTtlSeconds: number;
     readonly sweepIntervalSeconds: number;
+    /** DARKROOM_NOTIFICATION_GRACE_SECONDS: the sweep re-enqueues an uploaded original without a notification after this. */
+    readonly notificationGraceSeconds: number;
     readonly metricsPort: number | undefined;
   };
   readonly webhook: { readonly url: string | undefined; readonly secret: string | undefined };
@@ -419,6 +427,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxPixels: e.DARKROOM_MAX_PIXELS,
       pendingTtlSeconds: e.DARKROOM_PENDING_TTL_SECONDS,
       sweepIntervalSeconds: e.DARKROOM_SWEEP_INTERVAL_SECONDS,
+      notificationGraceSeconds: e.DARKROOM_NOTIFICATION_GRACE_SECONDS,
       metricsPort: e.DARKROOM_WORKER_METRICS_PORT,
     },
     webhook: { url: e.DARKROOM_WEBHOOK_URL, secret: e.DARKROOM_WEBHOOK_SECRET },

@@ -83,7 +83,7 @@ export async function runWorkerRole(configured: Config, log: Logger): Promise<Ru
     storage,
     enqueue: createProcessingEnqueuer(queue, config),
     pendingTtlMs: config.worker.pendingTtlSeconds * 1000,
-    graceMs: 60_000,
+    graceMs: config.worker.notificationGraceSeconds * 1000,
     intervalMs: config.worker.sweepIntervalSeconds * 1000,
     log: wlog.child({ component: 'sweeper' }),
   });
