@@ -58,7 +58,10 @@ function bodyText(body: unknown): string {
  *   queue of its backoff with the receive count in `x-darkroom-attempts`, and only then acked; it
  *   comes back into `N` when its TTL expires. On `maxReceiveCount` it is rejected without requeue, so
  *   the dead-letter exchange puts it on `N-dlq`.
- * receiveCount = x-darkroom-attempts + x-delivery-count + 1.
+ * receiveCount = x-darkroom-attempts + x-delivery-count + 1. The broker's delivery limit sees only
+ * x-delivery-count, so a message that failed and then died with consumers arrives with a receiveCount
+ * past the limit: it is dead-lettered unhandled, as SQS's redrive does, and no handler sees more than
+ * `maxReceiveCount` receives.
  */
 export class AmqpUploadsQueue implements UploadsQueue {
   readonly description: string;
@@ -67,7 +70,7 @@ export class AmqpUploadsQueue implements UploadsQueue {
   readonly topology: AmqpTopology;
   private readonly connection: Connection;
   private readonly publisher: Publisher;
-  /** messageIds the broker returned as unroutable; a return arrives before the confirm of its publish. */
+  /** messageIds the broker returned as unroutable (its return comes before the confirm of that publish). */
   private readonly returned = new Set<string>();
   private readonly consumers = new Set<Consumer>();
 
@@ -89,15 +92,19 @@ export class AmqpUploadsQueue implements UploadsQueue {
       confirm: true,
       // A publish cut off by a dropped connection is sent again once it is back.
       maxAttempts: 5,
-      onReturn: (msg) => {
-        if (msg.messageId) this.returned.add(msg.messageId);
-      },
+    });
+    // An event, not the `onReturn` option: rabbitmq-client 5 declares that option but never calls it.
+    this.publisher.on('basic.return', (msg) => {
+      if (msg.messageId) this.returned.add(msg.messageId);
     });
   }
 
   /** Sends with a confirm and fails if the broker routed the message nowhere. */
   private async send(envelope: Envelope & { messageId: string }, body: Buffer): Promise<void> {
     await this.publisher.send({ ...envelope, durable: true, mandatory: true }, body);
+    // The broker sends basic.return before the confirm, but rabbitmq-client emits the return from a
+    // setImmediate: one more turn of the event loop lets it land before we look.
+    await new Promise((resolve) => setImmediate(resolve));
     if (this.returned.delete(envelope.messageId)) {
       throw new Error(
         `RabbitMQ routed the message to no queue (exchange "${envelope.exchange ?? ''}", key "${envelope.routingKey ?? ''}"): run \`darkroom setup\``,
@@ -125,11 +132,17 @@ export class AmqpUploadsQueue implements UploadsQueue {
         requeue: true,
       },
       async (msg: AsyncMessage) => {
-        busy++;
         const headers = msg.headers ?? {};
         const receiveCount =
           Number(headers[ATTEMPTS_HEADER] ?? 0) + Number(headers['x-delivery-count'] ?? 0) + 1;
         const id = msg.messageId ?? `delivery-${msg.deliveryTag}`;
+        if (receiveCount > maxReceiveCount) {
+          // Its last receives died with their consumers (the broker's delivery limit counts only those,
+          // not the failed ones carried in the header): as SQS does, the limit holds for both together.
+          log.warn({ messageId: id, receiveCount }, 'message received too many times; dead-lettering it');
+          return ConsumerStatus.DROP;
+        }
+        busy++;
         const raw = bodyText(msg.body);
         try {
           await handler({ id, body: raw, receiveCount });

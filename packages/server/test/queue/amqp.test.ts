@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeConnections, createVhost, type TestVhost } from '@darkroom/testkit';
 import pino from 'pino';
+import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { AmqpUploadsQueue } from '../../src/queue/amqp-queue.ts';
@@ -68,4 +69,23 @@ describe('RabbitMQ: the broker closes Darkroom connections under load', () => {
     await publisher.close();
     await consumerSide.close();
   }, 120_000);
+});
+
+describe('RabbitMQ: a publish the broker routes to no queue', () => {
+  let vhost: TestVhost;
+  afterAll(() => vhost?.drop());
+
+  it('fails, naming `darkroom setup`, instead of being confirmed and dropped', async () => {
+    vhost = await createVhost();
+    const env = { ...CONFORMANCE_ENV, DARKROOM_QUEUE_URL: vhost.url };
+    const queue = amqpQueue(env, 'test-unroutable');
+    await queue.provision();
+    await queue.publish('routed');
+    // The exchange stays; the queue behind it goes (deleted by hand, or never bound).
+    const admin = new Connection(vhost.url);
+    await admin.queueUnbind({ queue: queue.topology.queue, exchange: queue.topology.exchange });
+    await admin.close();
+    await expect(queue.publish('nowhere')).rejects.toThrow(/routed the message to no queue.*darkroom setup/);
+    await queue.close();
+  });
 });

@@ -113,8 +113,11 @@ export function describeQueueConformance(name: string, start: () => Promise<Queu
       expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(1500);
     });
 
-    it('a message whose consumer died mid-message (SIGKILL) is delivered again', async () => {
-      const body = `crash-${randomUUID()}`;
+    /**
+     * A consumer in a child process takes `body` (after `publish` when given) on its receive
+     * `receiveCount` and is SIGKILLed holding it, as a worker that crashes mid-image.
+     */
+    async function dieHolding(body: string, receiveCount: number, publish?: () => Promise<void>) {
       const child = spawn(process.execPath, ['--import', 'tsx', HOLDER], {
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...target.env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -125,14 +128,19 @@ export function describeQueueConformance(name: string, start: () => Promise<Queu
       const exited = new Promise((r) => child.on('exit', r));
       try {
         await until('the child consumer', () => (out.includes('CONSUMING') ? true : undefined));
-        await queue.publish(body);
+        await publish?.();
         await until(`the child to hold the message (output: ${out})`, () =>
-          out.includes(`HOLDING ${body} 1`) ? true : undefined,
+          out.includes(`HOLDING ${body} ${receiveCount}`) ? true : undefined,
         );
       } finally {
         child.kill('SIGKILL');
         await exited;
       }
+    }
+
+    it('a message whose consumer died mid-message (SIGKILL) is delivered again', async () => {
+      const body = `crash-${randomUUID()}`;
+      await dieHolding(body, 1, () => queue.publish(body));
       const got = await consumeUntil(
         async () => undefined,
         (all) => all.some((m) => m.body === body),
@@ -160,6 +168,30 @@ export function describeQueueConformance(name: string, start: () => Promise<Queu
       const after = await consumeUntil(
         async () => undefined,
         async () => (await queue.depth()).deadLettered === before + 1,
+      );
+      expect(after.filter((m) => m.body === body)).toEqual([]);
+    }, 60_000);
+
+    it('failed receives and a consumer that died holding the message count alike: never more than DARKROOM_MAX_RECEIVE_COUNT receives in all', async () => {
+      const before = (await queue.depth()).deadLettered;
+      const body = `fail-then-crash-${randomUUID()}`;
+      await queue.publish(body);
+      const counts: number[] = [];
+      await consumeUntil(
+        async (m) => {
+          if (m.body !== body) return;
+          counts.push(m.receiveCount);
+          throw new Error('fails');
+        },
+        () => counts.length >= 2,
+      );
+      expect(counts).toEqual([1, 2]);
+      // The third and last receive dies with its consumer: the message goes to the dead-letter queue
+      // and no handler sees it a fourth time.
+      await dieHolding(body, 3);
+      const after = await consumeUntil(
+        async () => undefined,
+        async (all) => all.some((m) => m.body === body) || (await queue.depth()).deadLettered === before + 1,
       );
       expect(after.filter((m) => m.body === body)).toEqual([]);
     }, 60_000);
