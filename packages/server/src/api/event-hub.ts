@@ -13,15 +13,34 @@ export interface StatusEvent {
 
 type Listener = (event: StatusEvent) => void;
 
+/** A missing event id below a visible one: its transaction had not committed yet, or rolled back. */
+interface Hole {
+  /** When this process first saw it missing. */
+  since: number;
+  /** xmax of a snapshot taken after that read: the transaction that took the id has an id below it. */
+  xmax: bigint | undefined;
+}
+
+/** A hole PostgreSQL cannot settle (a long transaction elsewhere holds its snapshots back) stops waiting after this. */
+const HOLE_TIMEOUT_MS = 10_000;
+
 /**
  * Fans the database's status-change log out to SSE streams. One poller per API process reads new
  * events for everyone (workers may be other processes, so the database is the shared channel), and
  * each stream hears its owner's.
+ *
+ * Events go out in id order, each once. On PostgreSQL, writers in several processes take ids when they
+ * insert but become visible when they commit, so id 11 can be read while id 10 is still uncommitted:
+ * the hub stops at such a hole and waits for it. A hole is settled when its event shows up, or once
+ * every transaction that could have taken its id has finished (the snapshot's xmin passed the xmax
+ * seen when the hole was found: the writer rolled back or died), or after HOLE_TIMEOUT_MS.
  */
 export class EventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly closers = new Set<() => void>();
+  /** Every event up to this id has been delivered (or its id settled as never to come). */
   private last = 0;
+  private readonly holes = new Map<number, Hole>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -49,6 +68,14 @@ export class EventHub {
     return this.listeners.get(owner)?.size ?? 0;
   }
 
+  /**
+   * The id up to which every event has been delivered: a stream that subscribed before reading this
+   * replays the log up to it, and hears the rest from the hub.
+   */
+  get horizon(): number {
+    return this.last;
+  }
+
   /** Subscribes to an owner's events; returns the unsubscribe function. `onClose` runs at stop(). */
   subscribe(owner: string, listener: Listener, onClose: () => void): () => void {
     let set = this.listeners.get(owner);
@@ -74,17 +101,52 @@ export class EventHub {
   private async poll(): Promise<void> {
     try {
       for (;;) {
+        // Taken before the read, so a hole whose writers had all finished by then is final if the read
+        // does not fill it.
+        const before = this.holes.size > 0 ? await this.images.writersSnapshot() : undefined;
         const rows = await this.images.eventsAfter(this.last);
+        let blocked = false;
         for (const r of rows) {
+          if (!(await this.passHolesBelow(r.id, before))) {
+            blocked = true;
+            break;
+          }
           this.last = r.id;
           const event = { id: r.id, owner: r.owner, imageId: r.image_id, status: r.status, at: r.created_at };
           for (const listener of this.listeners.get(r.owner) ?? []) listener(event);
         }
-        if (rows.length < 500) break;
+        if (blocked || rows.length < 500) break;
       }
     } catch (err) {
       this.log.warn({ err }, 'could not read status events; retrying');
     }
     this.schedule();
+  }
+
+  /**
+   * Whether every id between the last delivered one and `id` is settled as never to come (then `last`
+   * moves up to just below `id`). A new hole is remembered with a snapshot taken after the read.
+   */
+  private async passHolesBelow(id: number, before: { xmin: bigint } | undefined): Promise<boolean> {
+    if (id === this.last + 1) return true;
+    // SQLite commits one writer at a time, in id order: a missing id there rolled back.
+    if (this.images.dialect !== 'postgres') return true;
+    const now = Date.now();
+    let after: { xmax: bigint } | undefined;
+    for (let missing = this.last + 1; missing < id; missing++) {
+      const hole = this.holes.get(missing);
+      if (!hole) {
+        after ??= await this.images.writersSnapshot();
+        this.holes.set(missing, { since: now, xmax: after?.xmax });
+        return false;
+      }
+      const writersDone = before !== undefined && hole.xmax !== undefined && before.xmin >= hole.xmax;
+      if (!writersDone && now - hole.since < HOLE_TIMEOUT_MS) return false;
+      if (!writersDone)
+        this.log.warn({ eventId: missing }, 'status event id still missing; streaming the events after it');
+      this.holes.delete(missing);
+      this.last = missing;
+    }
+    return true;
   }
 }

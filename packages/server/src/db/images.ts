@@ -151,16 +151,30 @@ export class ImageRepository {
     return this.db.transaction().execute((trx) => fn(new ImageRepository(trx, this.dialect)));
   }
 
-  /** The owner's status changes after event `afterId`, oldest first. */
-  async eventsSince(owner: string, afterId: number, limit = 100) {
+  /** The owner's status changes after event `afterId` and up to `upTo`, oldest first. */
+  async eventsSince(owner: string, afterId: number, limit = 100, upTo = Number.MAX_SAFE_INTEGER) {
     return this.db
       .selectFrom('image_events')
       .select(['id', 'image_id', 'status', 'created_at'])
       .where('owner', '=', owner)
       .where('id', '>', afterId)
+      .where('id', '<=', upTo)
       .orderBy('id')
       .limit(limit)
       .execute();
+  }
+
+  /**
+   * The transactions that could still commit status events, as PostgreSQL's current snapshot bounds:
+   * every transaction id below `xmin` has finished; every one that had started has an id below `xmax`.
+   * Undefined on SQLite, where one writer at a time commits, so events become visible in id order.
+   */
+  async writersSnapshot(): Promise<{ xmin: bigint; xmax: bigint } | undefined> {
+    if (this.dialect !== 'postgres') return undefined;
+    const { rows } = await sql<{ xmin: string; xmax: string }>`
+      SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax
+      FROM pg_current_snapshot() AS s`.execute(this.db);
+    return { xmin: BigInt(rows[0]!.xmin), xmax: BigInt(rows[0]!.xmax) };
   }
 
   /** Everyone's status changes after event `afterId`, oldest first (what the SSE hub fans out). */

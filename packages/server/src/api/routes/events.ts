@@ -85,9 +85,11 @@ export function eventsRoute(app: App, deps: ApiDeps & { hub: EventHub }): void {
         unsubscribe();
       });
       if (resumeFrom !== undefined) {
-        // Replay what the client missed, then whatever arrived meanwhile; `send` skips repeats.
+        // Replay what the client missed up to where the hub stands (it streams what comes after, in
+        // order, even from writers that commit late), then whatever arrived meanwhile; `send` skips repeats.
+        const upTo = deps.hub.horizon;
         for (let after = resumeFrom; ; ) {
-          const rows = await deps.images.eventsSince(owner, after, 500);
+          const rows = await deps.images.eventsSince(owner, after, 500, upTo);
           for (const r of rows)
             enqueue({ id: r.id, owner, imageId: r.image_id, status: r.status, at: r.created_at });
           if (rows.length < 500) break;
