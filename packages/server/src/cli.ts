@@ -4,9 +4,11 @@ import { Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { DEV_USER } from './api/web-app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { runApiRole } from './roles/api.ts';
+import { checkPorts, explainListenError, ListenError, type PortSetting } from './roles/ports.ts';
 import { PreflightError } from './roles/preflight.ts';
 import { runS3Role } from './roles/s3.ts';
 import { runSetup } from './roles/setup.ts';
@@ -76,6 +78,58 @@ async function roleConfigOrExit(role: Role): Promise<Config> {
   }
 }
 
+/** The ports each role listens on, with the variables that set them. */
+const ports = {
+  api: (c: Config): PortSetting => ({
+    variable: 'DARKROOM_PORT',
+    serves: 'the API and web app',
+    host: c.host,
+    port: c.port,
+  }),
+  s3: (c: Config): PortSetting => ({
+    variable: 'DARKROOM_S3_PORT',
+    serves: 'the embedded S3 server',
+    host: c.host,
+    port: c.s3.port,
+  }),
+  sqs: (c: Config): PortSetting => ({
+    variable: 'DARKROOM_SQS_PORT',
+    serves: 'the embedded SQS server',
+    host: c.host,
+    port: c.sqs.port,
+  }),
+  workerMetrics: (c: Config): PortSetting[] =>
+    c.worker.metricsPort === undefined
+      ? []
+      : [
+          {
+            variable: 'DARKROOM_WORKER_METRICS_PORT',
+            serves: "the worker's metrics",
+            host: c.host,
+            port: c.worker.metricsPort,
+          },
+        ],
+};
+
+/**
+ * Runs a role that listens on `settings`: every port is checked first, so one message names each busy one
+ * and its variable; a listen that fails anyway (a race) is explained the same way.
+ */
+async function listening<T>(settings: PortSetting[], command: string, run: () => Promise<T>): Promise<T> {
+  await checkPorts(settings, command);
+  try {
+    return await run();
+  } catch (err) {
+    throw (await explainListenError(err, settings, command)) ?? err;
+  }
+}
+
+/** `label` padded so the values of a block of lines start in one column. */
+function aligned(rows: readonly [string, string][]): string {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 1;
+  return rows.map(([label, value]) => `  ${`${label}:`.padEnd(width + 1)}${value}\n`).join('');
+}
+
 function printCredentials(config: Config): void {
   if (config.jwt.usingDevSecret) {
     process.stdout.write(
@@ -110,7 +164,10 @@ async function serveMetrics(registry: Registry, config: Config) {
       () => res.writeHead(500).end(),
     );
   });
-  await new Promise<void>((resolve) => server.listen(config.worker.metricsPort, config.host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.worker.metricsPort, config.host, resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${config.host}:${port}`,
@@ -118,13 +175,12 @@ async function serveMetrics(registry: Registry, config: Config) {
   };
 }
 
-/** Builds the `darkroom` command line. */
 /** Runs the CLI; a role that cannot start says why on stderr and exits 1, without a stack trace. */
 export async function main(argv: readonly string[]): Promise<void> {
   try {
     await buildCli().parseAsync([...argv]);
   } catch (err) {
-    if (err instanceof PreflightError) {
+    if (err instanceof PreflightError || err instanceof ListenError) {
       process.stderr.write(`darkroom: ${err.message}\n`);
       process.exit(1);
     }
@@ -132,6 +188,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** Builds the `darkroom` command line. */
 export function buildCli(): Command {
   const program = new Command('darkroom')
     .description(
@@ -146,17 +203,28 @@ export function buildCli(): Command {
   program
     .command('start')
     .description(
-      'Run everything in one process: the API, and the embedded S3 server with the Darkroom bucket.',
+      'Run everything in one process: the API and the web app (DARKROOM_PORT), an image worker, and the embedded S3 (DARKROOM_S3_PORT) and SQS (DARKROOM_SQS_PORT) servers with the bucket and the uploads queue set up. Data under DARKROOM_DATA_DIR.',
     )
     .action(async () => {
       const config = await roleConfigOrExit('start');
       const log = createLogger(config, 'start');
-      const started = await runStart(config, log);
+      const started = await listening(
+        [ports.api(config), ports.s3(config), ports.sqs(config)],
+        'npm start',
+        () => runStart(config, log),
+      );
       process.stdout.write(
-        `Darkroom is running.\n  Web app:     ${started.urls.api}/\n` +
-          `  API:         ${started.urls.api}  (OpenAPI docs at ${started.urls.api}/docs)\n` +
-          `  S3 endpoint: ${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})\n` +
-          `  SQS endpoint: ${started.urls.sqs}  (queue darkroom-uploads)\n`,
+        `Darkroom is running.\n${aligned([
+          ['Web app', `${started.urls.api}/`],
+          ['API', `${started.urls.api}  (OpenAPI docs at ${started.urls.api}/docs)`],
+          ['S3 endpoint', `${started.urls.s3}  (bucket "${started.bucket}", region ${config.s3.region})`],
+          ['SQS endpoint', `${started.urls.sqs}  (queue ${config.queue.name})`],
+          [
+            'Worker',
+            `${config.worker.concurrency} image${config.worker.concurrency === 1 ? '' : 's'} at a time`,
+          ],
+          ['Data', config.dataDir],
+        ])}`,
       );
       printCredentials(config);
       closeOnSignal(started.parts, config, log);
@@ -165,13 +233,13 @@ export function buildCli(): Command {
   program
     .command('sqs')
     .description(
-      'Run the embedded SQS-compatible server alone (port DARKROOM_SQS_PORT, data under DARKROOM_DATA_DIR/sqs) with the darkroom-uploads queue and its dead-letter queue.',
+      'Run the embedded SQS-compatible server alone (port DARKROOM_SQS_PORT, data under DARKROOM_DATA_DIR/sqs) with the uploads queue (DARKROOM_QUEUE_NAME) and its dead-letter queue.',
     )
     .action(async () => {
       const config = await roleConfigOrExit('sqs');
       const log = createLogger(config, 'sqs');
-      const sqs = await runSqsRole(config, log);
-      process.stdout.write(`Embedded SQS listening on ${sqs.url} (queue darkroom-uploads)\n`);
+      const sqs = await listening([ports.sqs(config)], 'npx darkroom sqs', () => runSqsRole(config, log));
+      process.stdout.write(`Embedded SQS listening on ${sqs.url} (queue ${config.queue.name})\n`);
       printCredentials(config);
       closeOnSignal([sqs], config, log);
     });
@@ -179,16 +247,26 @@ export function buildCli(): Command {
   program
     .command('worker')
     .description(
-      'Run an image worker alone: long-polls the uploads queue (DARKROOM_SQS_QUEUE_URL, or the embedded one) and develops each original.',
+      'Run an image worker alone: takes uploads from the queue (DARKROOM_QUEUE_URL, or the embedded SQS server at DARKROOM_HOST:DARKROOM_SQS_PORT) and develops each original.',
     )
     .action(async () => {
       const config = await roleConfigOrExit('worker');
       const log = createLogger(config, 'worker');
-      const worker = await runWorkerRole(config, log);
-      const metrics =
-        config.worker.metricsPort === undefined
-          ? undefined
-          : await serveMetrics(worker.metrics.registry, config);
+      const { worker, metrics } = await listening(
+        ports.workerMetrics(config),
+        'npx darkroom worker',
+        async () => {
+          const worker = await runWorkerRole(config, log);
+          const metrics =
+            config.worker.metricsPort === undefined
+              ? undefined
+              : await serveMetrics(worker.metrics.registry, config).catch(async (err: unknown) => {
+                  await worker.close();
+                  throw err;
+                });
+          return { worker, metrics };
+        },
+      );
       process.stdout.write(
         `Darkroom worker running (${config.worker.concurrency} at a time)${metrics ? `; metrics at ${metrics.url}/metrics` : ''}\n`,
       );
@@ -203,7 +281,7 @@ export function buildCli(): Command {
     .action(async () => {
       const config = await roleConfigOrExit('api');
       const log = createLogger(config, 'api');
-      const api = await runApiRole(config, log);
+      const api = await listening([ports.api(config)], 'npx darkroom api', () => runApiRole(config, log));
       process.stdout.write(`Darkroom API listening on ${api.url}\n`);
       printCredentials(config);
       closeOnSignal([api], config, log);
@@ -261,7 +339,11 @@ export function buildCli(): Command {
     .argument('<files...>', 'image files to upload')
     .option('--endpoint <url>', 'API base URL (default: DARKROOM_PUBLIC_BASE_URL)')
     .option('--token <jwt>', 'API token (default: one minted with DARKROOM_JWT_SECRET for --sub)')
-    .option('--sub <user>', 'owner of the minted token', 'cli')
+    .option(
+      '--sub <user>',
+      'owner of the minted token; the default is the user the web app signs in as in development, so uploads show in its gallery',
+      DEV_USER,
+    )
     .option('--visibility <visibility>', 'public or private')
     .option('--no-process', 'send the files as they are (no resize or re-encode)')
     .option('--no-wait', 'stop once the bytes are stored instead of waiting until the images are ready')
@@ -314,7 +396,7 @@ export function buildCli(): Command {
     .action(async () => {
       const config = await roleConfigOrExit('s3');
       const log = createLogger(config, 's3');
-      const s3 = await runS3Role(config, log);
+      const s3 = await listening([ports.s3(config)], 'npx darkroom s3', () => runS3Role(config, log));
       process.stdout.write(`Embedded S3 listening on ${s3.url} (region ${config.s3.region})\n`);
       printCredentials(config);
       closeOnSignal([s3], config, log);

@@ -34,6 +34,8 @@ const envSchema = z.object({
   DARKROOM_SQS_PORT: port(9324),
   DARKROOM_DATA_DIR: z.string().min(1).default('./data'),
   DARKROOM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `auto`: readable lines when stdout is a terminal, JSON lines otherwise (files, pipes, log shippers). */
+  DARKROOM_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   DARKROOM_S3_ENDPOINT: z.url().optional(),
   DARKROOM_S3_BUCKET: z
     .string()
@@ -179,6 +181,7 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: z.infer<typeof envSchema>['DARKROOM_LOG_LEVEL'];
+  readonly logFormat: z.infer<typeof envSchema>['DARKROOM_LOG_FORMAT'];
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
   readonly s3: {
@@ -394,6 +397,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     host: e.DARKROOM_HOST,
     port: e.DARKROOM_PORT,
     logLevel: e.DARKROOM_LOG_LEVEL,
+    logFormat: e.DARKROOM_LOG_FORMAT,
     dataDir,
     shutdownTimeoutMs: e.DARKROOM_SHUTDOWN_TIMEOUT_MS,
     s3: {

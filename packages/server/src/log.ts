@@ -1,4 +1,5 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Config } from './config.ts';
 
 /**
@@ -72,13 +73,55 @@ const REDACT_PATHS = [
   'headers["x-amz-security-token"]',
 ];
 
-/** The process logger: JSON lines on stdout, one `role` field per process role, secrets redacted. */
-export function createLogger(config: Pick<Config, 'logLevel'>, role: string): Logger {
-  return pino({
+/** Whether logs are read by a person: `auto` means stdout is a terminal. */
+export function prettyLogs(
+  format: Config['logFormat'],
+  stdoutIsTty = process.stdout.isTTY === true,
+): boolean {
+  return format === 'pretty' || (format === 'auto' && stdoutIsTty);
+}
+
+/**
+ * Readable lines for a terminal: time, level, `[role component]` and the message, other fields indented
+ * below it. Written synchronously so the last lines before an exit are not lost.
+ */
+function prettyStream(): DestinationStream {
+  // pino-pretty leaves out a field whose prettifier returns undefined (its type says string).
+  const hidden = (() => undefined) as unknown as () => string;
+  return pretty({
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname,role,component',
+    messageFormat: prettyMessage,
+    // A request's fields are folded into its one line (prettyMessage) instead of a block below it.
+    customPrettifiers: { req: hidden, res: hidden, reqId: hidden, responseTime: hidden },
+    sync: true,
+  });
+}
+
+/** `[start api] request completed 200 in 6 ms`: the role, the component, the message, a request's gist. */
+function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const req = log.req as { method?: string; url?: string } | undefined;
+  const res = log.res as { statusCode?: number } | undefined;
+  const component = typeof log.component === 'string' ? ` ${log.component}` : '';
+  let text = `[${String(log.role)}${component}] ${String(log[messageKey] ?? '')}`;
+  if (req?.method) text += ` ${req.method} ${req.url ?? ''}`;
+  if (res?.statusCode !== undefined) text += ` ${res.statusCode}`;
+  if (typeof log.responseTime === 'number') text += ` in ${Math.round(log.responseTime)} ms`;
+  return text;
+}
+
+/**
+ * The process logger, on stdout: JSON lines (one `role` field per process role), or readable lines when a
+ * person reads them (DARKROOM_LOG_FORMAT); secrets redacted either way.
+ */
+export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, role: string): Logger {
+  const options = {
     level: config.logLevel,
     base: { role },
     timestamp: pino.stdTimeFunctions.isoTime,
     serializers: { req: requestSerializer },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
-  });
+  };
+  return prettyLogs(config.logFormat) ? pino(options, prettyStream()) : pino(options);
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -53,6 +54,15 @@ async function startS3(
   return { proc, client, port: p };
 }
 
+/** Listens on a free loopback port until `close()`, as another program holding it would. */
+async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  cleanups.push(close);
+  return { port: (server.address() as net.AddressInfo).port, close };
+}
+
 /** A body of `total` bytes produced in 1 MiB chunks, with an optional pause per chunk. */
 function slowBody(total: number, delayMs = 0): Readable {
   const chunk = Buffer.alloc(MiB, 7);
@@ -76,6 +86,48 @@ describe('darkroom CLI', () => {
     const s3 = runDarkroom(['s3', '--help'], {});
     expect(await s3.exited).toBe(0);
     expect(s3.output()).toContain('DARKROOM_S3_PORT');
+    const start = runDarkroom(['start', '--help'], {});
+    expect(await start.exited).toBe(0);
+    for (const part of ['worker', 'SQS', 'DARKROOM_PORT', 'DARKROOM_S3_PORT', 'DARKROOM_SQS_PORT'])
+      expect(start.output()).toContain(part);
+  });
+
+  it('a second instance on busy ports names each taken port and its variable, exits 1 without a stack', async () => {
+    // Three ports taken by something else (as by a first `darkroom start`).
+    const busy = await Promise.all([0, 1, 2].map(() => holdPort()));
+    const [api, s3, sqs] = busy.map((b) => b.port) as [number, number, number];
+    const proc = runDarkroom(['start'], {
+      DARKROOM_PORT: String(api),
+      DARKROOM_S3_PORT: String(s3),
+      DARKROOM_SQS_PORT: String(sqs),
+      DARKROOM_DATA_DIR: tempDir(),
+    });
+    expect(await proc.exited).toBe(1);
+    const out = proc.output();
+    expect(out).toContain(`127.0.0.1:${api} (DARKROOM_PORT, the API and web app) is already in use`);
+    expect(out).toContain(`127.0.0.1:${s3} (DARKROOM_S3_PORT, the embedded S3 server) is already in use`);
+    expect(out).toContain(`127.0.0.1:${sqs} (DARKROOM_SQS_PORT, the embedded SQS server) is already in use`);
+    // A command line with free ports (and a data dir of its own) to run a second instance.
+    expect(out).toMatch(
+      /DARKROOM_PORT=\d+ DARKROOM_S3_PORT=\d+ DARKROOM_SQS_PORT=\d+ DARKROOM_DATA_DIR=\S+ npm start/,
+    );
+    expect(out).not.toMatch(/^\s+at /m);
+    expect(out).not.toContain('EADDRINUSE');
+
+    // Each role alone says the same of its own port.
+    for (const [role, variable, port, env] of [
+      ['api', 'DARKROOM_PORT', api, { DARKROOM_PORT: String(api) }],
+      ['s3', 'DARKROOM_S3_PORT', s3, { DARKROOM_S3_PORT: String(s3) }],
+      ['sqs', 'DARKROOM_SQS_PORT', sqs, { DARKROOM_SQS_PORT: String(sqs) }],
+      ['worker', 'DARKROOM_WORKER_METRICS_PORT', api, { DARKROOM_WORKER_METRICS_PORT: String(api) }],
+    ] as const) {
+      const alone = runDarkroom([role], { ...env, DARKROOM_DATA_DIR: tempDir() });
+      expect(await alone.exited, alone.output()).toBe(1);
+      expect(alone.output()).toContain(`127.0.0.1:${port} (${variable},`);
+      expect(alone.output()).toMatch(new RegExp(`${variable}=\\d+ npx darkroom ${role}`));
+      expect(alone.output()).not.toMatch(/^\s+at /m);
+    }
+    for (const b of busy) await b.close();
   });
 
   it('stops at start-up with a message naming each bad variable', async () => {
@@ -90,9 +142,12 @@ describe('darkroom CLI', () => {
     const dataDir = tempDir();
     const port = await freePort();
     const proc = runDarkroom(['start'], {
+      DARKROOM_PORT: String(await freePort()),
+      DARKROOM_SQS_PORT: String(await freePort()),
       DARKROOM_S3_PORT: String(port),
       DARKROOM_DATA_DIR: dataDir,
       DARKROOM_S3_BUCKET: 'photos',
+      DARKROOM_LOG_FORMAT: 'pretty',
     });
     cleanups.push(() => (proc.child.exitCode === null ? proc.child.kill('SIGKILL') : undefined));
     await proc.waitForOutput('Darkroom is running');
@@ -107,6 +162,43 @@ describe('darkroom CLI', () => {
     const buckets = await client.send(new ListBucketsCommand({}));
     client.destroy();
     expect(buckets.Buckets?.map((b) => b.Name)).toContain('photos');
+    // The banner's values in one column; no AWS SDK notice about Node versions.
+    const banner = proc.output();
+    const column = (label: string) => new RegExp(`^  ${label}:( +)\\S`, 'm').exec(banner)?.[0].length;
+    expect(column('Web app')).toBeDefined();
+    for (const label of ['API', 'S3 endpoint', 'SQS endpoint', 'Worker'])
+      expect(column(label)).toBe(column('Web app'));
+    expect(banner).not.toContain('NodeVersionSupportWarning');
+    // Readable logs (as in a terminal, DARKROOM_LOG_FORMAT=pretty): API requests logged, static files not.
+    const api = /Web app: +(\S+)\//.exec(banner)![1]!;
+    const page = await fetch(`${api}/`);
+    const asset = /\/assets\/[^"]+\.js/.exec(await page.text())![0];
+    expect((await fetch(`${api}${asset}`)).status).toBe(200);
+    expect((await fetch(`${api}/healthz`)).status).toBe(200);
+    await proc.waitForOutput(/\[start api\] request completed/);
+    const logs = proc.output().slice(banner.length);
+    // One short line each: the request's gist in the message, no JSON block below it.
+    expect(logs).toMatch(/\d\d:\d\d:\d\d\] INFO: \[start api\] incoming request GET \/healthz\n\[/);
+    expect(logs).toMatch(/\[start api\] request completed 200 in \d+ ms\n/);
+    expect(logs).not.toContain(asset);
+    expect(logs).not.toMatch(/request GET \/\n/);
+    expect(logs).not.toMatch(/^\{"level"/m);
+    proc.child.kill('SIGINT');
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('logs JSON lines when stdout is not a terminal', async () => {
+    const proc = runDarkroom(['sqs'], {
+      DARKROOM_SQS_PORT: String(await freePort()),
+      DARKROOM_DATA_DIR: tempDir(),
+    });
+    cleanups.push(() => (proc.child.exitCode === null ? proc.child.kill('SIGKILL') : undefined));
+    await proc.waitForOutput('Embedded SQS listening');
+    const line = proc
+      .output()
+      .split('\n')
+      .find((l) => l.includes('embedded SQS listening'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: 30, role: 'sqs', msg: 'embedded SQS listening' });
     proc.child.kill('SIGINT');
     expect(await proc.exited).toBe(0);
   });

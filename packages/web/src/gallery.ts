@@ -96,10 +96,10 @@ export class Gallery {
   #loading = false;
   /** Until the first page is in, its order is unknown: images learnt from events wait for it. */
   #loadedOnce = false;
-  readonly #onUnauthorized: () => void;
+  readonly #onUnauthorized: (err: unknown) => void;
 
-  /** `onUnauthorized`: the API refused the token (expired, revoked, signed with another secret). */
-  constructor(api: ApiClientLike, onUnauthorized: () => void = () => undefined) {
+  /** `onUnauthorized`: the API refused the token (expired, revoked, signed with another secret); `err` says why. */
+  constructor(api: ApiClientLike, onUnauthorized: (err: unknown) => void = () => undefined) {
     this.#api = api;
     this.#onUnauthorized = onUnauthorized;
     this.#details = new Details(api, (id) => this.remove(id, true));
@@ -126,7 +126,7 @@ export class Gallery {
       this.#more.hidden = page.nextCursor === null;
       this.#announce(`${this.#tiles.size} images shown${page.nextCursor ? ', more to load' : ''}.`);
     } catch (err) {
-      if ((err as { status?: number }).status === 401) this.#onUnauthorized();
+      if ((err as { status?: number }).status === 401) this.#onUnauthorized(err);
       this.#announce(`Could not load your images: ${messageOf(err)}`);
       this.#more.hidden = false;
     } finally {

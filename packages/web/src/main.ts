@@ -2,7 +2,7 @@
 import './styles.css';
 import { createUploader } from '@darkroom/client';
 import { forgetToken, type Session, sessionFromToken, startSession } from './auth.ts';
-import { byId } from './dom.ts';
+import { byId, messageOf } from './dom.ts';
 import { Gallery } from './gallery.ts';
 import { Uploads } from './uploads.ts';
 
@@ -13,14 +13,12 @@ function run(session: Session): void {
     : `Signed in as “${session.sub}”`;
   // The API is this origin: the app is served by the API process.
   const uploader = createUploader({ endpoint: location.origin, token: session.token });
-  const gallery = new Gallery(uploader.api, () => {
-    // A pasted token the API refuses: forget it and ask again. (A development token is simply fetched anew.)
+  const gallery = new Gallery(uploader.api, (err) => {
+    // A pasted token the API refuses: forget it and ask again, saying exactly why the API refused it
+    // (expired, signed with another secret, wrong issuer…). A development token is simply fetched anew.
     if (session.development) return;
     forgetToken();
-    sessionStorage.setItem(
-      REASON_KEY,
-      'The server refused that token (expired, or not issued for this server). Paste a new one.',
-    );
+    sessionStorage.setItem(REASON_KEY, `The server refused that token: ${messageOf(err)} Paste a new one.`);
     location.reload();
   });
   const uploads = new Uploads(uploader, gallery);

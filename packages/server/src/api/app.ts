@@ -24,6 +24,7 @@ import { listPartsRoute } from './routes/uploads/list-parts.ts';
 import { presignPartsRoute } from './routes/uploads/parts.ts';
 import { securityHeaders } from './security-headers.ts';
 import type { ApiDeps, App } from './types.ts';
+import { strictSchemaController } from './validation.ts';
 import { webApp } from './web-app.ts';
 
 /** The whole of an API request (headers and a body of at most 1 MiB) must arrive within this. */
@@ -49,7 +50,8 @@ export async function buildApi(
     loggerInstance: deps.log.child({}, { serializers: { req: requestSerializer } }),
     // Upload intents are tiny JSON documents; image bytes never come here.
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Bodies are validated as typed JSON (no coercion); query strings, paths and headers as text.
+    schemaController: strictSchemaController(),
     // The router's own refusals (bad %-encoding, over-long segments) get the API's error shape, without echoing the path.
     frameworkErrors: (err, req, reply) =>
       handleError(new ApiError('invalid_request', `The URL is not valid (${err.code}).`), req, reply),
@@ -97,7 +99,8 @@ export async function buildApi(
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The docs page's static files are not logged request by request (the API's own routes are).
+  await app.register(swaggerUi, { routePrefix: '/docs', logLevel: 'warn' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   operationalRoutes(app, deps);

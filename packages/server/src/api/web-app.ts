@@ -79,62 +79,66 @@ export async function webApp(app: App, config: Config, opts: WebAppOptions): Pro
   const dist = opts.distDir ?? WEB_DIST;
   const csp = webAppCsp(config);
   // Its own context, so the app's CSP (set before the root onSend hook, which keeps it) stays on its routes.
-  await app.register(async (web: App) => {
-    web.addHook('onRequest', async (_request, reply) => {
-      reply.header('content-security-policy', csp);
-    });
+  await app.register(
+    async (web: App) => {
+      web.addHook('onRequest', async (_request, reply) => {
+        reply.header('content-security-policy', csp);
+      });
 
-    if (opts.devTokens && config.jwt.secret !== undefined) {
-      const secret = config.jwt.secret;
-      web.get(
-        '/dev/token',
-        {
-          schema: {
-            summary: 'Development only: a short-lived token for the web app',
-            description: `Enabled by \`darkroom start\` with the development JWT secret or DARKROOM_DEV_TOKEN_ROUTE=true. Signs in as "${DEV_USER}".`,
-            tags: ['development'],
-            security: [],
-            response: {
-              200: Type.Object({ token: Type.String(), sub: Type.String(), expiresAt: Type.String() }),
+      if (opts.devTokens && config.jwt.secret !== undefined) {
+        const secret = config.jwt.secret;
+        web.get(
+          '/dev/token',
+          {
+            schema: {
+              summary: 'Development only: a short-lived token for the web app',
+              description: `Enabled by \`darkroom start\` with the development JWT secret or DARKROOM_DEV_TOKEN_ROUTE=true. Signs in as "${DEV_USER}".`,
+              tags: ['development'],
+              security: [],
+              response: {
+                200: Type.Object({ token: Type.String(), sub: Type.String(), expiresAt: Type.String() }),
+              },
             },
           },
-        },
-        async (_request, reply) => {
-          const token = await mintToken(secret, {
-            sub: DEV_USER,
-            ttlSeconds: DEV_TOKEN_TTL_SECONDS,
-            ...(config.jwt.issuer === undefined ? {} : { issuer: config.jwt.issuer }),
-            ...(config.jwt.audience === undefined ? {} : { audience: config.jwt.audience }),
-          });
-          reply.header('cache-control', 'no-store');
-          return {
-            token,
-            sub: DEV_USER,
-            expiresAt: new Date(Date.now() + DEV_TOKEN_TTL_SECONDS * 1000).toISOString(),
-          };
-        },
-      );
-    }
+          async (_request, reply) => {
+            const token = await mintToken(secret, {
+              sub: DEV_USER,
+              ttlSeconds: DEV_TOKEN_TTL_SECONDS,
+              ...(config.jwt.issuer === undefined ? {} : { issuer: config.jwt.issuer }),
+              ...(config.jwt.audience === undefined ? {} : { audience: config.jwt.audience }),
+            });
+            reply.header('cache-control', 'no-store');
+            return {
+              token,
+              sub: DEV_USER,
+              expiresAt: new Date(Date.now() + DEV_TOKEN_TTL_SECONDS * 1000).toISOString(),
+            };
+          },
+        );
+      }
 
-    if (!fs.existsSync(path.join(dist, 'index.html'))) {
-      web.get('/', { schema: { hide: true } }, async (_request, reply) =>
-        reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT),
-      );
-      return;
-    }
-    await web.register(fastifyStatic, {
-      root: dist,
-      prefix: '/',
-      // One route per built file, found at start-up: unknown paths keep the API's JSON 404.
-      wildcard: false,
-      index: ['index.html'],
-      schemaHide: true,
-      decorateReply: false,
-      setHeaders: (reply: FastifyReply, file: string) => {
-        // Vite names assets by content hash, so they never change; index.html must be re-read every time.
-        const hashed = file.includes(`${path.sep}assets${path.sep}`);
-        reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
-      },
-    });
-  });
+      if (!fs.existsSync(path.join(dist, 'index.html'))) {
+        web.get('/', { schema: { hide: true } }, async (_request, reply) =>
+          reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT),
+        );
+        return;
+      }
+      await web.register(fastifyStatic, {
+        root: dist,
+        prefix: '/',
+        // One route per built file, found at start-up: unknown paths keep the API's JSON 404.
+        wildcard: false,
+        index: ['index.html'],
+        schemaHide: true,
+        decorateReply: false,
+        setHeaders: (reply: FastifyReply, file: string) => {
+          // Vite names assets by content hash, so they never change; index.html must be re-read every time.
+          const hashed = file.includes(`${path.sep}assets${path.sep}`);
+          reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+        },
+      });
+      // Static files are not worth two log lines each: only their warnings and errors are logged.
+    },
+    { logLevel: 'warn' },
+  );
 }

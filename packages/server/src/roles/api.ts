@@ -70,7 +70,24 @@ export async function runApiRole(
     devTokenRoute: opts.devTokenRoute ?? false,
     log: log.child({ component: 'api' }),
   });
-  await app.listen({ host: config.host, port: config.port });
+  const close = async (graceMs = 10_000) => {
+    // Event streams never end by themselves; end them so shutdown only waits for real requests.
+    hub.stop();
+    const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
+    await app.close();
+    clearTimeout(timer);
+    // Deletes answered before shutdown still reach the CDN.
+    await cdn?.close(graceMs);
+    client.destroy();
+    presigner.destroy();
+    await queue.close();
+    await db.destroy();
+  };
+  await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
+    // The port is taken (or refused): release what was opened, then say so.
+    await close(0).catch(() => {});
+    throw err;
+  });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${localEndpointHost(config)}:${port}`;
@@ -78,18 +95,6 @@ export async function runApiRole(
   return {
     url,
     app,
-    async close(graceMs = 10_000) {
-      // Event streams never end by themselves; end them so shutdown only waits for real requests.
-      hub.stop();
-      const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
-      await app.close();
-      clearTimeout(timer);
-      // Deletes answered before shutdown still reach the CDN.
-      await cdn?.close(graceMs);
-      client.destroy();
-      presigner.destroy();
-      await queue.close();
-      await db.destroy();
-    },
+    close,
   };
 }

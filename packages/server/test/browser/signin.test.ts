@@ -58,7 +58,13 @@ describe('sign-in without the development route', () => {
       );
       await page.click('#signin-form button[type="submit"]');
       await page.waitForSelector('#signin-reason:not([hidden])', { timeout: 15_000 });
-      expect(await page.locator('#signin-reason').textContent()).toContain('refused that token');
+      // The exact reason the API gave (not a guess between "expired" and "another server"), and the fix.
+      const reason = await page.locator('#signin-reason').textContent();
+      expect(reason).toContain('refused that token');
+      expect(reason).toContain('signed with another one');
+      expect(reason).toContain('DARKROOM_JWT_SECRET');
+      expect(reason).not.toContain('expired');
+      expect(await page.locator('#signin').textContent()).toContain('same DARKROOM_JWT_SECRET');
       expect(await page.locator('#uploader').isHidden()).toBe(true);
 
       await page.fill('#token-input', await mintToken(SECRET, { sub: 'alice', ttlSeconds: 600 }));

@@ -200,7 +200,7 @@ function toApiError(err: unknown, header: ProtectedHeaderParameters, jwt: Config
   if (err instanceof errors.JWSSignatureVerificationFailed) {
     return invalid(
       header.alg === 'HS256'
-        ? "The bearer token's signature does not match this server's HS256 secret."
+        ? "The bearer token's signature does not match this server's HS256 secret: it was signed with another one. Mint tokens with the DARKROOM_JWT_SECRET this server runs with (`npx darkroom token` reads it from the same environment or .env)."
         : "The bearer token's signature does not match the JWKS key it names.",
     );
   }
