@@ -54,6 +54,8 @@ COPY packages/contract packages/contract
 COPY packages/web packages/web
 # `darkroom upload` runs the client SDK's compiled dist.
 COPY packages/client packages/client
+# `npm run build` is scripts/build.mjs (tsc --build, then Vite when the web app's inputs changed).
+COPY scripts scripts
 RUN npm run build
 
 FROM node:20-bookworm-slim
