@@ -17,6 +17,7 @@ const force = process.argv.includes('--force');
 const TS_PROJECTS = [
   'contract',
   'edge',
+  'http-guard',
   'aws-auth',
   's3-server',
   'sqs-server',
