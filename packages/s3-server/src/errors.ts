@@ -18,6 +18,10 @@ export const S3_ERRORS = {
     'Your previous request to create the named bucket succeeded and you already own it.',
   ],
   BucketNotEmpty: [409, 'The bucket that you tried to delete is not empty.'],
+  ConditionalRequestConflict: [
+    409,
+    'The conditional request cannot succeed due to a conflicting operation against this resource.',
+  ],
   EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed size.'],
   EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
   IncompleteBody: [
@@ -34,6 +38,7 @@ export const S3_ERRORS = {
     400,
     'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified ETag might not have matched the uploaded part.',
   ],
+  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidPartOrder: [
     400,
     'The list of parts was not in ascending order. The parts list must be specified in order by part number.',

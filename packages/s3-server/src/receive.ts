@@ -81,13 +81,13 @@ export async function receiveBody(
 ): Promise<ReceivedBody> {
   const auth = r.auth!;
   const chunkedMode = isChunkedPayload(auth.payloadHash) ? auth.payloadHash : undefined;
-  // HTTP/1.1: no Content-Length and no Transfer-Encoding means an empty body (the SDK sends an
-  // empty string that way). aws-chunked bodies carry their own framing, and the SDK streams them
-  // without Content-Length and, for streams of unknown size, without x-amz-decoded-content-length.
-  const transferEncoded = header(r, 'transfer-encoding') !== undefined;
-  const contentLength =
-    parseLength(header(r, 'content-length'), 'Content-Length') ?? (transferEncoded ? undefined : 0);
-  if (contentLength === undefined && !chunkedMode) throw new S3Error('MissingContentLength');
+  // An object body needs its length up front: Content-Length, or for aws-chunked bodies
+  // x-amz-decoded-content-length ("required", SigV4 streaming docs), which may then come with
+  // Transfer-Encoding: chunked. HTTP/1.1: no Content-Length and no Transfer-Encoding is an empty body.
+  if (chunkedMode && header(r, 'x-amz-decoded-content-length') === undefined)
+    throw new S3Error('MissingContentLength');
+  if (!chunkedMode) refuseTransferEncoding(r);
+  const contentLength = parseLength(header(r, 'content-length'), 'Content-Length') ?? 0;
   const decodedLength = chunkedMode
     ? parseLength(header(r, 'x-amz-decoded-content-length'), 'x-amz-decoded-content-length')
     : contentLength;
@@ -187,17 +187,29 @@ export function checksumResponseHeaders(
 }
 
 /**
+ * S3 wants the length of a body up front ("Content-Length … is required for PUTs and operations that
+ * load XML", Common Request Headers) and answers a plain `Transfer-Encoding: chunked` body with 501
+ * NotImplemented naming the header; only aws-chunked framing with x-amz-decoded-content-length may come
+ * chunked.
+ */
+function refuseTransferEncoding(r: S3Request): void {
+  if (header(r, 'transfer-encoding') !== undefined)
+    throw new S3Error('NotImplemented', undefined, { Header: 'Transfer-Encoding' });
+}
+
+/**
  * Reads a small body (an XML document) whole, with the same integrity checks as object bodies:
  * signed payload hash, aws-chunked framing, Content-MD5 and x-amz-checksum-*.
  */
 export async function receiveSmallBody(r: S3Request, limit = 1024 * 1024): Promise<Buffer> {
   const auth = r.auth!;
+  const mode = isChunkedPayload(auth.payloadHash) ? auth.payloadHash : undefined;
+  if (!mode) refuseTransferEncoding(r);
   continueBody(r);
   const declared = Number(header(r, 'content-length') ?? 0);
   if (declared > limit * 2)
     throw new S3Error('MaxMessageLengthExceeded', `Your request was too big (limit ${limit} bytes).`);
   const chunks: Buffer[] = [];
-  const mode = isChunkedPayload(auth.payloadHash) ? auth.payloadHash : undefined;
   let source: AsyncIterable<Buffer> = r.req;
   if (mode) {
     const decoder = createChunkedDecoder({ mode, signing: auth.signing });

@@ -4,6 +4,12 @@
 import { describeS3Suite } from './conformance/index.ts';
 import { rgwTarget } from './conformance/targets.ts';
 
+const NO_PART_NUMBER = 'RGW 16 ignores ?partNumber on GetObject/HeadObject and answers with the whole object';
+const NO_CONDITIONAL_COMPLETE =
+  'RGW 16 ignores If-None-Match / If-Match on CompleteMultipartUpload and CopyObject';
+const CHUNKED_411 =
+  'RGW 16 answers a chunked body without aws-chunked framing 411 MissingContentLength (S3: 501 NotImplemented)';
+
 const NO_FLEXIBLE_CHECKSUMS =
   'RGW 16 predates S3 flexible checksums (x-amz-checksum-*, added in Ceph 19): it neither verifies nor returns them';
 
@@ -17,6 +23,7 @@ describeS3Suite({
       "RGW 16 sends most errors with an empty <Message> and without S3's extra fields (Key, MaxSizeAllowed, …), and words policy failures its own way",
     completeEtag:
       'RGW 16 answers the first CompleteMultipartUpload with an empty <ETag> (HeadObject has the right one)',
+    etagQuotes: 'RGW 16 sends the UploadPartCopy CopyPartResult ETag without quotes',
   },
   skips: {
     'checksums > verifies and returns CRC32': NO_FLEXIBLE_CHECKSUMS,
@@ -27,6 +34,33 @@ describeS3Suite({
     "multipart > composes a COMPOSITE checksum from the parts' checksums": NO_FLEXIBLE_CHECKSUMS,
     'multipart > refuses wrong ETags, bad order, small parts and unknown uploads, storing nothing':
       'RGW 16 checks part sizes before the list order: EntityTooSmall where S3 answers InvalidPartOrder',
+    'multipart > answers a complete of a completed upload with other parts NoSuchUpload':
+      'RGW 16 answers 500 InternalError ("This multipart completion is already in progress")',
+    'UploadPartCopy > refuses ranges S3 refuses: a malformed one, and one past the source':
+      'RGW 16 answers a copy range past the source 416 InvalidRange (S3: 400 InvalidArgument)',
+    'GetObject by partNumber > serves each part with its length, the part count and the whole object ETag':
+      NO_PART_NUMBER,
+    'GetObject by partNumber > answers a part number beyond the count with 416 InvalidPartNumber':
+      NO_PART_NUMBER,
+    'GetObject by partNumber > serves a single-part object whole as part 1, and nothing as part 2':
+      NO_PART_NUMBER,
+    'GetObject by partNumber > refuses partNumber with a Range, and part numbers outside 1..10000':
+      NO_PART_NUMBER,
+    'conditional PutObject > If-Match replaces only the object with that ETag: 412 on another, 404 NoSuchKey when absent':
+      'RGW 16 answers If-Match on a missing key 412 PreconditionFailed (S3: 404 NoSuchKey)',
+    'conditional PutObject > If-None-Match other than * and If-Match: * are 501 NotImplemented, as on S3':
+      'RGW 16 takes an ETag in If-None-Match and * in If-Match (S3 refuses both with 501)',
+    'conditional PutObject > If-Match that still holds after the key was rewritten during the upload is 409 ConditionalRequestConflict':
+      'RGW 16 answers 412 PreconditionFailed: it compares against the object at commit only',
+    'conditional CopyObject > If-None-Match: * copies only onto a free key': NO_CONDITIONAL_COMPLETE,
+    'conditional CompleteMultipartUpload > If-None-Match: * completes onto a free key, and 412 when the key was taken before or during':
+      NO_CONDITIONAL_COMPLETE,
+    'conditional CompleteMultipartUpload > 409 ConditionalRequestConflict when the key changed after the upload began but the condition holds':
+      NO_CONDITIONAL_COMPLETE,
+    'HTTP edges > refuses a PutObject body sent with Transfer-Encoding: chunked with 501 NotImplemented':
+      CHUNKED_411,
+    'HTTP edges > refuses a tagging document sent with Transfer-Encoding: chunked with 501 NotImplemented':
+      CHUNKED_411,
     'tags on write > CreateMultipartUpload with Tagging gives the completed object those tags':
       'RGW 16 ignores x-amz-tagging on CreateMultipartUpload: the completed object has no tags',
     'tags on write > a malformed POST tagging field is MalformedXML and stores nothing':

@@ -13,6 +13,7 @@ import {
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectStore } from '../src/store/object-store.ts';
+import { SCHEMA_VERSION } from '../src/store/schema.ts';
 import { bytes, startTestS3, type TestS3 } from './support.ts';
 
 let s3: TestS3;
@@ -80,10 +81,52 @@ describe('schema migration', () => {
         store.close();
       }
       const check = new Database(path.join(dir, 'index.sqlite'));
-      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       check.close();
       // Opening again (already migrated) changes nothing.
       (await ObjectStore.open(dir)).close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps part sizes and key versions from version 3 on; older objects and uploads get neither', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-s3-v2-'));
+    try {
+      const v2 = await ObjectStore.open(dir);
+      v2.close();
+      const db = new Database(path.join(dir, 'index.sqlite'));
+      // Back to version 2's shape: drop what version 3 added, keep a multipart object and an upload.
+      db.exec(`
+        ALTER TABLE objects DROP COLUMN part_sizes;
+        ALTER TABLE uploads DROP COLUMN key_version;
+        DROP TABLE completed_uploads;
+        INSERT INTO buckets VALUES ('b', 1, NULL, NULL);
+        INSERT INTO objects (bucket, key, blob, size, etag, last_modified, headers, metadata, parts_count, tags)
+          VALUES ('b', 'mp', 'nosuchblob', 10, 'e-2', 1, '{}', '{}', 2, '{}');
+        INSERT INTO uploads (upload_id, bucket, key, initiated, headers, metadata, tags)
+          VALUES ('u1', 'b', 'k', 1, '{}', '{}', '{}');
+        PRAGMA user_version = 2;
+      `);
+      db.close();
+      const store = await ObjectStore.open(dir);
+      try {
+        expect(store.getObject('b', 'mp')).toMatchObject({ partsCount: 2, partSizes: undefined });
+        expect(store.requireUpload('b', 'k', 'u1').keyVersion).toBeUndefined();
+        expect(store.completedUpload('b', 'k', 'u1')).toBeUndefined();
+        expect(
+          store.createUpload({
+            bucket: 'b',
+            key: 'mp',
+            headers: {},
+            metadata: {},
+            checksumAlgorithm: undefined,
+            tags: {},
+          }).keyVersion,
+        ).toBe('nosuchblob');
+      } finally {
+        store.close();
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -142,9 +142,10 @@ export function listObjects(r: S3Request): void {
   const maxKeys = maxKeysParam(r, 'max-keys');
   const token = queryValue(r, 'continuation-token');
   let after: string;
-  if (v2 && token !== undefined) {
+  // An empty token is no token (S3 lists from the start and echoes it back empty).
+  if (v2 && token !== undefined && token !== '') {
     after = Buffer.from(token, 'base64url').toString('utf8');
-    if (token === '' || Buffer.from(after, 'utf8').toString('base64url') !== token) {
+    if (Buffer.from(after, 'utf8').toString('base64url') !== token) {
       throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
         ArgumentName: 'continuation-token',
       });

@@ -85,3 +85,44 @@ export function parseRange(
 function unsatisfiable(size: number, requested: string): S3Error {
   return new S3Error('InvalidRange', undefined, { RangeRequested: requested, ActualObjectSize: size });
 }
+
+/** S3's largest part number. */
+const MAX_PARTS = 10_000;
+
+/** A `partNumber` query value: an integer in 1..10000, or S3's InvalidArgument. */
+export function parsePartNumber(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_PARTS) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+      ArgumentName: 'partNumber',
+      ArgumentValue: raw,
+    });
+  }
+  return n;
+}
+
+/**
+ * The bytes of part `n` of an object, for GetObject/HeadObject `?partNumber` ("effectively performs a
+ * 'ranged' GET request for the part specified"): a multipart object's part as uploaded, a non-multipart
+ * object is its one part 1. Beyond the last part: 416 InvalidPartNumber, as S3 answers.
+ */
+export function partRange(
+  object: { size: number; partsCount: number | undefined; partSizes: number[] | undefined },
+  n: number,
+): { start: number; end: number } {
+  const sizes = object.partSizes ?? (object.partsCount === undefined ? [object.size] : undefined);
+  if (!sizes) {
+    throw new S3Error(
+      'NotImplemented',
+      'This object was stored before part boundaries were kept; read it whole or by byte range.',
+    );
+  }
+  if (n > sizes.length) {
+    throw new S3Error('InvalidPartNumber', undefined, {
+      PartNumberRequested: n,
+      ActualPartCount: sizes.length,
+    });
+  }
+  const start = sizes.slice(0, n - 1).reduce((a, b) => a + b, 0);
+  return { start, end: start + sizes[n - 1]! - 1 };
+}

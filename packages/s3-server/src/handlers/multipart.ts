@@ -2,19 +2,26 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { finished, pipeline } from 'node:stream/promises';
-import { checksumHeader, compositeChecksum, parseChecksumAlgorithm } from '@darkroom/aws-auth';
+import { checksumHeader, compositeChecksum, createHasher, parseChecksumAlgorithm } from '@darkroom/aws-auth';
 import { header, isoDate, queryValue, quoteEtag, type S3Request, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
-import { checksumResponseHeaders, receiveBody, receiveSmallBody } from '../receive.ts';
-import type { PartRecord, UploadRecord } from '../store/object-store.ts';
+import { checksumResponseHeaders, HashingStream, receiveBody, receiveSmallBody } from '../receive.ts';
+import {
+  type CompletedUpload,
+  type PartRecord,
+  UploadAlreadyCompleted,
+  type UploadRecord,
+} from '../store/object-store.ts';
 import { parseTaggingHeader } from '../tagging.ts';
 import { asArray, parseS3Xml, s3Xml } from '../xml.ts';
 import { owner } from './buckets.ts';
+import { parsePartNumber } from './conditional.ts';
+import { copySourceObject, copySourceRange } from './copy-source.ts';
 import { notifyCreated } from './objects.ts';
 import { assertKey, storedHeadersFrom } from './representation.ts';
+import { conditionalGuard, writeConditionsOf } from './write-conditions.ts';
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
-const MAX_PARTS = 10_000;
 
 function checksumField(algorithm: string): string {
   return `Checksum${algorithm}`;
@@ -63,17 +70,8 @@ export function createMultipartUpload(r: S3Request): void {
 /** UploadPart (PUT ?partNumber&uploadId). */
 export async function uploadPart(r: S3Request): Promise<void> {
   const upload = uploadOf(r);
-  const raw = queryValue(r, 'partNumber') ?? '';
-  const partNumber = Number(raw);
-  if (!/^\d+$/.test(raw) || partNumber < 1 || partNumber > MAX_PARTS) {
-    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
-      ArgumentName: 'partNumber',
-      ArgumentValue: raw,
-    });
-  }
-  if (header(r, 'x-amz-copy-source') !== undefined) {
-    throw new S3Error('NotImplemented', 'UploadPartCopy is not supported by this server.');
-  }
+  const partNumber = parsePartNumber(queryValue(r, 'partNumber') ?? '');
+  if (header(r, 'x-amz-copy-source') !== undefined) return uploadPartCopy(r, upload, partNumber);
   const received = await receiveBody(r, {
     maxBytes: r.options.maxObjectBytes,
     checksumAlgorithm: upload.checksumAlgorithm,
@@ -82,6 +80,45 @@ export async function uploadPart(r: S3Request): Promise<void> {
   const etag = received.md5.toString('hex');
   await r.store.putPart(upload, partNumber, received, etag, received.checksum?.value);
   sendEmpty(r, 200, { etag: quoteEtag(etag), ...checksumResponseHeaders(received.checksum) });
+}
+
+/** UploadPartCopy (PUT ?partNumber&uploadId with x-amz-copy-source): a part cut from an existing object. */
+async function uploadPartCopy(r: S3Request, upload: UploadRecord, partNumber: number): Promise<void> {
+  const src = copySourceObject(r);
+  const { start, end } = copySourceRange(header(r, 'x-amz-copy-source-range'), src.size);
+  const md5 = createHasher('MD5');
+  const checksum = upload.checksumAlgorithm ? createHasher(upload.checksumAlgorithm) : undefined;
+  const hashing = new HashingStream([md5, ...(checksum ? [checksum] : [])], r.options.maxObjectBytes);
+  const tempPath = r.store.tempPath();
+  try {
+    // An empty source has no byte to read (createReadStream would read from 0 to EOF).
+    const source = end >= start ? fs.createReadStream(r.store.blobPath(src.blob), { start, end }) : [];
+    await pipeline(source, hashing, fs.createWriteStream(tempPath, { flush: true }));
+  } catch (err) {
+    await fsp.rm(tempPath, { force: true });
+    throw err;
+  }
+  const digest = md5.digest();
+  const etag = digest.toString('hex');
+  const checksumValue = checksum?.digest().toString('base64');
+  await r.store.putPart(
+    upload,
+    partNumber,
+    { tempPath, size: hashing.bytes, md5: digest },
+    etag,
+    checksumValue,
+  );
+  sendXml(
+    r,
+    200,
+    s3Xml('CopyPartResult', {
+      ETag: quoteEtag(etag),
+      LastModified: isoDate(Date.now()),
+      ...(upload.checksumAlgorithm && checksumValue
+        ? { [checksumField(upload.checksumAlgorithm)]: checksumValue }
+        : {}),
+    }),
+  );
 }
 
 function partXml(p: PartRecord, upload: UploadRecord): Record<string, unknown> {
@@ -128,26 +165,114 @@ export function listParts(r: S3Request): void {
 
 type RequestedPart = { PartNumber?: string; ETag?: string } & Record<string, string | undefined>;
 
-/** CompleteMultipartUpload: checks order, ETags, sizes and checksums, then assembles by streaming. */
+const unquote = (etag: string) => etag.replace(/^"|"$/g, '');
+
+/**
+ * The part list of a Complete: in ascending order, where a part number given twice names the same part
+ * and its last entry counts (the part last uploaded under a number is the one that exists; ceph's
+ * s3-tests `test_multipart_resend_first_finishes_last` completes with such a list, and S3 accepts it).
+ */
+function requestedParts(
+  doc: Record<string, unknown>,
+): { number: number; etag: string; want: RequestedPart }[] {
+  const requested = asArray(doc.Part as RequestedPart | RequestedPart[] | undefined);
+  if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
+  const parts: { number: number; etag: string; want: RequestedPart }[] = [];
+  for (const want of requested) {
+    const number = Number(want.PartNumber);
+    const last = parts.at(-1);
+    if (!Number.isInteger(number) || number < 1 || (last && number < last.number))
+      throw new S3Error('InvalidPartOrder');
+    const part = { number, etag: unquote(want.ETag ?? ''), want };
+    if (last?.number === number) parts[parts.length - 1] = part;
+    else parts.push(part);
+  }
+  return parts;
+}
+
+/** The answer to a completed upload, first time or retried: the same Location, ETag and checksum. */
+function sendCompleted(r: S3Request, result: Omit<CompletedUpload, 'parts'>): void {
+  const host = header(r, 'host') ?? 'localhost';
+  const { checksum } = result;
+  sendXml(
+    r,
+    200,
+    s3Xml('CompleteMultipartUploadResult', {
+      Location: `http://${host}/${encodeURIComponent(r.bucket!)}/${r.key!.split('/').map(encodeURIComponent).join('/')}`,
+      Bucket: r.bucket!,
+      Key: r.key!,
+      ETag: quoteEtag(result.etag),
+      ...(checksum
+        ? { [checksumField(checksum.algorithm)]: checksum.value, ChecksumType: checksum.type }
+        : {}),
+    }),
+    checksum ? { [checksumHeader(checksum.algorithm)]: checksum.value } : {},
+  );
+}
+
+/** A part's bytes vanished while a Complete read them. */
+class PartGone extends Error {
+  constructor(readonly partNumber: number) {
+    super(`part ${partNumber} was removed while completing`);
+  }
+}
+
+/** Streams the chosen parts, in order, into one temp file (PartGone when one vanishes meanwhile). */
+async function assemble(
+  r: S3Request,
+  chosen: readonly PartRecord[],
+): Promise<{ tempPath: string; size: number }> {
+  const tempPath = r.store.tempPath();
+  let size = 0;
+  try {
+    const sink = fs.createWriteStream(tempPath, { flush: true });
+    for (const part of chosen) {
+      try {
+        await pipeline(fs.createReadStream(r.store.blobPath(part.blob)), sink, { end: false });
+      } catch (err) {
+        // A concurrent Complete of this upload, or UploadPart of this number, removed the part's bytes.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PartGone(part.partNumber);
+        throw err;
+      }
+      size += part.size;
+    }
+    await finished(sink.end());
+  } catch (err) {
+    await fsp.rm(tempPath, { force: true });
+    throw err;
+  }
+  return { tempPath, size };
+}
+
+/**
+ * CompleteMultipartUpload: checks order, ETags, sizes and checksums, then assembles by streaming. Retried
+ * with the same parts after it succeeded, it answers the same 200 and ETag (for COMPLETED_UPLOAD_TTL_MS),
+ * so a client whose first answer was lost can retry; S3 does the same. `If-None-Match: *` / `If-Match`
+ * make it conditional (write-conditions.ts), judged against the object the key held when the upload began.
+ */
 export async function completeMultipartUpload(r: S3Request): Promise<void> {
-  const upload = uploadOf(r);
+  r.store.requireBucket(r.bucket!);
+  const uploadId = queryValue(r, 'uploadId') ?? '';
+  const conditions = writeConditionsOf(r);
   const doc = parseS3Xml(
     (await receiveSmallBody(r, 4 * 1024 * 1024)).toString('utf8'),
     'CompleteMultipartUpload',
   );
-  const requested = asArray(doc.Part as RequestedPart | RequestedPart[] | undefined);
-  if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
+  const parts = requestedParts(doc);
+  const partList: [number, string][] = parts.map((p) => [p.number, p.etag]);
+  const upload = r.store.findUpload(r.bucket!, r.key!, uploadId);
+  if (!upload) {
+    const done = r.store.completedUpload(r.bucket!, r.key!, uploadId);
+    if (done && JSON.stringify(done.parts) === JSON.stringify(partList)) return sendCompleted(r, done);
+    throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+  }
+  const guard = conditionalGuard(conditions, upload.key, upload.keyVersion);
+  guard?.(r.store.getObject(upload.bucket, upload.key));
+
   const stored = new Map(r.store.listParts(upload.uploadId).map((p) => [p.partNumber, p]));
-  // S3 checks the whole list's order first, then each part, then the sizes.
-  const numbers = requested.map((want) => Number(want.PartNumber));
-  numbers.forEach((n, i) => {
-    if (!Number.isInteger(n) || n < 1 || (i > 0 && n <= numbers[i - 1]!))
-      throw new S3Error('InvalidPartOrder');
-  });
-  const chosen = requested.map((want, i) => {
-    const number = numbers[i]!;
+  // S3 checks the whole list's order first (above), then each part, then the sizes.
+  const chosen = parts.map(({ number, etag, want }) => {
     const part = stored.get(number);
-    const etag = (want.ETag ?? '').replace(/^"|"$/g, '');
     if (!part || part.etag !== etag)
       throw new S3Error('InvalidPart', undefined, { PartNumber: number, ETag: want.ETag ?? '' });
     const algorithm = upload.checksumAlgorithm;
@@ -170,20 +295,21 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
     }
   }
 
-  const tempPath = r.store.tempPath();
-  let size = 0;
+  let assembled: { tempPath: string; size: number };
   try {
-    const sink = fs.createWriteStream(tempPath, { flush: true });
-    for (const part of chosen) {
-      await pipeline(fs.createReadStream(r.store.blobPath(part.blob)), sink, { end: false });
-      size += part.size;
-    }
-    await finished(sink.end());
+    assembled = await assemble(r, chosen);
   } catch (err) {
-    await fsp.rm(tempPath, { force: true });
-    throw err;
+    if (!(err instanceof PartGone)) throw err;
+    // Another Complete of this upload finished first (same parts: its answer), or the part was replaced.
+    const done = r.store.completedUpload(r.bucket!, r.key!, uploadId);
+    if (done && JSON.stringify(done.parts) === JSON.stringify(partList)) return sendCompleted(r, done);
+    if (done || !r.store.findUpload(r.bucket!, r.key!, uploadId))
+      throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    throw new S3Error('InvalidPart', `Part ${err.partNumber} was replaced while completing.`, {
+      PartNumber: err.partNumber,
+    });
   }
-
+  const { tempPath, size } = assembled;
   const md5s = createHash('md5');
   for (const p of chosen) md5s.update(Buffer.from(p.etag, 'hex'));
   const etag = `${md5s.digest('hex')}-${chosen.length}`;
@@ -198,37 +324,35 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
           type: 'COMPOSITE' as const,
         }
       : undefined;
-  const rec = await r.store.completeUpload(
-    upload,
-    { tempPath, size, md5: Buffer.alloc(0) },
-    {
-      bucket: upload.bucket,
-      key: upload.key,
-      etag,
-      headers: upload.headers,
-      metadata: upload.metadata,
-      checksum,
-      partsCount: chosen.length,
-      tags: upload.tags,
-    },
-    notifyCreated(r, 'CompleteMultipartUpload'),
-  );
+  try {
+    await r.store.completeUpload(
+      upload,
+      { tempPath, size, md5: Buffer.alloc(0) },
+      {
+        bucket: upload.bucket,
+        key: upload.key,
+        etag,
+        headers: upload.headers,
+        metadata: upload.metadata,
+        checksum,
+        partSizes: chosen.map((p) => p.size),
+        tags: upload.tags,
+      },
+      { parts: partList, etag, checksum },
+      notifyCreated(r, 'CompleteMultipartUpload'),
+      guard,
+    );
+  } catch (err) {
+    // A concurrent Complete of this upload won: the same parts get its answer, other parts cannot.
+    if (err instanceof UploadAlreadyCompleted) {
+      if (JSON.stringify(err.completed.parts) === JSON.stringify(partList))
+        return sendCompleted(r, err.completed);
+      throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    }
+    throw err;
+  }
   r.notifications.kick();
-  const host = header(r, 'host') ?? 'localhost';
-  sendXml(
-    r,
-    200,
-    s3Xml('CompleteMultipartUploadResult', {
-      Location: `http://${host}/${encodeURIComponent(rec.bucket)}/${rec.key.split('/').map(encodeURIComponent).join('/')}`,
-      Bucket: rec.bucket,
-      Key: rec.key,
-      ETag: quoteEtag(rec.etag),
-      ...(checksum
-        ? { [checksumField(checksum.algorithm)]: checksum.value, ChecksumType: checksum.type }
-        : {}),
-    }),
-    checksum ? { [checksumHeader(checksum.algorithm)]: checksum.value } : {},
-  );
+  sendCompleted(r, { etag, checksum });
 }
 
 /** AbortMultipartUpload (DELETE ?uploadId). */

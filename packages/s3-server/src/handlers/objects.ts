@@ -6,8 +6,10 @@ import { checksumResponseHeaders, receiveBody } from '../receive.ts';
 import type { ObjectRecord } from '../store/object-store.ts';
 import { parseTaggingHeader, tagCountHeader } from '../tagging.ts';
 import { s3Xml } from '../xml.ts';
-import { evaluatePreconditions, parseRange } from './conditional.ts';
+import { evaluatePreconditions, parsePartNumber, parseRange, partRange } from './conditional.ts';
+import { copySourceObject } from './copy-source.ts';
 import { assertKey, representationHeaders, storedHeadersFrom } from './representation.ts';
+import { guardWrite } from './write-conditions.ts';
 
 /** Who did it, as S3 names the principal in events and listings. */
 export function principalOf(r: S3Request): string {
@@ -30,8 +32,9 @@ export async function putObject(r: S3Request): Promise<void> {
   assertKey(key);
   r.store.requireBucket(r.bucket!);
   const { headers, metadata } = storedHeadersFrom(r);
-  // Checked before the body is read, so a bad tag costs the client no upload.
+  // Checked before the body is read, so a bad tag or a failed condition costs the client no upload.
   const tags = parseTaggingHeader(header(r, 'x-amz-tagging')) ?? {};
+  const guard = guardWrite(r, key);
   const received = await receiveBody(r, { maxBytes: r.options.maxObjectBytes, tempPath: r.store.tempPath() });
   const rec = await r.store.commitObject(
     received,
@@ -42,10 +45,11 @@ export async function putObject(r: S3Request): Promise<void> {
       headers,
       metadata,
       checksum: received.checksum && { ...received.checksum, type: 'FULL_OBJECT' },
-      partsCount: undefined,
+      partSizes: undefined,
       tags,
     },
     notifyCreated(r, 'Put'),
+    guard,
   );
   r.notifications.kick();
   sendEmpty(r, 200, { etag: quoteEtag(rec.etag), ...checksumResponseHeaders(received.checksum) });
@@ -60,11 +64,13 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'content-encoding',
 };
 
-/** GetObject and HeadObject: conditionals, one byte range, response-* overrides, checksum mode. */
+/** GetObject and HeadObject: conditionals, one byte range or one part, response-* overrides, checksum mode. */
 export async function getObject(r: S3Request, headOnly: boolean): Promise<void> {
   r.store.requireBucket(r.bucket!);
-  if (queryValue(r, 'partNumber') !== undefined) {
-    throw new S3Error('NotImplemented', 'GetObject with partNumber is not supported by this server.');
+  const rawPart = queryValue(r, 'partNumber');
+  const partNumber = rawPart === undefined ? undefined : parsePartNumber(rawPart);
+  if (partNumber !== undefined && header(r, 'range') !== undefined) {
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   }
   // An overwrite can unlink the blob between lookup and open; the second lookup sees the new row.
   for (let attempt = 0; ; attempt++) {
@@ -77,7 +83,11 @@ export async function getObject(r: S3Request, headOnly: boolean): Promise<void> 
       r.res.end();
       return;
     }
-    const range = parseRange(header(r, 'range'), rec.size);
+    const range =
+      partNumber === undefined ? parseRange(header(r, 'range'), rec.size) : partRange(rec, partNumber);
+    // The whole object's ETag stays; the part count tells the client how many parts to fetch.
+    if (partNumber !== undefined && rec.partsCount !== undefined)
+      headers['x-amz-mp-parts-count'] = rec.partsCount;
     for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
       const v = queryValue(r, param);
       if (v !== undefined) headers[name] = v;
@@ -88,9 +98,11 @@ export async function getObject(r: S3Request, headOnly: boolean): Promise<void> 
     const start = range?.start ?? 0;
     const end = range?.end ?? rec.size - 1;
     headers['content-length'] = end - start + 1;
-    if (range) headers['content-range'] = `bytes ${start}-${end}/${rec.size}`;
+    // An empty object has no byte to name: its part 1 is answered whole.
+    if (range && rec.size > 0) headers['content-range'] = `bytes ${start}-${end}/${rec.size}`;
+    const status = range && rec.size > 0 ? 206 : 200;
     if (headOnly) {
-      r.res.writeHead(range ? 206 : 200, headers);
+      r.res.writeHead(status, headers);
       r.res.end();
       return;
     }
@@ -101,7 +113,7 @@ export async function getObject(r: S3Request, headOnly: boolean): Promise<void> 
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue;
       throw err;
     }
-    r.res.writeHead(range ? 206 : 200, headers);
+    r.res.writeHead(status, headers);
     if (rec.size === 0) {
       await handle.close();
       r.res.end();
@@ -119,58 +131,23 @@ export async function deleteObject(r: S3Request): Promise<void> {
   sendEmpty(r, 204);
 }
 
-/** Parses `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded, optional `?versionId=`). */
-function parseCopySource(value: string): { bucket: string; key: string } {
-  const withoutVersion = value.split('?')[0]!;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(withoutVersion.replace(/^\//, ''));
-  } catch {
-    throw new S3Error(
-      'InvalidArgument',
-      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey.',
-    );
-  }
-  const slash = decoded.indexOf('/');
-  if (slash <= 0 || slash === decoded.length - 1) {
-    throw new S3Error(
-      'InvalidArgument',
-      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey.',
-    );
-  }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
-}
-
 /** CopyObject: server-side copy, COPY or REPLACE metadata directive, copy-source conditionals. */
 export async function copyObject(r: S3Request): Promise<void> {
   const key = r.key!;
   assertKey(key);
   r.store.requireBucket(r.bucket!);
-  const source = parseCopySource(header(r, 'x-amz-copy-source')!);
-  r.store.requireBucket(source.bucket);
-  const src = r.store.getObject(source.bucket, source.key);
-  if (!src) throw new S3Error('NoSuchKey', undefined, { Key: source.key });
+  const src = copySourceObject(r);
   const directive = (header(r, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
       ArgumentName: 'x-amz-metadata-directive',
     });
   }
-  if (directive === 'COPY' && source.bucket === r.bucket && source.key === key) {
+  if (directive === 'COPY' && src.bucket === r.bucket && src.key === key) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
-  }
-  if (
-    evaluatePreconditions(r, src, {
-      ifMatch: 'x-amz-copy-source-if-match',
-      ifNoneMatch: 'x-amz-copy-source-if-none-match',
-      ifModifiedSince: 'x-amz-copy-source-if-modified-since',
-      ifUnmodifiedSince: 'x-amz-copy-source-if-unmodified-since',
-    }) === 'not-modified'
-  ) {
-    throw new S3Error('PreconditionFailed');
   }
   const tagging = (header(r, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
   if (tagging !== 'COPY' && tagging !== 'REPLACE') {
@@ -182,6 +159,7 @@ export async function copyObject(r: S3Request): Promise<void> {
   const tags = tagging === 'REPLACE' ? (parseTaggingHeader(header(r, 'x-amz-tagging')) ?? {}) : src.tags;
   const replaced =
     directive === 'REPLACE' ? storedHeadersFrom(r) : { headers: src.headers, metadata: src.metadata };
+  const guard = guardWrite(r, key);
   const tempPath = r.store.tempPath();
   await fsp.copyFile(r.store.blobPath(src.blob), tempPath);
   const handle = await fsp.open(tempPath, 'r+');
@@ -194,10 +172,11 @@ export async function copyObject(r: S3Request): Promise<void> {
       etag: src.etag,
       ...replaced,
       checksum: src.checksum,
-      partsCount: src.partsCount,
+      partSizes: src.partSizes,
       tags,
     },
     notifyCreated(r, 'Copy'),
+    guard,
   );
   r.notifications.kick();
   sendXml(

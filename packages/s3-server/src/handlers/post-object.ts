@@ -77,7 +77,7 @@ export async function postObject(r: S3Request): Promise<void> {
         upload.checksum && checksumValue
           ? { algorithm: upload.checksum.algorithm, value: checksumValue, type: 'FULL_OBJECT' }
           : undefined,
-      partsCount: undefined,
+      partSizes: undefined,
       tags: tags ?? {},
     },
     notifyCreated(r, 'Post'),

@@ -35,10 +35,42 @@ export interface ObjectRecord {
   headers: StoredHeaders;
   metadata: Record<string, string>;
   checksum: StoredChecksum | undefined;
+  /** Parts of a multipart object; also set, without sizes, for one stored before sizes were kept. */
   partsCount: number | undefined;
+  /** Each part's size, in order, for a multipart object (GetObject ?partNumber). */
+  partSizes: number[] | undefined;
   /** Object tags (`?tagging`, `x-amz-tagging`); empty when none. */
   tags: TagSet;
 }
+
+/** What a write supplies for a new object; the store adds where its bytes are, their size and time. */
+export type NewObject = Omit<ObjectRecord, 'blob' | 'size' | 'lastModified' | 'partsCount'> & {
+  lastModified?: number;
+};
+
+/**
+ * Checks, inside the transaction that would publish a write, the object the key holds at that moment
+ * (undefined when none); throwing aborts the write. Conditional writes use it (If-Match, If-None-Match).
+ */
+export type WriteGuard = (current: ObjectRecord | undefined) => void;
+
+/** The answer a completed multipart upload gave, kept so that a retried Complete gets it again. */
+export interface CompletedUpload {
+  /** The part list the upload was completed with: [partNumber, ETag without quotes] in order. */
+  parts: [number, string][];
+  etag: string;
+  checksum: StoredChecksum | undefined;
+}
+
+/** Thrown inside a Complete's transaction when another Complete of the same upload got there first. */
+export class UploadAlreadyCompleted extends Error {
+  constructor(readonly completed: CompletedUpload) {
+    super('the multipart upload was completed meanwhile');
+  }
+}
+
+/** How long a completed upload's answer is kept for retried Completes. */
+export const COMPLETED_UPLOAD_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface BucketRecord {
   name: string;
@@ -57,6 +89,11 @@ export interface UploadRecord {
   checksumAlgorithm: ChecksumAlgorithm | undefined;
   /** Tags the completed object gets (x-amz-tagging on CreateMultipartUpload). */
   tags: TagSet;
+  /**
+   * The blob the key held when the upload began ('' for none), so a conditional Complete can tell a
+   * conflicting write made meanwhile; undefined for uploads begun before the store kept it.
+   */
+  keyVersion: string | undefined;
 }
 
 export interface PartRecord {
@@ -108,6 +145,7 @@ interface ObjectRow {
   checksum_type: string | null;
   parts_count: number | null;
   tags: string;
+  part_sizes: string | null;
 }
 
 interface UploadRow {
@@ -119,6 +157,7 @@ interface UploadRow {
   metadata: string;
   checksum_algorithm: string | null;
   tags: string;
+  key_version: string | null;
 }
 
 function toUpload(row: UploadRow): UploadRecord {
@@ -131,6 +170,7 @@ function toUpload(row: UploadRow): UploadRecord {
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     checksumAlgorithm: (row.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined,
     tags: JSON.parse(row.tags) as TagSet,
+    keyVersion: row.key_version ?? undefined,
   };
 }
 
@@ -156,6 +196,7 @@ function toObject(row: ObjectRow): ObjectRecord {
           }
         : undefined,
     partsCount: row.parts_count ?? undefined,
+    partSizes: row.part_sizes === null ? undefined : (JSON.parse(row.part_sizes) as number[]),
     tags: JSON.parse(row.tags) as TagSet,
   };
 }
@@ -335,8 +376,9 @@ export class ObjectStore {
    */
   async commitObject(
     file: ReceivedFile,
-    record: Omit<ObjectRecord, 'blob' | 'size' | 'lastModified'> & { lastModified?: number },
+    record: NewObject,
     notify: (rec: ObjectRecord) => OutboxMessage[],
+    guard?: WriteGuard,
   ): Promise<ObjectRecord> {
     const blob = await this.adopt(file.tempPath);
     const full: ObjectRecord = {
@@ -344,16 +386,15 @@ export class ObjectStore {
       blob,
       size: file.size,
       lastModified: record.lastModified ?? Date.now(),
+      partsCount: record.partSizes?.length,
     };
     let replaced: string | undefined;
     try {
       this.db.transaction(() => {
         this.requireBucket(full.bucket);
-        replaced = (
-          this.db
-            .prepare('SELECT blob FROM objects WHERE bucket = ? AND key = ?')
-            .get(full.bucket, full.key) as { blob: string } | undefined
-        )?.blob;
+        const current = this.getObject(full.bucket, full.key);
+        guard?.(current);
+        replaced = current?.blob;
         this.upsertObject(full);
         this.enqueue(notify(full));
       })();
@@ -369,8 +410,8 @@ export class ObjectStore {
     this.db
       .prepare(
         `INSERT OR REPLACE INTO objects
-         (bucket, key, blob, size, etag, last_modified, headers, metadata, checksum_algorithm, checksum_value, checksum_type, parts_count, tags)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (bucket, key, blob, size, etag, last_modified, headers, metadata, checksum_algorithm, checksum_value, checksum_type, parts_count, tags, part_sizes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.bucket,
@@ -386,6 +427,7 @@ export class ObjectStore {
         r.checksum?.type ?? null,
         r.partsCount ?? null,
         JSON.stringify(r.tags),
+        r.partSizes ? JSON.stringify(r.partSizes) : null,
       );
   }
 
@@ -457,37 +499,66 @@ export class ObjectStore {
 
   // ---- multipart uploads ----
 
-  createUpload(rec: Omit<UploadRecord, 'uploadId' | 'initiated'>): UploadRecord {
-    this.requireBucket(rec.bucket);
-    const upload: UploadRecord = {
-      ...rec,
-      uploadId: randomBytes(24).toString('base64url'),
-      initiated: Date.now(),
-    };
-    this.db
-      .prepare(
-        'INSERT INTO uploads (upload_id, bucket, key, initiated, headers, metadata, checksum_algorithm, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        upload.uploadId,
-        upload.bucket,
-        upload.key,
-        upload.initiated,
-        JSON.stringify(upload.headers),
-        JSON.stringify(upload.metadata),
-        upload.checksumAlgorithm ?? null,
-        JSON.stringify(upload.tags),
-      );
-    return upload;
+  /** Starts a multipart upload, noting which object (if any) the key holds now. */
+  createUpload(rec: Omit<UploadRecord, 'uploadId' | 'initiated' | 'keyVersion'>): UploadRecord {
+    return this.db.transaction(() => {
+      this.requireBucket(rec.bucket);
+      const upload: UploadRecord = {
+        ...rec,
+        uploadId: randomBytes(24).toString('base64url'),
+        initiated: Date.now(),
+        keyVersion: this.getObject(rec.bucket, rec.key)?.blob ?? '',
+      };
+      this.db
+        .prepare(
+          'INSERT INTO uploads (upload_id, bucket, key, initiated, headers, metadata, checksum_algorithm, tags, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          upload.uploadId,
+          upload.bucket,
+          upload.key,
+          upload.initiated,
+          JSON.stringify(upload.headers),
+          JSON.stringify(upload.metadata),
+          upload.checksumAlgorithm ?? null,
+          JSON.stringify(upload.tags),
+          upload.keyVersion ?? null,
+        );
+      return upload;
+    })();
+  }
+
+  /** The upload for bucket/key with this id, if it is in progress. */
+  findUpload(bucket: string, key: string, uploadId: string): UploadRecord | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?')
+      .get(uploadId, bucket, key) as UploadRow | undefined;
+    return row && toUpload(row);
   }
 
   /** The upload for bucket/key with this id, or NoSuchUpload. */
   requireUpload(bucket: string, key: string, uploadId: string): UploadRecord {
+    const upload = this.findUpload(bucket, key, uploadId);
+    if (!upload) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    return upload;
+  }
+
+  /** The answer a recently completed upload of bucket/key gave, if it is still kept. */
+  completedUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    now = Date.now(),
+  ): CompletedUpload | undefined {
     const row = this.db
-      .prepare('SELECT * FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?')
-      .get(uploadId, bucket, key) as UploadRow | undefined;
-    if (!row) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
-    return toUpload(row);
+      .prepare(
+        'SELECT parts, result FROM completed_uploads WHERE upload_id = ? AND bucket = ? AND key = ? AND completed_at > ?',
+      )
+      .get(uploadId, bucket, key, now - COMPLETED_UPLOAD_TTL_MS) as
+      | { parts: string; result: string }
+      | undefined;
+    if (!row) return undefined;
+    return { ...(JSON.parse(row.result) as Omit<CompletedUpload, 'parts'>), parts: JSON.parse(row.parts) };
   }
 
   listUploads(
@@ -568,22 +639,55 @@ export class ObjectStore {
   }
 
   /**
-   * Turns an assembled temp file into the object and drops the upload and its parts in one
-   * transaction, so a crash leaves either the upload (retry completes it) or the object.
+   * Turns an assembled temp file into the object, drops the upload and its parts and records the answer
+   * for retried Completes, in one transaction, so a crash leaves either the upload (retry completes it)
+   * or the object. When a concurrent Complete of the same upload won, throws UploadAlreadyCompleted
+   * with its answer (or NoSuchUpload when the upload is otherwise gone).
    */
   async completeUpload(
     upload: UploadRecord,
     file: ReceivedFile,
-    record: Omit<ObjectRecord, 'blob' | 'size' | 'lastModified'>,
+    record: NewObject,
+    completed: CompletedUpload,
     notify: (rec: ObjectRecord) => OutboxMessage[],
+    guard?: WriteGuard,
   ): Promise<ObjectRecord> {
     const partBlobs = this.listParts(upload.uploadId).map((p) => p.blob);
-    const committed = await this.commitObject(file, record, (rec) => {
-      const gone = this.db.prepare('DELETE FROM uploads WHERE upload_id = ?').run(upload.uploadId).changes;
-      if (gone === 0) throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
-      this.db.prepare('DELETE FROM parts WHERE upload_id = ?').run(upload.uploadId);
-      return notify(rec);
-    });
+    const now = Date.now();
+    const committed = await this.commitObject(
+      file,
+      record,
+      (rec) => {
+        this.db.prepare('DELETE FROM parts WHERE upload_id = ?').run(upload.uploadId);
+        this.db
+          .prepare('DELETE FROM completed_uploads WHERE completed_at <= ?')
+          .run(now - COMPLETED_UPLOAD_TTL_MS);
+        const { parts, ...result } = completed;
+        this.db
+          .prepare(
+            'INSERT INTO completed_uploads (upload_id, bucket, key, parts, result, completed_at) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(
+            upload.uploadId,
+            upload.bucket,
+            upload.key,
+            JSON.stringify(parts),
+            JSON.stringify(result),
+            now,
+          );
+        return notify(rec);
+      },
+      (current) => {
+        // Checked before anything else: a Complete that lost the race must not publish its copy.
+        const gone = this.db.prepare('DELETE FROM uploads WHERE upload_id = ?').run(upload.uploadId).changes;
+        if (gone === 0) {
+          const won = this.completedUpload(upload.bucket, upload.key, upload.uploadId, now);
+          if (won) throw new UploadAlreadyCompleted(won);
+          throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+        }
+        guard?.(current);
+      },
+    );
     await this.unlinkBlobs(partBlobs);
     return committed;
   }

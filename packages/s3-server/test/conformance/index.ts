@@ -4,16 +4,30 @@
  */
 import { authSuite } from './auth.ts';
 import { browserSuite } from './browser.ts';
+import { conditionalSuite } from './conditional.ts';
 import { curlSuite } from './curl.ts';
+import { edgeSuite } from './edge.ts';
 import { listingSuite } from './listing.ts';
 import { multipartSuite } from './multipart.ts';
 import { objectsSuite } from './objects.ts';
+import { partsSuite } from './parts.ts';
 import { SuiteContext, type SuiteLane } from './suite.ts';
 import { taggingSuite } from './tagging.ts';
 
 export type { Deviations, S3Target, SkipList, SuiteLane } from './suite.ts';
 
-const GROUPS = [objectsSuite, listingSuite, multipartSuite, taggingSuite, authSuite, browserSuite, curlSuite];
+const GROUPS = [
+  objectsSuite,
+  listingSuite,
+  multipartSuite,
+  partsSuite,
+  conditionalSuite,
+  taggingSuite,
+  authSuite,
+  browserSuite,
+  curlSuite,
+  edgeSuite,
+];
 
 /** Declares the whole S3 behaviour suite against one lane's target. */
 export function describeS3Suite(lane: SuiteLane): void {

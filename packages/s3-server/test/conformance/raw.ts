@@ -27,6 +27,11 @@ export interface RawRequest {
   chunked?: boolean;
   /** x-amz-content-sha256 to sign instead of the body's hash (e.g. UNSIGNED-PAYLOAD). */
   payloadHash?: string;
+  /**
+   * Sent with `Expect: 100-continue`; runs once the server has said "100 Continue" (it has checked the
+   * request and is about to read the body) and before the body goes out: a write that happens "during".
+   */
+  beforeBody?: () => Promise<void>;
 }
 
 /** Signs a request for the target with SigV4 (header auth) and sends it as given. */
@@ -60,6 +65,7 @@ export async function sendSigned(target: S3Target, req: RawRequest): Promise<Raw
     .map(([k, v]) => (v === '' ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`))
     .join('&');
   const sent = { ...signed.headers };
+  if (req.beforeBody) sent.expect = '100-continue';
   if (req.chunked) sent['transfer-encoding'] = 'chunked';
   else if (req.method !== 'GET' && req.method !== 'HEAD')
     sent['content-length'] = String(Buffer.byteLength(body));
@@ -87,7 +93,13 @@ export async function sendSigned(target: S3Target, req: RawRequest): Promise<Raw
       },
     );
     r.on('error', reject);
-    if (req.chunked) {
+    if (req.beforeBody) {
+      const beforeBody = req.beforeBody;
+      r.once('continue', () => {
+        beforeBody().then(() => r.end(body), reject);
+      });
+      r.flushHeaders();
+    } else if (req.chunked) {
       const b = Buffer.from(body);
       const half = Math.ceil(b.length / 2);
       r.write(b.subarray(0, half));

@@ -41,6 +41,8 @@ export interface Deviations {
   errorDetails?: string;
   /** A CompleteMultipartUpload answer whose `<ETag>` is empty. */
   completeEtag?: string;
+  /** ETags in XML answers sent without their quotes. */
+  etagQuotes?: string;
 }
 
 /** How one lane runs the suite: what to start, what it can do, and what it is excused from. */
