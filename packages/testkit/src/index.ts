@@ -1,6 +1,7 @@
 /**
  * @module Real engines for tests, each thrown away after use: a Ceph RADOS Gateway cluster (S3), a
- * RabbitMQ virtual host and a PostgreSQL database. See README.md beside this folder.
+ * RabbitMQ virtual host and a PostgreSQL database; and what removes them (and any process a test
+ * started) when the test process dies before it could. See README.md beside this folder.
  */
 export { createPgDatabase, PG_ADMIN_URL, type TestDatabase } from './postgres.ts';
 export {
@@ -11,4 +12,5 @@ export {
   RABBITMQ_URL,
   type TestVhost,
 } from './rabbitmq.ts';
+export { type Leftover, removeWhenGone } from './reaper.ts';
 export { type RgwCluster, startRgw } from './rgw.ts';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { removeWhenGone } from './reaper.ts';
 
 /** Where test databases are created: the machine's PostgreSQL (trust auth) unless DARKROOM_TEST_PG_URL says otherwise. */
 export const PG_ADMIN_URL = process.env.DARKROOM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -26,10 +27,14 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 export async function createPgDatabase(): Promise<TestDatabase> {
   const name = `darkroom_test_${process.pid}_${randomBytes(5).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const forget = removeWhenGone({ database: name, adminUrl: PG_ADMIN_URL });
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: async () => {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      forget();
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { removeWhenGone } from './reaper.ts';
 
 const run = promisify(execFile);
 
@@ -79,6 +80,7 @@ export async function createVhost(prefix = 'darkroom-test'): Promise<TestVhost> 
     await rabbitmqctl(['add_vhost', name]);
     await rabbitmqctl(['set_permissions', '-p', name, user, '.*', '.*', '.*']);
   }
+  const forget = removeWhenGone({ vhost: name });
   const url = new URL(RABBITMQ_URL);
   url.pathname = `/${encodeURIComponent(name)}`;
   return {
@@ -87,6 +89,7 @@ export async function createVhost(prefix = 'darkroom-test'): Promise<TestVhost> 
     drop: async () => {
       if (viaApi) await managementCall('DELETE', `/vhosts/${encodeURIComponent(name)}`);
       else await rabbitmqctl(['delete_vhost', name]).catch(() => undefined);
+      forget();
     },
   };
 }

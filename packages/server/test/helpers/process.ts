@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeWhenGone } from '@darkroom/testkit';
 
 export const DARKROOM_BIN = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -38,6 +39,8 @@ export function runDarkroom(args: string[], env: Record<string, string>, cwd?: s
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Killed with the test process even when it dies before its afterAll (a runner killed mid-run).
+  if (child.pid !== undefined) child.once('exit', removeWhenGone({ pid: child.pid }));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
