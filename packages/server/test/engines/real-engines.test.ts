@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { GetBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   closeConnections,
   createPgDatabase,
@@ -22,16 +23,21 @@ import { verifyWebhook } from '../../src/webhooks/signing.ts';
 import { JWT_SECRET } from '../helpers/api.ts';
 import { noisePng, numberedPhoto } from '../helpers/photos.ts';
 import { DARKROOM_BIN, freePort, type RunningProcess, runDarkroom } from '../helpers/process.ts';
+import { type EventStream, openEventStream } from '../helpers/sse.ts';
 import { TESTDATA } from '../helpers/stack.ts';
 
 // Darkroom on real engines, every role in its own process: Ceph RGW (S3), RabbitMQ (queue) and
 // PostgreSQL, provisioned by `darkroom setup`; two APIs and two workers. This file has its own RGW
 // cluster, vhost, database and bucket. The end-to-end cases run first; then the faults run together in
 // one stream of uploads: workers SIGKILLed again and again, Darkroom's broker connections closed, and
-// radosgw killed and restarted.
+// radosgw killed and restarted; last, the bucket's notification is removed and the sweep alone brings
+// uploads to the workers. Throughout, one event stream on each API (the same owner) must hear every
+// image's outcome exactly once, whichever API took its intent and whichever worker developed it.
 const run = promisify(execFile);
 const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const BUCKET = 'engines-photos';
 const FAULT_UPLOADS = 200;
+const SWEPT_UPLOADS = 12;
 
 let rgw: RgwCluster;
 let vhost: TestVhost;
@@ -41,9 +47,13 @@ let env: Record<string, string>;
 const apis: string[] = [];
 const workers: RunningProcess[] = [];
 const procs: RunningProcess[] = [];
+/** Roles the test stopped itself (the others must never exit). */
+const stopped = new Set<RunningProcess>();
 const hooks: { headers: http.IncomingHttpHeaders; body: string }[] = [];
 let receiver: http.Server;
 let token: string;
+/** One GET /v1/events stream per API, open from before the first upload to the end. */
+let streams: EventStream[] = [];
 
 async function start(args: string[], extra: Record<string, string>, ready: RegExp) {
   const p = runDarkroom(args, { ...env, ...extra });
@@ -51,11 +61,19 @@ async function start(args: string[], extra: Record<string, string>, ready: RegEx
   await p.waitForOutput(ready, 60_000);
   return p;
 }
-const startWorker = async () => {
-  const w = await start(['worker'], {}, /worker running/);
+const startWorker = async (extra: Record<string, string> = {}) => {
+  const w = await start(['worker'], extra, /worker running/);
   workers.push(w);
   return w;
 };
+const startApi = async () => {
+  const p = await start(['api'], { DARKROOM_PORT: String(await freePort()) }, /API listening on \S+/);
+  return /API listening on (\S+)/.exec(p.output())![1]!;
+};
+const setup = () =>
+  run(process.execPath, [DARKROOM_BIN, 'setup'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+  });
 
 beforeAll(async () => {
   [rgw, vhost, db] = await Promise.all([startRgw(), createVhost(), createPgDatabase()]);
@@ -75,7 +93,7 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
     DARKROOM_S3_PROVIDER: 'ceph',
     DARKROOM_S3_FORCE_PATH_STYLE: 'true',
-    DARKROOM_S3_BUCKET: 'engines-photos',
+    DARKROOM_S3_BUCKET: BUCKET,
     DARKROOM_QUEUE_URL: vhost.url,
     DARKROOM_DATABASE_URL: db.url,
     DARKROOM_DATA_DIR: dataDir,
@@ -93,24 +111,27 @@ beforeAll(async () => {
     DARKROOM_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
     DARKROOM_WEBHOOK_SECRET: WEBHOOK_SECRET,
   };
-  const setup = await run(process.execPath, [DARKROOM_BIN, 'setup'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-  });
-  expect(setup.stdout).toMatch(/created bucket "engines-photos"/);
-  expect(setup.stdout).toMatch(/created RGW topic .* pushing to exchange "darkroom-uploads"/);
-  const again = await run(process.execPath, [DARKROOM_BIN, 'setup'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-  });
+  const first = await setup();
+  expect(first.stdout).toMatch(new RegExp(`created bucket "${BUCKET}"`));
+  expect(first.stdout).toMatch(/created RGW topic .* pushing to exchange "darkroom-uploads"/);
+  // The roles start while setup runs again (it changes nothing, so they cannot tell).
+  const [again, ...started] = await Promise.all([
+    setup(),
+    startApi(),
+    startApi(),
+    startWorker(),
+    startWorker(),
+  ]);
   expect(again.stdout).toMatch(/Nothing to change/);
-  for (let i = 0; i < 2; i++) {
-    const p = await start(['api'], { DARKROOM_PORT: String(await freePort()) }, /API listening on \S+/);
-    apis.push(/API listening on (\S+)/.exec(p.output())![1]!);
-  }
-  await Promise.all([startWorker(), startWorker()]);
+  apis.push(...(started.slice(0, 2) as string[]));
   token = await mintToken(JWT_SECRET, { sub: 'engines', ttlSeconds: 3600 });
+  streams = await Promise.all(
+    apis.map((api) => openEventStream(`${api}/v1/events`, { authorization: `Bearer ${token}` })),
+  );
 }, 180_000);
 
 afterAll(async () => {
+  for (const s of streams) s.close();
   for (const p of procs)
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   await Promise.all(procs.map((p) => p.exited));
@@ -121,8 +142,65 @@ afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** The output of every role that exited by itself (the test only ever SIGKILLs). */
-const crashed = () => procs.filter((p) => p.child.exitCode !== null).map((p) => p.output().slice(-3000));
+/** The output of every role that exited by itself (the test SIGKILLs or stops the others). */
+const crashed = () =>
+  procs.filter((p) => p.child.exitCode !== null && !stopped.has(p)).map((p) => p.output().slice(-3000));
+
+/**
+ * Waits until both event streams have told the outcome (`ready` or `failed`) of every image in
+ * `outcomes`, then a second more, and checks each stream told each outcome exactly once, the right
+ * one, with ids rising (the order Last-Event-ID resumes in).
+ */
+async function expectOutcomeStreamedOnce(outcomes: Map<string, string>) {
+  const final = (e: { data: { status: string } }) => e.data.status === 'ready' || e.data.status === 'failed';
+  for (const stream of streams) {
+    const told = () => new Set(stream.events.filter((e) => final(e)).map((e) => e.data.imageId));
+    await stream.waitFor(() => [...outcomes.keys()].every((id) => told().has(id)), 60_000);
+  }
+  await new Promise((r) => setTimeout(r, 1000)); // a second delivery would have come by now
+  for (const [i, stream] of streams.entries()) {
+    const ids = stream.events.map((e) => e.id);
+    expect(ids, `stream ${i}: ids rise`).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size, `stream ${i}: no event twice`).toBe(ids.length);
+    const mine = stream.events.filter((e) => final(e) && outcomes.has(e.data.imageId));
+    const byImage = new Map<string, string[]>();
+    for (const e of mine)
+      byImage.set(e.data.imageId, [...(byImage.get(e.data.imageId) ?? []), e.data.status]);
+    const wrong = [...outcomes].filter(([id, status]) => byImage.get(id)?.join() !== status);
+    expect(
+      wrong.map(([id, status]) => ({ id, expected: status, streamed: byImage.get(id) ?? [] })),
+      `stream ${i} (API ${apis[i]})`,
+    ).toEqual([]);
+  }
+}
+
+/** Every image in `ids` has exactly one `ready` event in the database. */
+async function expectReadyOnceInDatabase(ids: string[], context: string) {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number; images: number }>(
+      `SELECT n, count(*)::int AS images FROM
+         (SELECT image_id, count(*)::int AS n FROM image_events WHERE status = 'ready' AND image_id = ANY($1) GROUP BY image_id) c
+       GROUP BY n`,
+      [ids],
+    );
+    expect(rows, context).toEqual([{ n: 1, images: ids.length }]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Nothing left on any queue of the vhost (main, retry queues, dead letters), waiting up to a minute. */
+async function expectQueuesEmpty() {
+  const deadline = Date.now() + 60_000;
+  let queues = await listQueues(vhost.name);
+  while (queues.some((q) => q.messages > 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    queues = await listQueues(vhost.name);
+  }
+  expect(queues.filter((q) => q.messages > 0)).toEqual([]);
+}
 
 type Json = Record<string, unknown>;
 async function call(method: string, route: string, body?: unknown, api = apis[0]!) {
@@ -252,6 +330,8 @@ describe('Darkroom on Ceph RGW + RabbitMQ + PostgreSQL (setup, 2 APIs, 2 workers
     );
     const results = await settled(ids);
     for (const [i, c] of cases.entries()) expect(results.get(ids[i]!), c.name).toMatchObject(c.expect);
+    // SSE: each outcome once on both APIs' streams, though each API took only half of the intents.
+    await expectOutcomeStreamedOnce(new Map(cases.map((c, i) => [ids[i]!, String(c.expect.status)])));
     // Webhooks: exactly one per image, signed.
     const deadline = Date.now() + 30_000;
     const hooksFor = (id: string) => hooks.filter((h) => h.body.includes(id));
@@ -311,7 +391,10 @@ describe('Darkroom on Ceph RGW + RabbitMQ + PostgreSQL (setup, 2 APIs, 2 workers
               break;
             } catch (err) {
               // radosgw takes a few seconds to come back under this load: retry for up to a minute.
-              if (attempt >= 120) throw err;
+              if (attempt >= 120)
+                throw new Error(
+                  `upload ${i} failed for a minute (${String(err)}); chaos: ${log.join(', ')}; gateway log:\n${rgw.gatewayLog(30)}`,
+                );
               await new Promise((r) => setTimeout(r, 500));
             }
           }
@@ -325,28 +408,62 @@ describe('Darkroom on Ceph RGW + RabbitMQ + PostgreSQL (setup, 2 APIs, 2 workers
     expect(crashed()).toEqual([]);
     const results = await settled(ids, 240_000);
     expect([...results.values()].filter((r) => r.status !== 'ready')).toEqual([]);
-
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ n: number; images: number }>(
-        `SELECT n, count(*)::int AS images FROM
-           (SELECT image_id, count(*)::int AS n FROM image_events WHERE status = 'ready' AND image_id = ANY($1) GROUP BY image_id) c
-         GROUP BY n`,
-        [ids],
-      );
-      expect(rows, log.join(', ')).toEqual([{ n: 1, images: FAULT_UPLOADS }]);
-    } finally {
-      await client.end();
-    }
-    // Nothing left on any queue: main, retry queues, dead letters.
-    const deadline = Date.now() + 60_000;
-    let queues = await listQueues(vhost.name);
-    while (queues.some((q) => q.messages > 0) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      queues = await listQueues(vhost.name);
-    }
-    expect(queues.filter((q) => q.messages > 0)).toEqual([]);
+    await expectReadyOnceInDatabase(ids, log.join(', '));
+    await expectOutcomeStreamedOnce(new Map(ids.map((id) => [id, 'ready'])));
+    await expectQueuesEmpty();
     expect(log.filter((l) => l.startsWith('closed')).length).toBeGreaterThan(0);
   }, 420_000);
+
+  it(`the bucket's notification removed: the reconciliation sweep alone makes ${SWEPT_UPLOADS} uploads ready, each once`, async () => {
+    // RGW 16 refuses an empty PutBucketNotificationConfiguration; its own DELETE ?notification removes
+    // them all: the SDK's GetBucketNotificationConfiguration request, sent as DELETE (signed after).
+    const s3 = new S3Client({
+      endpoint: rgw.endpoint,
+      region: rgw.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+    });
+    try {
+      const remove = new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET });
+      remove.middlewareStack.add(
+        (next) => (args) => {
+          (args.request as { method: string }).method = 'DELETE';
+          return next(args);
+        },
+        { step: 'build' },
+      );
+      await s3.send(remove);
+      const left = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET }));
+      expect(left.TopicConfigurations ?? []).toEqual([]);
+    } finally {
+      s3.destroy();
+    }
+    // Workers that wait 2 s for a notification instead of a minute, and sweep every second.
+    const before = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    for (const w of before) {
+      stopped.add(w);
+      w.child.kill('SIGTERM');
+    }
+    await Promise.all(before.map((w) => w.exited));
+    const sweeping = { DARKROOM_NOTIFICATION_GRACE_SECONDS: '2', DARKROOM_SWEEP_INTERVAL_SECONDS: '1' };
+    await Promise.all([startWorker(sweeping), startWorker(sweeping)]);
+    // PUT and POST uploads (no `complete`, which would hand them to the workers itself), through both APIs.
+    const ids = await Promise.all(
+      Array.from({ length: SWEPT_UPLOADS }, async (_, i) =>
+        upload(
+          await numberedPhoto(1000 + i),
+          `s${i}.jpg`,
+          'image/jpeg',
+          i % 3 === 0 ? 'post' : undefined,
+          apis[i % 2],
+        ),
+      ),
+    );
+    const results = await settled(ids, 120_000);
+    expect([...results.values()].filter((r) => r.status !== 'ready')).toEqual([]);
+    await expectReadyOnceInDatabase(ids, 'swept');
+    await expectOutcomeStreamedOnce(new Map(ids.map((id) => [id, 'ready'])));
+    await expectQueuesEmpty();
+    expect(crashed()).toEqual([]);
+  }, 240_000);
 });
