@@ -22,6 +22,13 @@ export interface RgwCluster {
   startGateway(): Promise<void>;
   /** The last lines of the gateway's log, for failure messages. */
   gatewayLog(lines?: number): string;
+  /**
+   * Starts radosgw again whenever it dies by itself (as systemd's Restart=on-failure does in
+   * production), never after killGateway(); `onCrash` hears the end of what the dead one printed (a
+   * segfault's banner). RGW 16 segfaults now and then on a starved machine, which is not what the test
+   * is about. Returns the function that stops watching.
+   */
+  restartOnCrash(onCrash: (output: string) => void): () => void;
   /** Stops every daemon (by PID) and removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -72,6 +79,13 @@ export async function startRgw(): Promise<RgwCluster> {
     const last = lines.filter((l) => l.startsWith('rgw ')).at(-1);
     return last ? Number(last.split(' ')[1]) : undefined;
   };
+  const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid));
+  /** True from killGateway() until startGateway() has it answering again. */
+  let down = false;
+  /** A restart after a crash in progress, which killGateway() and startGateway() wait for. */
+  let restarting: Promise<void> | undefined;
+  const start = () =>
+    run(path.join(SCRIPTS, 'rgw-start.sh'), [dir], { timeout: 180_000 }).then(() => undefined);
   return {
     endpoint: env.S3_ENDPOINT!,
     accessKeyId: env.AWS_ACCESS_KEY_ID!,
@@ -79,6 +93,8 @@ export async function startRgw(): Promise<RgwCluster> {
     region: env.AWS_DEFAULT_REGION!,
     dir,
     async killGateway() {
+      await restarting;
+      down = true;
       const pid = gatewayPid();
       if (pid === undefined) return;
       try {
@@ -86,12 +102,32 @@ export async function startRgw(): Promise<RgwCluster> {
       } catch {
         return; // already gone
       }
-      while (fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid))) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
     },
     async startGateway() {
-      await run(path.join(SCRIPTS, 'rgw-start.sh'), [dir], { timeout: 180_000 });
+      await restarting;
+      await start();
+      down = false;
+    },
+    restartOnCrash(onCrash) {
+      const timer = setInterval(() => {
+        const pid = gatewayPid();
+        if (down || restarting || pid === undefined || alive(pid) || !live.has(dir)) return;
+        let output = '';
+        try {
+          output = fs.readFileSync(path.join(dir, 'log/rgw.out'), 'utf8').split('\n').slice(-8).join('\n');
+        } catch {
+          // no output kept
+        }
+        onCrash(output);
+        restarting = start()
+          .catch((err: unknown) => onCrash(`and did not start again: ${String(err)}`))
+          .finally(() => {
+            restarting = undefined;
+          });
+      }, 250);
+      timer.unref();
+      return () => clearInterval(timer);
     },
     gatewayLog(lines = 40) {
       try {

@@ -79,6 +79,33 @@ describe('startRgw', () => {
     expect(await signedFetch(`${rgw.endpoint}/kept/object`, 'GET')).toBe('bytes in the OSD\n200');
   });
 
+  it('restartOnCrash: a gateway that dies by itself is started again, one killed on purpose is not', async () => {
+    const crashes: string[] = [];
+    const stopWatching = rgw.restartOnCrash((output) => crashes.push(output));
+    try {
+      await rgw.killGateway();
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(crashes).toEqual([]);
+      await expect(fetch(rgw.endpoint)).rejects.toThrow();
+      await rgw.startGateway();
+      // As a segfault would: the gateway gone without killGateway().
+      process.kill(daemonPids(rgw.dir).at(-1)!, 'SIGSEGV');
+      const deadline = Date.now() + 120_000;
+      while (
+        Date.now() < deadline &&
+        !(await fetch(rgw.endpoint).then(
+          (r) => r.ok,
+          () => false,
+        ))
+      )
+        await new Promise((r) => setTimeout(r, 200));
+      expect(crashes).toHaveLength(1);
+      expect(await signedFetch(`${rgw.endpoint}/kept/object`, 'GET')).toBe('bytes in the OSD\n200');
+    } finally {
+      stopWatching();
+    }
+  }, 180_000);
+
   it('stop() stops every daemon it started and removes its directory', async () => {
     const pids = daemonPids(rgw.dir);
     await rgw.stop();
