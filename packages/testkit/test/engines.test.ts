@@ -88,15 +88,20 @@ describe('startRgw', () => {
       expect(crashes).toEqual([]);
       await expect(fetch(rgw.endpoint)).rejects.toThrow();
       await rgw.startGateway();
-      // As a segfault would: the gateway gone without killGateway().
+      // As a segfault would: the gateway gone without killGateway(). Ceph's own SIGSEGV handler
+      // writes a backtrace before the process ends, and the gateway keeps answering meanwhile, so
+      // wait for the crash to be seen and then for the restarted gateway to answer.
       process.kill(daemonPids(rgw.dir).at(-1)!, 'SIGSEGV');
       const deadline = Date.now() + 120_000;
       while (
         Date.now() < deadline &&
-        !(await fetch(rgw.endpoint).then(
-          (r) => r.ok,
-          () => false,
-        ))
+        !(
+          crashes.length > 0 &&
+          (await fetch(rgw.endpoint).then(
+            (r) => r.ok,
+            () => false,
+          ))
+        )
       )
         await new Promise((r) => setTimeout(r, 200));
       expect(crashes).toHaveLength(1);
