@@ -58,6 +58,7 @@ export function parseChecksumAlgorithm(value: string | undefined): ChecksumAlgor
   if (value === undefined || value === '') return undefined;
   const upper = value.toUpperCase();
   if ((CHECKSUM_ALGORITHMS as readonly string[]).includes(upper)) return upper as ChecksumAlgorithm;
+  if (upper === 'CRC64NVME') throw crc64Refused();
   throw new AwsRequestError(
     'InvalidRequest',
     `Checksum algorithm ${value} is not supported; use one of ${CHECKSUM_ALGORITHMS.join(', ')}.`,
@@ -81,6 +82,8 @@ export function assertChecksumShape(algorithm: ChecksumAlgorithm, value: string)
 export function findChecksum(
   lookup: (name: string) => string | undefined,
 ): { algorithm: ChecksumAlgorithm; value: string } | undefined {
+  // S3 knows it; this server does not compute it, so it says so rather than storing an unchecked value.
+  if (lookup('x-amz-checksum-crc64nvme') !== undefined) throw crc64Refused();
   const found = CHECKSUM_ALGORITHMS.flatMap((algorithm) => {
     const value = lookup(checksumHeader(algorithm));
     return value === undefined ? [] : [{ algorithm, value }];
@@ -101,4 +104,11 @@ export function compositeChecksum(algorithm: ChecksumAlgorithm, partValues: read
   const h = createHasher(algorithm);
   for (const v of partValues) h.update(Buffer.from(v, 'base64'));
   return `${h.digest().toString('base64')}-${partValues.length}`;
+}
+
+function crc64Refused(): AwsRequestError {
+  return new AwsRequestError(
+    'NotImplemented',
+    'CRC64NVME checksums are not supported by this server; use CRC32, CRC32C, SHA1 or SHA256.',
+  );
 }

@@ -25,9 +25,11 @@ export {
 export { AwsRequestError, type AwsRequestErrorCode } from './errors.ts';
 export {
   type AccessKey,
+  type PolicySignatureFields,
   parseQuery,
   type SignedRequest,
   type VerifiedAuth,
   type VerifyOptions,
+  verifyPolicySignature,
   verifySignature,
 } from './sigv4.ts';

@@ -6,6 +6,7 @@ import { canonicalRequest, stringToSign } from './canonical.ts';
 import { AwsRequestError } from './errors.ts';
 import {
   type AuthSource,
+  type Credential,
   formatAmzDate,
   headerValue,
   parseAmzDate,
@@ -55,6 +56,7 @@ export interface VerifyOptions {
   bodySha256?: string;
 }
 
+const ALGORITHM = 'AWS4-HMAC-SHA256';
 const MAX_SKEW_MS = 15 * 60 * 1000;
 const MAX_PRESIGNED_EXPIRES = 604800;
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
@@ -149,9 +151,7 @@ export async function verifySignature(
     params.longDate,
     opts.service ?? 's3',
   );
-  const key = keys.find((k) => k.accessKeyId === credential.accessKeyId);
-  if (!key)
-    throw new AwsRequestError('InvalidAccessKeyId', undefined, { AWSAccessKeyId: credential.accessKeyId });
+  const key = findKey(keys, credential);
 
   checkTime(params, opts.now);
   const signedHeaders = params.signedHeaders.split(';').map((h) => h.trim().toLowerCase());
@@ -173,13 +173,7 @@ export async function verifySignature(
   });
   const scope = createScope(credential.shortDate, credential.region, credential.service);
   const toSign = await stringToSign(params.longDate, scope, canonical);
-  const signingKey = await getSigningKey(
-    Sha256,
-    key,
-    credential.shortDate,
-    credential.region,
-    credential.service,
-  );
+  const signingKey = await signingKeyFor(key, credential);
   const expected = createHmac('sha256', signingKey).update(toSign).digest('hex');
   if (!sameSignature(expected, params.signature)) {
     throw new AwsRequestError('SignatureDoesNotMatch', undefined, {
@@ -195,6 +189,79 @@ export async function verifySignature(
     payloadHash: params.payloadHash,
     signing: { key: signingKey, longDate: params.longDate, scope, seedSignature: expected },
   };
+}
+
+/** The form fields that sign a browser POST upload's policy (SigV4's POST flavour), as sent. */
+export interface PolicySignatureFields {
+  /** `x-amz-algorithm` */
+  algorithm: string;
+  /** `x-amz-credential` */
+  credential: string;
+  /** `x-amz-date` */
+  date: string;
+  /** `x-amz-signature` */
+  signature: string;
+  /** `policy`: the base64 policy document, which is itself the string to sign. */
+  policy: string;
+}
+
+/**
+ * Verifies the signature of a browser POST form's policy as Amazon S3 does: the same credential scope,
+ * date and key derivation as a signed request, with the base64 policy as the string to sign. No clock
+ * check here: the policy's own `expiration` bounds a form. Returns the key pair that signed it.
+ */
+export async function verifyPolicySignature(
+  fields: PolicySignatureFields,
+  keys: readonly AccessKey[],
+  opts: { region: string; service?: 's3' },
+): Promise<AccessKey> {
+  if (fields.algorithm !== ALGORITHM) {
+    throw new AwsRequestError(
+      'InvalidArgument',
+      `X-Amz-Algorithm only supports "${ALGORITHM}", not "${fields.algorithm}".`,
+      { ArgumentName: 'x-amz-algorithm', ArgumentValue: fields.algorithm },
+    );
+  }
+  // An impossible date (20260231) is refused like a malformed one: S3 does not roll it into March.
+  if (!parseAmzDate(fields.date)) {
+    throw new AwsRequestError(
+      'AuthorizationQueryParametersError',
+      `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'", got "${fields.date.slice(0, 64)}".`,
+    );
+  }
+  const credential = parseCredential(
+    fields.credential,
+    'presigned',
+    opts.region,
+    fields.date,
+    opts.service ?? 's3',
+  );
+  const key = findKey(keys, credential);
+  const expected = createHmac('sha256', await signingKeyFor(key, credential))
+    .update(fields.policy, 'utf8')
+    .digest('hex');
+  const provided = fields.signature.toLowerCase();
+  if (!sameSignature(expected, provided)) {
+    throw new AwsRequestError('SignatureDoesNotMatch', undefined, {
+      AWSAccessKeyId: credential.accessKeyId,
+      StringToSign: fields.policy,
+      SignatureProvided: provided,
+    });
+  }
+  return key;
+}
+
+function findKey(keys: readonly AccessKey[], credential: Credential): AccessKey {
+  const key = keys.find((k) => k.accessKeyId === credential.accessKeyId);
+  if (!key) {
+    throw new AwsRequestError('InvalidAccessKeyId', undefined, { AWSAccessKeyId: credential.accessKeyId });
+  }
+  return key;
+}
+
+/** SigV4's derived key for the credential's scope (smithy's derivation, cached by smithy per scope). */
+function signingKeyFor(key: AccessKey, credential: Credential): Promise<Uint8Array> {
+  return getSigningKey(Sha256, key, credential.shortDate, credential.region, credential.service);
 }
 
 function fromHeader(req: SignedRequest, authorization: string, bodySha256: string | undefined): AuthParams {

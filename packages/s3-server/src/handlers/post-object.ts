@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { createHasher } from '@darkroom/aws-auth';
 import { quoteEtag, type S3Request, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
-import { readPostUpload } from '../post-policy.ts';
+import { readPostUpload } from '../post-form.ts';
 import { HashingStream } from '../receive.ts';
 import { parseTaggingField } from '../tagging.ts';
 import { s3Xml } from '../xml.ts';
