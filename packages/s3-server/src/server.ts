@@ -76,21 +76,35 @@ export function resolveAddress(
   return { bucket: decodeSegment(path.slice(0, slash)), key: key === '' ? undefined : decodeSegment(key) };
 }
 
+/**
+ * Reads and discards a small request body before an error answer, so the client gets the answer rather
+ * than a connection cut while it is still writing (EPIPE, which SDKs report as a network error). Small
+ * means a Content-Length, or for aws-chunked bodies sent with Transfer-Encoding: chunked (the SDK's
+ * default for streams) an x-amz-decoded-content-length, of at most DRAIN_LIMIT; what is read is counted
+ * and reading stops past twice that (chunk framing and signatures included), whatever was declared.
+ */
 async function drainSmallBody(req: IncomingMessage): Promise<boolean> {
   if (req.complete) return true;
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  const declared = Number(
+    req.headers['content-length'] ?? req.headers['x-amz-decoded-content-length'] ?? Number.NaN,
+  );
   if (!(declared <= DRAIN_LIMIT) || req.destroyed) return false;
-  req.resume();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), 2000);
-    req.once('end', () => {
+    let read = 0;
+    const done = (ok: boolean) => {
       clearTimeout(timer);
-      resolve(true);
-    });
-    req.once('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
+      req.off('data', count);
+      if (!ok) req.pause();
+      resolve(ok);
+    };
+    const count = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > 2 * DRAIN_LIMIT) done(false);
+    };
+    const timer = setTimeout(() => done(false), 2000);
+    req.on('data', count);
+    req.once('end', () => done(true));
+    req.once('error', () => done(false));
   });
 }
 

@@ -46,6 +46,8 @@ describeS3Suite({
       NO_PART_NUMBER,
     'GetObject by partNumber > refuses partNumber with a Range, and part numbers outside 1..10000':
       NO_PART_NUMBER,
+    'conditional PutObject > answers 412 to a streamed body at the SDK defaults (aws-chunked, no Content-Length), not a cut connection':
+      'RGW 16 refuses an aws-chunked body with a trailing checksum and no Content-Length (411 MissingContentLength) before it looks at the condition',
     'conditional PutObject > If-Match replaces only the object with that ETag: 412 on another, 404 NoSuchKey when absent':
       'RGW 16 answers If-Match on a missing key 412 PreconditionFailed (S3: 404 NoSuchKey)',
     'conditional PutObject > If-None-Match other than * and If-Match: * are 501 NotImplemented, as on S3':

@@ -1,6 +1,9 @@
 // Conditional writes (S3, 2024): If-None-Match: * creates only, If-Match: <etag> replaces only that object,
 // on PutObject (also presigned), CopyObject and CompleteMultipartUpload.
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -60,6 +63,31 @@ export function conditionalSuite(s: SuiteContext): void {
       await put('create-once', 'again', { IfNoneMatch: '*' });
       expect(await read('create-once')).toBe('again');
     });
+
+    s.it(
+      'answers 412 to a streamed body at the SDK defaults (aws-chunked, no Content-Length), not a cut connection',
+      async () => {
+        // A refused streamed body must reach the client as S3's answer, not as a connection cut mid-write.
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 's3-streamed-')), 'body');
+        fs.writeFileSync(file, Buffer.alloc(5000, 7));
+        // From a file, as a worker uploads: the SDK sends the headers before the stream has read anything.
+        const streamed = () =>
+          s.client.send(
+            new PutObjectCommand({
+              Bucket: bucket.name,
+              Key: 'streamed-once',
+              Body: fs.createReadStream(file),
+              ContentLength: 5000,
+              IfNoneMatch: '*',
+            }),
+          );
+        await streamed();
+        for (let i = 0; i < 5; i++) {
+          expect(await s3ErrorOf(streamed)).toMatchObject({ name: 'PreconditionFailed', status: 412 });
+        }
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      },
+    );
 
     s.it(
       'If-Match replaces only the object with that ETag: 412 on another, 404 NoSuchKey when absent',
