@@ -115,7 +115,10 @@ export class Renderer {
       }
       const output = path.join(dir, `out.${FILE_EXTENSIONS[format]}`);
       await encodeAs(img, format, job.quality).toFile(output);
-      await this.deps.storage.putFile(job.key, output, CONTENT_TYPES[format], job.cacheControl);
+      // Create-once: another API process that rendered this key first keeps its object. It is the same
+      // rendering by design (the key names the source and every parameter), so that one is served and
+      // stays what every cache holds; this one is dropped.
+      await this.deps.storage.putFileOnce(job.key, output, CONTENT_TYPES[format], job.cacheControl);
       this.deps.metrics.transformRenderSeconds.observe((performance.now() - started) / 1000);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });

@@ -270,8 +270,18 @@ export async function completeUpload(
       throw new ApiError('invalid_request', 'body/parts is required to complete a multipart upload');
     }
     try {
-      await deps.storage.completeMultipart(key, row.multipart_upload_id!, parts);
+      // Create-once: a Complete never replaces an object already at the key (the original is write-once).
+      const completed = await deps.storage.completeMultipart(key, row.multipart_upload_id!, parts);
+      if (completed.outcome === 'key-taken') {
+        throw new ApiError(
+          'upload_mismatch',
+          completed.existing
+            ? `storage already holds another object for image ${id} (ETag ${completed.existing.etag}), written outside this upload; it was left as it is and the parts were not completed`
+            : `storage saw the key of image ${id} written or deleted while its upload was in progress, and refused to complete it; start a new upload`,
+        );
+      }
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       const code = s3ErrorCode(err);
       // NoSuchUpload after a lost response: the upload may already be complete; storage decides below.
       if (code !== 'NoSuchUpload') {

@@ -58,7 +58,9 @@ export async function runApiRole(
     config,
     images,
     hub,
-    storage: new StorageGateway(client, presigner, config.s3.bucket),
+    storage: new StorageGateway(client, presigner, config.s3.bucket, {
+      log: log.child({ component: 'storage' }),
+    }),
     signedUrls,
     ...(cdn ? { cdn } : {}),
     verifier: createTokenVerifier(config.jwt),

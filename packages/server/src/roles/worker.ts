@@ -48,7 +48,7 @@ export async function runWorkerRole(configured: Config, log: Logger): Promise<Ru
   configureSharp({ concurrency: 1 });
   const wlog = log.child({ component: 'worker' });
   const images = new ImageRepository(db, dialect);
-  const storage = new StorageGateway(s3, presigner, config.s3.bucket);
+  const storage = new StorageGateway(s3, presigner, config.s3.bucket, { log: wlog });
   // Does nothing unless DARKROOM_WEBHOOK_URL is set; every worker may run it (deliveries are claimed).
   const webhooks = new WebhookDispatcher({
     db,

@@ -1,3 +1,9 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { StorageGateway } from './gateway.ts';
@@ -76,5 +82,57 @@ describe('presigned URL endpoints', () => {
     expect(u.searchParams.get('x-amz-checksum-sha256')).toBe(sha);
     // No checksum of an empty body (the SDK default since 3.729) is ever signed in.
     expect(u.searchParams.has('x-amz-checksum-crc32')).toBe(false);
+  });
+});
+
+describe('a store that refuses conditional writes (NotImplemented)', () => {
+  it('writes without the condition from then on, saying so once', async () => {
+    // An S3 of unknown make that answers any If-None-Match / If-Match with 501, and PUTs without one with 200.
+    const seen: (string | undefined)[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const condition = req.headers['if-none-match'] ?? req.headers['if-match'];
+        seen.push(condition as string | undefined);
+        if (condition) {
+          res.writeHead(501, { 'content-type': 'application/xml' });
+          res.end('<Error><Code>NotImplemented</Code><Message>no conditions here</Message></Error>');
+        } else {
+          res.writeHead(200, { etag: '"0123456789abcdef0123456789abcdef"' });
+          res.end();
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new S3Client({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
+    const warnings: string[] = [];
+    const gw = new StorageGateway(client, client, 'b', {
+      // pino's warn is overloaded; this stand-in takes the (object, message) form the gateway uses.
+      log: { warn: (_: unknown, msg?: string) => void warnings.push(msg ?? '') } as never,
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-gw-'));
+    const file = path.join(dir, 'v.webp');
+    fs.writeFileSync(file, 'variant');
+    try {
+      expect(await gw.putFileOnce('variants/x/thumb.webp', file, 'image/webp', undefined)).toEqual({
+        written: true,
+      });
+      expect(await gw.putFileOnce('variants/x/small.webp', file, 'image/webp', undefined)).toEqual({
+        written: true,
+      });
+      expect(seen).toEqual(['*', undefined, undefined]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('refuses conditional writes');
+    } finally {
+      client.destroy();
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +24,7 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { UNPROCESSED_TAG } from '@darkroom/contract';
 import { HttpRequest } from '@smithy/protocol-http';
+import type { Logger } from 'pino';
 import { ApiError } from '../api/errors.ts';
 
 /** UNPROCESSED_TAG as `x-amz-tagging` and CreateMultipartUpload's `Tagging` take it: `key=value`, URL-encoded. */
@@ -37,6 +39,20 @@ export interface ObjectInfo {
   etag: string;
   contentType: string | undefined;
 }
+
+/**
+ * What a create-once write found: it wrote, or the key already held an object (it is left as it is),
+ * with its ETag and whether it holds the same bytes as the file.
+ */
+export type CreateOnceResult = { written: true } | { written: false; etag: string; sameBytes: boolean };
+
+/**
+ * What a create-once CompleteMultipartUpload found: it completed (or had completed, its answer lost), or
+ * the key already held another object, which is left as it is.
+ */
+export type CompleteResult =
+  | { outcome: 'completed'; etag: string | undefined }
+  | { outcome: 'key-taken'; existing: ObjectInfo | undefined };
 
 /** The S3 error code of a service error, if it is one (NoSuchKey, NoSuchUpload, …). */
 export function s3ErrorCode(err: unknown): string | undefined {
@@ -54,11 +70,38 @@ function unreachable(err: unknown): never {
  * embedded server and for AWS).
  */
 export class StorageGateway {
+  /** Whether the store takes If-None-Match / If-Match on writes; off for good once it answers NotImplemented. */
+  private conditionalWrites = true;
+
   constructor(
     private readonly client: S3Client,
     private readonly presigner: S3Client,
     readonly bucket: string,
+    private readonly opts: { log?: Pick<Logger, 'warn'> } = {},
   ) {}
+
+  /**
+   * Sends a write with its condition, or without one on a store that refuses conditional writes
+   * (NotImplemented: an S3 of unknown make behind DARKROOM_S3_PROVIDER=generic). Stores that ignore the
+   * headers (Ceph RGW 16 on CompleteMultipartUpload) simply write: the condition is a safeguard, never
+   * what makes a write correct.
+   */
+  private async conditional<T>(write: (withCondition: boolean) => Promise<T>): Promise<T> {
+    if (!this.conditionalWrites) return write(false);
+    try {
+      return await write(true);
+    } catch (err) {
+      if (s3ErrorCode(err) !== 'NotImplemented') throw err;
+      // Only a write that then succeeds without its condition shows that the condition was refused.
+      const written = await write(false);
+      this.conditionalWrites = false;
+      this.opts.log?.warn(
+        { err },
+        'storage refuses conditional writes (If-None-Match / If-Match): variants, renderings and multipart originals are written without them from now on',
+      );
+      return written;
+    }
+  }
 
   /**
    * A PUT URL binding key, Content-Type, Content-Length and (when given) the SHA-256 of the body. It
@@ -210,22 +253,41 @@ export class StorageGateway {
 
   private presignerInstance: S3RequestPresigner | undefined;
 
+  /**
+   * Completes a multipart original create-once (`If-None-Match: *`): it never replaces an object already
+   * at the key. A 412 is also what a store may answer a retried Complete whose first answer was lost (the
+   * SDK retries by itself): the object there is then this upload's, recognised by its ETag (the MD5 of
+   * the parts' MD5s, `-N`, as S3 computes it for SSE-S3 buckets), and the Complete counts as done.
+   */
   async completeMultipart(
     key: string,
     uploadId: string,
     parts: readonly { partNumber: number; etag: string }[],
-  ) {
-    const res = await this.client
-      .send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-        }),
-      )
-      .catch(unreachable);
-    return res.ETag;
+  ): Promise<CompleteResult> {
+    try {
+      const res = await this.conditional((withCondition) =>
+        this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+            ...(withCondition ? { IfNoneMatch: '*' } : {}),
+          }),
+        ),
+      );
+      return { outcome: 'completed', etag: res.ETag };
+    } catch (err) {
+      const code = s3ErrorCode(err);
+      // 409 ConditionalRequestConflict: the key changed while the upload was under way.
+      if (code !== 'PreconditionFailed' && code !== 'ConditionalRequestConflict') return unreachable(err);
+    }
+    const existing = await this.head(key);
+    const ours = multipartEtag(parts);
+    if (existing?.etag !== ours) return { outcome: 'key-taken', existing };
+    // Our own Complete, answered before: the upload is gone on S3; anywhere it is not, it goes now.
+    await this.abortMultipart(key, uploadId);
+    return { outcome: 'completed', etag: `"${ours}"` };
   }
 
   /**
@@ -384,26 +446,92 @@ export class StorageGateway {
     return { etag: (res.ETag ?? '').replace(/"/g, ''), size };
   }
 
-  /** Uploads a local file (variants): streamed, with its type and cache policy (none: the CDN decides). */
-  async putFile(
+  /**
+   * Writes a file under a key that is written once (variants, stored renderings): `If-None-Match: *`, so
+   * an object already at the key is never replaced, whoever wrote it and whenever. When there is one, it
+   * says whether that object holds the file's bytes (its ETag is their MD5, as S3 computes it for a
+   * single PUT to an SSE-S3 bucket; an ETag of any other kind counts as other bytes).
+   */
+  async putFileOnce(
     key: string,
     file: string,
     contentType: string,
     cacheControl: string | undefined,
+  ): Promise<CreateOnceResult> {
+    // A 409 (two conditional writers raced) or an object gone between the 412 and the HEAD: try again, twice.
+    for (let attempt = 1; ; attempt++) {
+      let code: string | undefined;
+      try {
+        await this.conditional((withCondition) =>
+          this.sendFile(
+            key,
+            file,
+            contentType,
+            cacheControl,
+            withCondition ? { ifNoneMatch: '*' } : undefined,
+          ),
+        );
+        return { written: true };
+      } catch (err) {
+        code = s3ErrorCode(err);
+        if (code !== 'PreconditionFailed' && code !== 'ConditionalRequestConflict') return unreachable(err);
+      }
+      const existing = code === 'PreconditionFailed' ? await this.head(key) : undefined;
+      if (existing) {
+        return { written: false, etag: existing.etag, sameBytes: existing.etag === (await md5Of(file)) };
+      }
+      if (attempt === 3) {
+        throw new ApiError('storage_unavailable', `${key} kept changing while it was written`, {
+          'retry-after': '5',
+        });
+      }
+    }
+  }
+
+  /** Replaces the object at `key` only while it is still the one with `etag` (If-Match); false once it is not. */
+  async replaceFile(
+    key: string,
+    file: string,
+    contentType: string,
+    cacheControl: string | undefined,
+    etag: string,
+  ): Promise<boolean> {
+    try {
+      await this.conditional((withCondition) =>
+        this.sendFile(key, file, contentType, cacheControl, withCondition ? { ifMatch: etag } : undefined),
+      );
+      return true;
+    } catch (err) {
+      const code = s3ErrorCode(err);
+      // Ceph RGW 16 answers If-Match on a missing key 412, S3 404 NoSuchKey: either way, not that object.
+      if (code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || code === 'NoSuchKey') {
+        return false;
+      }
+      return unreachable(err);
+    }
+  }
+
+  /** PutObject of a local file, streamed, with an optional write condition; service errors as the SDK throws them. */
+  private async sendFile(
+    key: string,
+    file: string,
+    contentType: string,
+    cacheControl: string | undefined,
+    condition: { ifNoneMatch: '*' } | { ifMatch: string } | undefined,
   ): Promise<void> {
     const { size } = await fs.promises.stat(file);
-    await this.client
-      .send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: fs.createReadStream(file),
-          ContentLength: size,
-          ContentType: contentType,
-          CacheControl: cacheControl,
-        }),
-      )
-      .catch(unreachable);
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: fs.createReadStream(file),
+        ContentLength: size,
+        ContentType: contentType,
+        CacheControl: cacheControl,
+        ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : {}),
+        ...(condition && 'ifMatch' in condition ? { IfMatch: `"${condition.ifMatch}"` } : {}),
+      }),
+    );
   }
 
   /** One page of keys under `prefix` (with sizes), for the janitor. */
@@ -486,4 +614,18 @@ export class StorageGateway {
   async ping(): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket })).catch(unreachable);
   }
+}
+
+/** S3's ETag for a multipart object: the MD5 of the parts' binary MD5s, then `-` and the part count. */
+export function multipartEtag(parts: readonly { etag: string }[]): string {
+  const md5 = createHash('md5');
+  for (const p of parts) md5.update(Buffer.from(p.etag.replace(/"/g, ''), 'hex'));
+  return `${md5.digest('hex')}-${parts.length}`;
+}
+
+/** The hex MD5 of a local file, streamed. */
+async function md5Of(file: string): Promise<string> {
+  const md5 = createHash('md5');
+  for await (const chunk of fs.createReadStream(file)) md5.update(chunk as Buffer);
+  return md5.digest('hex');
 }

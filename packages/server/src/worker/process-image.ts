@@ -9,7 +9,7 @@ import { developImage, isPipelineError, type PipelineLimits, type VariantSpec } 
 import type { StorageGateway } from '../storage/gateway.ts';
 import { imageIdFromKey, type ObjectCreatedRecord } from './s3-events.ts';
 
-/** Variants never change once written (their keys are per image), so the edge may keep them forever. */
+/** Variants never change once written (per-image keys, written create-once), so the edge may keep them forever. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export interface ProcessDeps {
@@ -229,7 +229,9 @@ async function develop(
     const cacheControl = row.visibility === 'private' ? undefined : IMMUTABLE;
     for (const v of developed.variants) {
       const key = `${prefix}${v.name}.${extensionOf(v.file, v.format)}`;
-      await deps.storage.putFile(key, v.file, v.contentType, cacheControl);
+      if (!(await publish(deps, row, token, key, v.file, v.contentType, cacheControl))) {
+        return afterLostClaim(deps, row);
+      }
       const record: VariantRecord = {
         key,
         width: v.width,
@@ -241,7 +243,9 @@ async function develop(
       const alternates: NonNullable<VariantRecord['alternates']> = [];
       for (const alt of v.alternates ?? []) {
         const altKey = `${prefix}${v.name}.${extensionOf(alt.file, alt.format)}`;
-        await deps.storage.putFile(altKey, alt.file, alt.contentType, cacheControl);
+        if (!(await publish(deps, row, token, altKey, alt.file, alt.contentType, cacheControl))) {
+          return afterLostClaim(deps, row);
+        }
         alternates.push({ format: alt.format, key: altKey, bytes: alt.bytes, contentType: alt.contentType });
       }
       if (alternates.length > 0) record.alternates = alternates;
@@ -266,6 +270,37 @@ async function develop(
     clearInterval(renewing);
     await fsp.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Writes one developed file under its variant key, create-once (`If-None-Match: *`): a variant's bytes never
+ * change once written, whatever runs late. The same bytes already there (a redelivered job re-writing what
+ * it wrote before a crash) count as written. Other bytes are replaced only by the claim's holder, while the
+ * image is not ready: they come from an earlier attempt at the same approved original whose claim lapsed
+ * (a crash or a stall, perhaps under another version of the pipeline), and nothing has served them yet.
+ * False when the claim is lost: then this job writes nothing more and what is there stays.
+ */
+async function publish(
+  deps: ProcessDeps,
+  row: ImageRow,
+  token: string,
+  key: string,
+  file: string,
+  contentType: string,
+  cacheControl: string | undefined,
+): Promise<boolean> {
+  const put = await deps.storage.putFileOnce(key, file, contentType, cacheControl);
+  if (put.written || put.sameBytes) return true;
+  if (!(await deps.images.renewClaim(row.id, token, CLAIM_MS))) return false;
+  if (!(await deps.storage.replaceFile(key, file, contentType, cacheControl, put.etag))) {
+    // Changed again since it was looked at: the job fails, and its redelivery looks afresh.
+    throw new Error(`variant ${key} changed while this job, holding the claim, was replacing it`);
+  }
+  deps.log.warn(
+    { imageId: row.id, key, replacedEtag: put.etag },
+    'replaced a variant an earlier attempt at this image had written with other bytes',
+  );
+  return true;
 }
 
 /**

@@ -1,6 +1,14 @@
 // Multipart uploads: the intent plans parts, /parts presigns each at its exact length, /complete
 // assembles them, DELETE /v1/uploads/{id} aborts.
-import { GetObjectCommand, ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { type Image, type MultipartUpload, originalKey } from '@darkroom/contract';
 import { bodyBytes, bytes } from '@darkroom/s3-server/test-support';
 import { describe, expect, it } from 'vitest';
@@ -221,6 +229,79 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
     // The right ETags still complete it.
     const ok = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner, body: { parts: etags } });
     expect(ok.status).toBe(200);
+  });
+
+  /** An intent whose parts are all uploaded; returns their ETags and the bytes. */
+  async function uploadedParts(owner: string, seed: number) {
+    const file = bytes(SIZE, seed);
+    const { id, upload } = await createIntent<MultipartUpload>(api(), owner, intentBody(SIZE));
+    const etags: { partNumber: number; etag: string }[] = [];
+    for (const p of await presign(api(), owner, id, [1, 2, 3])) {
+      const start = (p.partNumber - 1) * PART;
+      const res = await putPart(p.url, file.subarray(start, start + p.size));
+      expect(res.status).toBe(200);
+      etags.push({ partNumber: p.partNumber, etag: res.headers.get('etag')! });
+    }
+    return { id, uploadId: upload.uploadId, file, etags };
+  }
+
+  it('completes create-once: an object already at the key stays, and /complete answers 409 upload_mismatch', async () => {
+    const owner = newOwner();
+    const { id, uploadId, etags } = await uploadedParts(owner, 31);
+    // Written outside the upload (no Darkroom URL writes a multipart intent's key, but storage may be shared).
+    const foreign = bytes(1000, 32);
+    await storageClient(api()).send(
+      new PutObjectCommand({ Bucket: api().config.s3.bucket, Key: originalKey(id), Body: foreign }),
+    );
+    const res = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner, body: { parts: etags } });
+    expect(res.status, JSON.stringify(res.json)).toBe(409);
+    expect(apiError(res)).toMatchObject({
+      code: 'upload_mismatch',
+      message: expect.stringContaining('left as it is'),
+    });
+    const got = await storageClient(api()).send(
+      new GetObjectCommand({ Bucket: api().config.s3.bucket, Key: originalKey(id) }),
+    );
+    expect(Buffer.compare(await bodyBytes(got.Body), foreign)).toBe(0);
+    expect((await api().call('GET', `/v1/images/${id}`, { as: owner })).json.status).toBe('pending');
+    expect((await pendingUploads(api(), id)).map((u) => u.UploadId)).toEqual([uploadId]);
+  });
+
+  it('takes a 412 for its own earlier Complete (its answer lost) as done: same ETag, upload gone', async () => {
+    const owner = newOwner();
+    const { id, uploadId, file, etags } = await uploadedParts(owner, 33);
+    // The object this upload's Complete makes, already there: what S3 may answer a retried Complete with 412 for.
+    const s3 = storageClient(api());
+    const Bucket = api().config.s3.bucket;
+    const other = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: originalKey(id) }));
+    const otherParts = [];
+    for (const { partNumber } of etags) {
+      const start = (partNumber - 1) * PART;
+      const body = file.subarray(start, Math.min(start + PART, SIZE));
+      const res = await s3.send(
+        new UploadPartCommand({
+          Bucket,
+          Key: originalKey(id),
+          UploadId: other.UploadId,
+          PartNumber: partNumber,
+          Body: body,
+        }),
+      );
+      otherParts.push({ PartNumber: partNumber, ETag: res.ETag });
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: originalKey(id),
+        UploadId: other.UploadId,
+        MultipartUpload: { Parts: otherParts },
+      }),
+    );
+    const res = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner, body: { parts: etags } });
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(res.json).toMatchObject({ id, status: 'uploaded', bytes: SIZE });
+    // The intent's own upload was tidied away rather than left for the janitor.
+    expect((await pendingUploads(api(), id)).map((u) => u.UploadId)).not.toContain(uploadId);
   });
 
   it('aborts with DELETE /v1/uploads/{id}: record gone, no multipart upload left, part URLs dead', async () => {
