@@ -48,7 +48,13 @@ export const Image = Type.Object(
     height: Type.Union([Type.Integer(), Type.Null()]),
     format: Type.Union([Type.String(), Type.Null()]),
     thumbhash: Type.Union([Type.String(), Type.Null()]),
-    dominantColor: Type.Union([Type.String(), Type.Null()]),
+    dominantColor: Type.Union([Type.String(), Type.Null()], {
+      description: "'#rrggbb': the perceptual (OKLab) mean of the visible pixels; null until developed",
+    }),
+    transparent: Type.Union([Type.Boolean(), Type.Null()], {
+      description:
+        'Some pixel is not fully opaque: show the image on a light or checkered backdrop, not on dominantColor. Null until developed',
+    }),
     visibility: Visibility,
     variants: Type.Record(Type.String(), ImageVariant),
     createdAt: Type.String({ format: 'date-time' }),

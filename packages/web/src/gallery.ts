@@ -53,7 +53,11 @@ const STATUS_TEXT: Record<ImageStatus, string> = {
  */
 export function paintFrame(frame: HTMLElement, image: ImageJson, mode: 'tile' | 'large'): void {
   reserveAspect(frame, image.width, image.height);
-  if (image.dominantColor) frame.style.setProperty('background-color', image.dominantColor);
+  // A transparent image shows its backdrop: a light checkerboard, never its dominant colour (dark ink on
+  // a dark backdrop is invisible), whatever the theme.
+  frame.classList.toggle('transparent', image.transparent === true);
+  if (image.transparent) frame.style.removeProperty('background-color');
+  else if (image.dominantColor) frame.style.setProperty('background-color', image.dominantColor);
   let placeholder = frame.querySelector<HTMLImageElement>('img.placeholder');
   const url = placeholderUrl(image.thumbhash);
   if (url && !placeholder) {

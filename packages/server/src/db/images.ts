@@ -28,6 +28,7 @@ export function newImageRow(
     format: null,
     thumbhash: null,
     dominant_color: null,
+    transparent: null,
     variants: '{}',
     error_code: null,
     error_message: null,

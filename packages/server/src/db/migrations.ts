@@ -122,6 +122,13 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
       await db.schema.alterTable('images').addColumn('lease_until', 'bigint').execute();
     },
   },
+  '0005_transparent': {
+    async up(db: Kysely<unknown>) {
+      // Whether an image lets its backdrop show through (issue 17): the app then shows it on a light or
+      // checkered backdrop, never on its dominant colour. An integer, as SQLite has no boolean.
+      await db.schema.alterTable('images').addColumn('transparent', 'smallint').execute();
+    },
+  },
 });
 
 /** Brings the schema up to date; safe to run from several processes at once (Kysely locks). */

@@ -35,6 +35,8 @@ export interface ImagesTable {
   format: string | null;
   thumbhash: string | null;
   dominant_color: string | null;
+  /** 1 when some pixel is not fully opaque, 0 when none is, null until developed (and for older rows). */
+  transparent: number | null;
   /** JSON object: variant name → { key, width, height, bytes, contentType }. */
   variants: string;
   error_code: string | null;

@@ -52,6 +52,7 @@ export function toImageView(
     // The client's placeholder shows until the worker computes one from the real pixels.
     thumbhash: row.thumbhash ?? row.client_thumbhash,
     dominantColor: row.dominant_color,
+    transparent: row.transparent === null ? null : row.transparent === 1,
     visibility: row.visibility,
     variants: Object.fromEntries(
       Object.entries(variants).map(([name, v]) => [

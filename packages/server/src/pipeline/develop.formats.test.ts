@@ -167,6 +167,60 @@ describe('formats', () => {
     expect(Math.abs(ratio - 4608 / 1976)).toBeLessThan(0.3);
   });
 
+  describe('dominant colour: the perceptual mean of the visible pixels (issue 17)', () => {
+    /** Distance of two '#rrggbb' colours, the largest channel difference. */
+    const apart = (x: string, y: string): number =>
+      Math.max(
+        ...[1, 3, 5].map((i) => Math.abs(parseInt(x.slice(i, i + 2), 16) - parseInt(y.slice(i, i + 2), 16))),
+      );
+
+    it('a purple-flower HEIC framed by dark leaves is the mid tone it looks, not its shadows', async () => {
+      const r = await develop('formats/IMG_5195.HEIC', parseVariants('t:100'));
+      // Its plain sRGB mean is about #7c7877; it was #080808 (the fullest histogram bin).
+      expect(apart(r.dominantColor!, '#7c7877')).toBeLessThan(24);
+      expect(r.transparent).toBe(false);
+    });
+
+    it('a mostly transparent PNG is the colour of its ink, and says it is transparent', async () => {
+      // blackbug.png: black handwriting on ~99 % fully transparent pixels.
+      const r = await develop('formats/blackbug.png', parseVariants('t:100'));
+      expect(r.transparent).toBe(true);
+      expect(apart(r.dominantColor!, '#000000')).toBeLessThan(40);
+    });
+
+    it('transparent pixels do not count, whatever colour the file stores for them', async () => {
+      // 400x400: a 100x100 opaque orange square; the rest transparent, stored as black on the left
+      // half and white on the right (encoders keep whatever RGB is there).
+      const rgba = Buffer.alloc(400 * 400 * 4);
+      for (let y = 0; y < 400; y++) {
+        for (let x = 0; x < 400; x++) {
+          const i = (y * 400 + x) * 4;
+          const inSquare = x >= 150 && x < 250 && y >= 150 && y < 250;
+          const rgb = inSquare ? [0xff, 0x88, 0x00] : x < 200 ? [0, 0, 0] : [255, 255, 255];
+          rgba.set([...rgb, inSquare ? 255 : 0], i);
+        }
+      }
+      const file = join(workRoot, 'orange-square.png');
+      await sharp(rgba, { raw: { width: 400, height: 400, channels: 4 } })
+        .png()
+        .toFile(file);
+      const r = await developImage(
+        file,
+        await mkdtemp(join(workRoot, 'job-')),
+        parseVariants('t:100'),
+        DEFAULT_LIMITS,
+      );
+      expect(r.transparent).toBe(true);
+      expect(apart(r.dominantColor!, '#ff8800')).toBeLessThan(8);
+    });
+
+    it('an opaque photo is not transparent', async () => {
+      const r = await develop('photos/DSCN0010.jpg', parseVariants('t:100'));
+      expect(r.transparent).toBe(false);
+      expect(r.dominantColor).toMatch(/^#[0-9a-f]{6}$/);
+    });
+  });
+
   it('the polyglot MP3/JPEG is developed as the 6x2 JPEG it is, and never enlarged', async () => {
     const r = await develop('hostile/mp3jpg.mp3');
     expect(r).toMatchObject({ format: 'jpeg', width: 6, height: 2 });

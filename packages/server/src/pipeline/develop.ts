@@ -33,6 +33,7 @@ import {
 } from '@darkroom/contract';
 import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
+import { type ColourSummary, describeColour } from './colour.ts';
 import { PipelineError } from './errors.ts';
 import { decodeHeif } from './heif.ts';
 import { stripPngText } from './png.ts';
@@ -88,8 +89,10 @@ export interface DevelopedImage {
   animated: boolean;
   /** ThumbHash of the upright image, base64. */
   thumbhash: string;
-  /** '#rrggbb' */
-  dominantColor: string;
+  /** '#rrggbb': the perceptual mean of the visible pixels (see colour.ts); null when none is visible. */
+  dominantColor: string | null;
+  /** Some pixel is not fully opaque: show the image on a backdrop that is not its own colour. */
+  transparent: boolean;
   variants: DevelopedVariant[];
 }
 
@@ -350,15 +353,16 @@ async function develop(
       });
     }
     signal?.throwIfAborted();
-    const { thumbhash, dominantColor } = await placeholders(source);
-    return { format, width, height, animated, thumbhash, dominantColor, variants: out };
+    const { thumbhash, dominantColor, transparent } = await placeholders(source);
+    return { format, width, height, animated, thumbhash, dominantColor, transparent, variants: out };
   } catch (e) {
     await Promise.all(written.map((f) => rm(f, { force: true })));
     throw e;
   }
 }
 
-async function placeholders(source: Source): Promise<{ thumbhash: string; dominantColor: string }> {
+/** ThumbHash, dominant colour and transparency, from one 100 px RGBA sample of the upright image. */
+async function placeholders(source: Source): Promise<{ thumbhash: string } & ColourSummary> {
   let small: { data: Buffer; info: OutputInfo };
   try {
     small = await sharp(source.input, source.options)
@@ -371,7 +375,5 @@ async function placeholders(source: Source): Promise<{ thumbhash: string; domina
   }
   const { width, height } = small.info;
   const thumbhash = Buffer.from(rgbaToThumbHash(width, height, small.data)).toString('base64');
-  const { dominant } = await sharp(small.data, { raw: { width, height, channels: 4 } }).stats();
-  const hex = (n: number): string => n.toString(16).padStart(2, '0');
-  return { thumbhash, dominantColor: `#${hex(dominant.r)}${hex(dominant.g)}${hex(dominant.b)}` };
+  return { thumbhash, ...describeColour(small.data) };
 }

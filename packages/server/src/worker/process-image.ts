@@ -258,6 +258,7 @@ async function develop(
       format: developed.format,
       thumbhash: developed.thumbhash,
       dominant_color: developed.dominantColor,
+      transparent: developed.transparent ? 1 : 0,
       variants: JSON.stringify(variants),
       error_code: null,
       error_message: null,

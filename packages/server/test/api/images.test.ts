@@ -55,6 +55,7 @@ describe.each(DATABASES)('images (%s)', (kind) => {
       format: null,
       thumbhash,
       dominantColor: null,
+      transparent: null,
       visibility: 'private',
       variants: {},
       createdAt: expect.stringMatching(ISO),

@@ -247,8 +247,52 @@ describe('web app in Chromium', () => {
     expect(await objectExists(stack, `uploads/${id}`)).toBe(false);
   });
 
+  it('shows a transparent image on a light checkerboard, an opaque one on its dominant colour (issue 17)', async () => {
+    // blackbug.png is black ink on transparent pixels: on its dominant colour (#080808 before) it vanished.
+    await page.setInputFiles('#file-input', [path.join(TESTDATA, 'formats/blackbug.png')]);
+    const tile = page.locator('li.tile', { has: page.locator('img[alt^="blackbug"]') });
+    await expect
+      .poll(() => tile.locator('.frame').getAttribute('data-state'), { timeout: 60_000 })
+      .toBe('loaded');
+    const id = (await tile.getAttribute('data-image-id'))!;
+    expect((await stack.api('GET', `/v1/images/${id}`)).json.transparent).toBe(true);
+    const backdrop = (selector: string) =>
+      page.locator(selector).evaluate((el) => {
+        const s = getComputedStyle(el);
+        return {
+          transparent: el.classList.contains('transparent'),
+          color: s.backgroundColor,
+          image: s.backgroundImage,
+        };
+      });
+    const checker = await backdrop(`li.tile[data-image-id="${id}"] .frame`);
+    expect(checker).toMatchObject({ transparent: true, color: 'rgb(255, 255, 255)' });
+    expect(checker.image).toContain('conic-gradient');
+    // The details view too.
+    await tile.locator('button.tile-button').click();
+    await expect
+      .poll(() => backdrop('#details-frame'))
+      .toMatchObject({ transparent: true, color: 'rgb(255, 255, 255)' });
+    await expect
+      .poll(() => page.locator('#details-frame').getAttribute('data-state'), { timeout: 10_000 })
+      .toBe('loaded');
+    await page.waitForTimeout(600); // the fade-in, for the screenshot
+    await screenshot(page, '04b-transparent-details');
+    await page.keyboard.press('Escape');
+    // An opaque photo keeps its dominant colour behind it.
+    const opaque = ids.get('2569067123_aca715a2ee_o.jpg')!;
+    const hex = String((await stack.api('GET', `/v1/images/${opaque}`)).json.dominantColor);
+    const rgb = `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+    expect(await backdrop(`li.tile[data-image-id="${opaque}"] .frame`)).toMatchObject({
+      transparent: false,
+      color: rgb,
+      image: 'none',
+    });
+  }, 90_000);
+
   it('refuses a type it cannot take, with a message naming the file and why', async () => {
     const svg = path.join(TESTDATA, 'hostile/maliciousJsAndPhpTest.svg');
+    const cardsBefore = await page.locator('li.card').count();
     await page.setInputFiles('#file-input', [
       { name: path.basename(svg), mimeType: 'image/svg+xml', buffer: fs.readFileSync(svg) },
       { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') },
@@ -259,7 +303,7 @@ describe('web app in Chromium', () => {
     expect(text).toContain('notes.txt');
     expect(text).toContain('2 files were not uploaded');
     expect(await refusals.getAttribute('role')).toBe('alert');
-    expect(await page.locator('li.card').count()).toBe(FILES.length);
+    expect(await page.locator('li.card').count(), 'no card for a refused file').toBe(cardsBefore);
     await screenshot(page, '05-refused');
   });
 

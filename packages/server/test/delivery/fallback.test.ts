@@ -55,6 +55,8 @@ describe('the JPEG/PNG fallback with default settings', () => {
   });
 
   it('answers with a PNG when the image has transparency', async () => {
+    // The image JSON says so too, for the app's backdrop (issue 17).
+    expect((await stack.waitSettled('fay', transparent)).transparent).toBe(true);
     const res = await fetch(`${stack.api}/img/${transparent}/thumb`, { headers: { accept: 'image/jpeg' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');

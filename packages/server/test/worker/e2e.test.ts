@@ -41,6 +41,7 @@ describe('uploads become ready', () => {
     expect(image).toMatchObject({ status: 'ready', width: 2725, height: 2225, format: 'jpeg' });
     expect(image.thumbhash).toEqual(expect.any(String));
     expect(image.dominantColor).toMatch(/^#[0-9a-f]{6}$/);
+    expect(image.transparent).toBe(false);
     const v = variantsOf(image);
     expect(Object.keys(v).sort()).toEqual(['large', 'medium', 'thumb']);
     expect(v.thumb).toMatchObject({ width: 320, height: 261, contentType: 'image/webp' });
