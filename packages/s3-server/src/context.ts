@@ -79,9 +79,12 @@ export function sendEmpty(r: S3Request, status: number, headers: Record<string, 
   r.res.end();
 }
 
-/** S3's timestamps in XML: ISO 8601 with milliseconds. */
+/**
+ * S3's timestamps in XML: ISO 8601 with milliseconds, always `.000`: S3 keeps whole seconds, so a listing's
+ * LastModified equals the object's Last-Modified header (ceph/s3-tests compares the two).
+ */
 export function isoDate(ms: number): string {
-  return new Date(ms).toISOString();
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString();
 }
 
 /** ETags travel quoted in headers and XML. */

@@ -191,7 +191,7 @@ export function listObjects(r: S3Request): void {
         ...common,
         Marker: enc(after),
         // V1 only returns NextMarker when a delimiter is used; clients fall back to the last key.
-        ...(result.nextCursor !== undefined && delimiter ? { NextMarker: enc(result.nextCursor) } : {}),
+        ...(result.nextMarker !== undefined && delimiter ? { NextMarker: enc(result.nextMarker) } : {}),
       };
   sendXml(r, 200, s3Xml('ListBucketResult', body));
 }

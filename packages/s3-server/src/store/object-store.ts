@@ -129,6 +129,8 @@ export interface ListResult {
   isTruncated: boolean;
   /** Where the next page starts (exclusive), when truncated. */
   nextCursor: string | undefined;
+  /** ListObjects (V1)'s NextMarker, when truncated: the last key or common prefix of this page. */
+  nextMarker: string | undefined;
 }
 
 interface ObjectRow {
@@ -463,6 +465,7 @@ export class ObjectStore {
     const objects: ObjectRecord[] = [];
     const commonPrefixes: string[] = [];
     let cursor = opts.after > prefix ? opts.after : prefix;
+    let last: string | undefined;
     let inclusive = opts.after <= prefix && opts.after !== prefix;
     const next = this.db.prepare(
       'SELECT * FROM objects WHERE bucket = ? AND (key > ? OR (? AND key = ?)) ORDER BY key LIMIT ?',
@@ -477,13 +480,19 @@ export class ObjectStore {
         if (delimiter) {
           const at = row.key.indexOf(delimiter, prefix.length);
           if (at >= 0) {
-            commonPrefixes.push(row.key.slice(0, at + delimiter.length));
-            cursor = row.key.slice(0, at + delimiter.length) + AFTER_PREFIX;
+            const common = row.key.slice(0, at + delimiter.length);
+            // A prefix at or before the marker was listed already: a V1 NextMarker names the prefix itself.
+            if (common > opts.after) {
+              commonPrefixes.push(common);
+              last = common;
+            }
+            cursor = common + AFTER_PREFIX;
             continue scan;
           }
         }
         objects.push(toObject(row));
         cursor = row.key;
+        last = row.key;
         if (objects.length + commonPrefixes.length >= maxKeys) break scan;
       }
     }
@@ -494,7 +503,13 @@ export class ObjectStore {
             .get(bucket, cursor) as { key: string } | undefined)
         : undefined;
     const isTruncated = Boolean(more?.key.startsWith(prefix));
-    return { objects, commonPrefixes, isTruncated, nextCursor: isTruncated ? cursor : undefined };
+    return {
+      objects,
+      commonPrefixes,
+      isTruncated,
+      nextCursor: isTruncated ? cursor : undefined,
+      nextMarker: isTruncated ? last : undefined,
+    };
   }
 
   // ---- multipart uploads ----

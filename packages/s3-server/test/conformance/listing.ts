@@ -1,4 +1,9 @@
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  HeadObjectCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { beforeAll, expect } from 'vitest';
 import type { SuiteContext } from './suite.ts';
 
@@ -61,6 +66,37 @@ export function listingSuite(s: SuiteContext): void {
         new ListObjectsV2Command({ Bucket: bucket.name, Prefix: 'list', StartAfter: 'list/c.jpg' }),
       );
       expect(res.Contents?.map((c) => c.Key)).toEqual(['list/d/x/y.jpg', 'list/e.jpg', 'listless']);
+    });
+
+    s.it(
+      'ListObjects (V1) with a delimiter: NextMarker names the last key or prefix, and paging by it skips that prefix',
+      async () => {
+        const page = (Marker: string | undefined, MaxKeys: number) =>
+          s.client.send(
+            new ListObjectsCommand({ Bucket: bucket.name, Prefix: 'list/', Delimiter: '/', Marker, MaxKeys }),
+          );
+        const seen: string[] = [];
+        const markers: (string | undefined)[] = [];
+        let marker: string | undefined;
+        for (;;) {
+          const res = await page(marker, 1);
+          seen.push(
+            ...(res.Contents ?? []).map((c) => c.Key!),
+            ...(res.CommonPrefixes ?? []).map((p) => p.Prefix!),
+          );
+          markers.push(res.NextMarker);
+          if (!res.IsTruncated) break;
+          marker = res.NextMarker;
+        }
+        expect(seen).toEqual(['list/a.jpg', 'list/b/', 'list/c.jpg', 'list/d/', 'list/e.jpg']);
+        expect(markers).toEqual(['list/a.jpg', 'list/b/', 'list/c.jpg', 'list/d/', undefined]);
+      },
+    );
+
+    s.it('gives each key the LastModified of its Last-Modified header (whole seconds)', async () => {
+      const res = await s.client.send(new ListObjectsV2Command({ Bucket: bucket.name, Prefix: 'list/a' }));
+      const head = await s.client.send(new HeadObjectCommand({ Bucket: bucket.name, Key: 'list/a.jpg' }));
+      expect(res.Contents?.[0]?.LastModified?.toISOString()).toBe(head.LastModified?.toISOString());
     });
   });
 }
