@@ -10,15 +10,21 @@ export const DARKROOM_BIN = path.resolve(
   '../../bin/darkroom.js',
 );
 
-/** A free loopback port (the listener is closed before it is returned). */
+/**
+ * A free loopback port (the listener is closed before it is returned), drawn below Linux's ephemeral
+ * range (32768-60999): a port the kernel handed out for listen(0) is also one it hands to outgoing
+ * connections, and in a full parallel run one of those took it before the test bound it (EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-    srv.on('error', reject);
-  });
+    if (free) return port;
+  }
 }
 
 export interface RunningProcess {
