@@ -13,6 +13,8 @@ export const darkroomBin = path.join(repoRoot, 'packages/server/bin/darkroom.js'
 export interface Child {
   proc: ChildProcess;
   url: string;
+  /** Everything it has printed so far (stdout and stderr), for servers spawnServer started. */
+  output?(): string;
 }
 
 /**
@@ -29,17 +31,23 @@ export function spawnServer(
     const proc = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    let all = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}${err}`)), 30_000);
+    let started = false;
     proc.stderr?.on('data', (d: Buffer) => {
       err += d.toString();
+      all += d.toString();
     });
     proc.stdout?.on('data', (d: Buffer) => {
+      all += d.toString();
+      if (started) return;
       out += d.toString();
       for (const line of out.split('\n')) {
         const url = urlFrom(line);
         if (url) {
+          started = true;
           clearTimeout(timer);
-          resolve({ proc, url });
+          resolve({ proc, url, output: () => all });
           return;
         }
       }

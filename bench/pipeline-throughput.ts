@@ -1,28 +1,34 @@
 /**
- * Pipeline throughput: images per second through the whole of `darkroom start` (POST /v1/uploads →
- * presigned PUT to the embedded S3 → ObjectCreated → embedded SQS → worker → variants stored → ready,
- * learnt from GET /v1/events), for the 22 MP photo in testdata/ with the default variants,
- * against bare sharp doing the same transforms on the same file with the same concurrency, in the same
- * run. Also p50/p99 from "PUT complete" to "ready", split by where the time goes.
+ * Pipeline throughput: images per second through the whole of Darkroom (POST /v1/uploads → presigned
+ * PUT → ObjectCreated → queue → worker → variants stored → ready, learnt from GET /v1/events), for the
+ * 22 MP photo in testdata/ with the default variants, against bare sharp doing the same transforms on
+ * the same file with the same concurrency, in the same run. Two Darkroom lanes: `darkroom start` on the
+ * embedded engines, and `darkroom setup` + `darkroom api` + `darkroom worker` on a throw-away Ceph RGW,
+ * a fresh RabbitMQ vhost and a fresh PostgreSQL database (packages/testkit). Also p50/p99 from "PUT
+ * complete" to "ready", split by where the time goes.
  *
  * Run: npm run bench:pipeline   (writes the "Pipeline throughput" section of bench/RESULTS.md)
  * Knobs: BENCH_IMAGES (measured images, default 20), BENCH_WARMUP (default 2 per side),
- *        BENCH_INFLIGHT (images uploaded but not yet ready, default concurrency + 1).
+ *        BENCH_INFLIGHT (images uploaded but not yet ready, default concurrency + 1),
+ *        BENCH_ROUNDS (each lane's images in this many chunks, interleaved with bare sharp; default 2),
+ *        BENCH_ENGINES=0 (skip the RGW + RabbitMQ + PostgreSQL lane, e.g. where those are not installed).
  * Runs the compiled server (packages/server/dist): `npm run build` first after changing it.
  */
 
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { testImage } from '@darkroom/testdata';
+import { createPgDatabase, createVhost, type RgwCluster, removeWhenGone, startRgw } from '@darkroom/testkit';
 import sharp from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from '../packages/server/src/pipeline/index.ts';
 import {
-  type Child,
   darkroomBin,
   freePort,
   percentile,
@@ -33,15 +39,19 @@ import {
   writeResults,
 } from './lib.ts';
 
+const run = promisify(execFile);
 const SECTION = '## Pipeline throughput (upload → ready, 22 MP photo)';
 const PHOTO = testImage('photos/canon-eos-5d-mark-iii_22mp.jpg');
 const CONCURRENCY = os.cpus().length;
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const IN_FLIGHT = Number(process.env.BENCH_INFLIGHT ?? CONCURRENCY + 1);
+const ENGINES = process.env.BENCH_ENGINES !== '0';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const TARGET = 0.85;
 const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const OWNER = 'bench-pipeline';
+const BUCKET = 'bench-pipeline';
 const VARIANTS: readonly VariantSpec[] = parseVariants(undefined);
 const CLK_TCK = 100;
 
@@ -79,27 +89,62 @@ function machineBusy(): number | undefined {
   }
 }
 
-/** Wall time and CPU of one measured phase: this process, the darkroom server and everything else. */
+/** Groups of processes whose CPU a phase reports apart (the Darkroom roles, Ceph's daemons). */
+type PidGroups = Record<string, () => number[]>;
+
+/** Wall time and CPU of one measured phase: this process, each group of processes and everything else. */
 interface Phase {
   wallS: number;
   selfS: number;
-  serverS: number;
-  /** CPU-s used by processes other than these two (other jobs on the machine), when /proc says. */
+  /** CPU-s by group. */
+  groups: Record<string, number>;
+  /** CPU-s used by processes outside this one and the groups (other jobs on the machine), when /proc says. */
   othersS: number;
 }
 
-async function phase<T>(serverPid: number | undefined, fn: () => Promise<T>): Promise<[T, Phase]> {
-  const [t0, self0, server0, all0] = [now(), selfCpu(), cpuSeconds(serverPid) ?? 0, machineBusy()];
+async function phase<T>(groups: PidGroups, fn: () => Promise<T>): Promise<[T, Phase]> {
+  // Per pid: one that starts inside the phase counts from 0; one that ends inside it (a radosgw that
+  // crashed and was restarted) cannot be read any more and counts for nothing.
+  const sample = () =>
+    Object.fromEntries(
+      Object.entries(groups).map(([name, pids]) => [
+        name,
+        new Map(pids().map((pid) => [pid, cpuSeconds(pid)] as const)),
+      ]),
+    );
+  const [t0, self0, groups0, all0] = [now(), selfCpu(), sample(), machineBusy()];
   const value = await fn();
-  const [t1, self1, server1, all1] = [now(), selfCpu(), cpuSeconds(serverPid) ?? 0, machineBusy()];
+  const [t1, self1, groups1, all1] = [now(), selfCpu(), sample(), machineBusy()];
   const selfS = self1 - self0;
-  const serverS = server1 - server0;
-  const othersS = all0 === undefined || all1 === undefined ? Number.NaN : all1 - all0 - selfS - serverS;
-  return [value, { wallS: (t1 - t0) / 1000, selfS, serverS, othersS: Math.max(0, othersS) }];
+  const used: Record<string, number> = {};
+  for (const [name, after] of Object.entries(groups1)) {
+    let sum = 0;
+    for (const [pid, cpu] of after) if (cpu !== undefined) sum += cpu - (groups0[name]?.get(pid) ?? 0);
+    used[name] = sum;
+  }
+  const inGroups = Object.values(used).reduce((a, b) => a + b, 0);
+  const othersS = all0 === undefined || all1 === undefined ? Number.NaN : all1 - all0 - selfS - inGroups;
+  return [value, { wallS: (t1 - t0) / 1000, selfS, groups: used, othersS: Math.max(0, othersS) }];
+}
+
+/** Sums phases (bare sharp is measured in several pieces). */
+function addPhases(phases: readonly Phase[]): Phase {
+  const groups: Record<string, number> = {};
+  for (const p of phases) for (const [k, v] of Object.entries(p.groups)) groups[k] = (groups[k] ?? 0) + v;
+  return {
+    wallS: phases.reduce((a, p) => a + p.wallS, 0),
+    selfS: phases.reduce((a, p) => a + p.selfS, 0),
+    groups,
+    othersS: phases.reduce((a, p) => a + p.othersS, 0),
+  };
 }
 
 const fmt = (n: number | undefined, digits = 0) =>
   n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits);
+
+/** `total` split into `parts` near-equal whole numbers, larger first. */
+const split = (total: number, parts: number) =>
+  Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 
 /** Runs `count` jobs, `parallel` at a time; resolves with each job's duration in ms. */
 async function pool(count: number, parallel: number, job: (i: number) => Promise<void>): Promise<number[]> {
@@ -154,7 +199,7 @@ function runBare(count: number, dirs: readonly string[]): Promise<number[]> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The whole pipeline, through `darkroom start`.
+// The whole pipeline, through Darkroom's public API.
 
 interface StatusEvent {
   imageId: string;
@@ -210,9 +255,9 @@ interface Upload {
 
 type Stages = Map<string, { sum: number; count: number }>;
 
-/** darkroom_worker_stage_seconds sums and counts by stage, from GET /metrics. */
-async function stageTotals(api: string): Promise<Stages> {
-  const text = await (await fetch(`${api}/metrics`)).text();
+/** darkroom_worker_stage_seconds sums and counts by stage, from a role's GET /metrics. */
+async function stageTotals(metricsUrl: string): Promise<Stages> {
+  const text = await (await fetch(metricsUrl)).text();
   const out: Stages = new Map();
   for (const m of text.matchAll(/^darkroom_worker_stage_seconds_(sum|count)\{stage="(\w+)"\} (\S+)$/gm)) {
     const entry = out.get(m[2]!) ?? { sum: 0, count: 0 };
@@ -222,113 +267,258 @@ async function stageTotals(api: string): Promise<Stages> {
   return out;
 }
 
+/** One way of running Darkroom, started and ready for uploads. */
 interface Darkroom {
-  server: Child;
-  api: string;
+  /** Short name for output: `embedded` or `engines`. */
+  lane: string;
+  /** The processes whose CPU counts as Darkroom's, and others reported apart (Ceph's daemons). */
+  pids: PidGroups;
+  /** Where the worker's darkroom_worker_stage_seconds are. */
+  metricsUrl: string;
   /** POST the intent, PUT the bytes; resolves when the SSE stream says the image is ready. */
   uploadOne(): Promise<Upload>;
   failed: string[];
+  /** Peak RSS (VmHWM, MiB) of each Darkroom process so far. */
+  peakRss(): Record<string, number | undefined>;
+  /** What went wrong around the run that did not fail it (a gateway that crashed and was restarted). */
+  notes: string[];
+  /** Requests the client sent again, with why (a 503 while radosgw restarted…). */
+  retries: string[];
+  /** What the worker printed (logging at warn: its warnings and errors). */
+  workerOutput(): string;
   close(): Promise<void>;
 }
 
-/** Spawns `darkroom start`, opens the owner's event stream and returns an uploader. */
-async function startDarkroom(dataDir: string): Promise<Darkroom> {
+/** Opens the owner's event stream on `api` and returns an uploader. */
+async function uploader(api: string) {
+  const token = await mintToken(SECRET, { sub: OWNER, ttlSeconds: 3600 });
+  const bytes = await fsp.readFile(PHOTO);
+  const byId = new Map<string, Upload>();
+  const waiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  const early = new Map<string, StatusEvent[]>();
+  const failed: string[] = [];
+  const record = (u: Upload, e: StatusEvent, receivedAt: number) => {
+    u.at.set(e.status, Date.parse(e.at));
+    if (e.status === 'ready') {
+      u.readyReceived = receivedAt;
+      waiters.get(u.id)?.resolve();
+    } else if (e.status === 'failed') {
+      failed.push(u.id);
+      waiters.get(u.id)?.reject(new Error(`image ${u.id} failed: ${JSON.stringify(e)}`));
+    }
+  };
+  const stream = await openEvents(api, token, (e, receivedAt) => {
+    const u = byId.get(e.imageId);
+    if (u) record(u, e, receivedAt);
+    // The intent's `pending` event can beat the POST's response; keep it until the id is known.
+    else early.set(e.imageId, [...(early.get(e.imageId) ?? []), e]);
+  });
+
+  const retries: string[] = [];
+  /** fetch(), tried again on a network error, a 5xx or a 429 (up to 8 times, backing off), as the SDK does. */
+  const send = async (label: string, url: string, init: RequestInit): Promise<Response> => {
+    for (let attempt = 1; ; attempt++) {
+      let why: string;
+      try {
+        const res = await fetch(url, init);
+        if (res.status < 500 && res.status !== 429) return res;
+        why = `${res.status} ${(await res.text()).slice(0, 200)}`;
+      } catch (err) {
+        why = String(err);
+      }
+      if (attempt >= 8) throw new Error(`${label}: ${why}`);
+      retries.push(`${label}: ${why}`);
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+    }
+  };
+
+  const uploadOne = async (): Promise<Upload> => {
+    const putStart = now();
+    const intent = await send('POST /v1/uploads', `${api}/v1/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        filename: path.basename(PHOTO),
+        contentType: 'image/jpeg',
+        size: bytes.length,
+      }),
+    });
+    const body = (await intent.json()) as {
+      image: { id: string };
+      upload: { method: string; url: string; headers?: Record<string, string> };
+    };
+    if (intent.status !== 201 || body.upload.method !== 'put')
+      throw new Error(`POST /v1/uploads → ${intent.status}: ${JSON.stringify(body)}`);
+    const u: Upload = { id: body.image.id, putStart, putDone: 0, at: new Map() };
+    const ready = new Promise<void>((resolve, reject) => waiters.set(u.id, { resolve, reject }));
+    byId.set(u.id, u);
+    const put = await send('PUT', body.upload.url, {
+      method: 'PUT',
+      headers: body.upload.headers ?? {},
+      body: new Uint8Array(bytes),
+    });
+    const answer = await put.text();
+    if (put.status !== 200) throw new Error(`PUT → ${put.status}: ${answer}`);
+    u.putDone = now();
+    // What the client SDK does once the bytes are stored: `complete`, which hands the image to the
+    // workers too, racing the bucket's notification (the duplicate must not be developed again).
+    const complete = await send('complete', `${api}/v1/uploads/${u.id}/complete`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (complete.status !== 200) throw new Error(`complete → ${complete.status}: ${await complete.text()}`);
+    for (const e of early.get(u.id) ?? []) record(u, e, u.putDone);
+    early.delete(u.id);
+    await ready;
+    waiters.delete(u.id);
+    return u;
+  };
+  return { uploadOne, failed, retries, close: () => stream.destroy() };
+}
+
+/** Settings both lanes share: logging at warn, the per-owner limits out of the way. */
+const commonEnv = () => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? os.tmpdir(),
+  DARKROOM_JWT_SECRET: SECRET,
+  DARKROOM_LOG_LEVEL: 'warn',
+  DARKROOM_WORKER_CONCURRENCY: String(CONCURRENCY),
+  DARKROOM_UPLOADS_PER_MINUTE: '100000',
+  DARKROOM_MAX_PENDING_UPLOADS: '100000',
+  DARKROOM_QUOTA_BYTES: String(1024 ** 4),
+});
+
+/** Spawns `darkroom start` (every role and the embedded engines in one process). */
+async function startEmbedded(dataDir: string): Promise<Darkroom> {
   const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
+    ...commonEnv(),
     DARKROOM_PORT: String(await freePort()),
     DARKROOM_S3_PORT: String(await freePort()),
     DARKROOM_SQS_PORT: String(await freePort()),
     DARKROOM_DATA_DIR: dataDir,
-    DARKROOM_JWT_SECRET: SECRET,
-    DARKROOM_LOG_LEVEL: 'warn',
-    DARKROOM_WORKER_CONCURRENCY: String(CONCURRENCY),
-    DARKROOM_UPLOADS_PER_MINUTE: '100000',
-    DARKROOM_MAX_PENDING_UPLOADS: '100000',
-    DARKROOM_QUOTA_BYTES: String(1024 ** 4),
   };
   const server = await spawnServer([darkroomBin, 'start'], env, (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1]);
-  let events: http.ClientRequest | undefined;
   try {
-    const api = server.url;
-    const token = await mintToken(SECRET, { sub: OWNER, ttlSeconds: 3600 });
-    const bytes = await fsp.readFile(PHOTO);
-    const byId = new Map<string, Upload>();
-    const waiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
-    const early = new Map<string, StatusEvent[]>();
-    const failed: string[] = [];
-    const record = (u: Upload, e: StatusEvent, receivedAt: number) => {
-      u.at.set(e.status, Date.parse(e.at));
-      if (e.status === 'ready') {
-        u.readyReceived = receivedAt;
-        waiters.get(u.id)?.resolve();
-      } else if (e.status === 'failed') {
-        failed.push(u.id);
-        waiters.get(u.id)?.reject(new Error(`image ${u.id} failed: ${JSON.stringify(e)}`));
-      }
-    };
-    events = await openEvents(api, token, (e, receivedAt) => {
-      const u = byId.get(e.imageId);
-      if (u) record(u, e, receivedAt);
-      // The intent's `pending` event can beat the POST's response; keep it until the id is known.
-      else early.set(e.imageId, [...(early.get(e.imageId) ?? []), e]);
-    });
-    const stream = events;
-
-    const uploadOne = async (): Promise<Upload> => {
-      const putStart = now();
-      const intent = await fetch(`${api}/v1/uploads`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          filename: path.basename(PHOTO),
-          contentType: 'image/jpeg',
-          size: bytes.length,
-        }),
-      });
-      const body = (await intent.json()) as {
-        image: { id: string };
-        upload: { method: string; url: string; headers?: Record<string, string> };
-      };
-      if (intent.status !== 201 || body.upload.method !== 'put')
-        throw new Error(`POST /v1/uploads → ${intent.status}: ${JSON.stringify(body)}`);
-      const u: Upload = { id: body.image.id, putStart, putDone: 0, at: new Map() };
-      const ready = new Promise<void>((resolve, reject) => waiters.set(u.id, { resolve, reject }));
-      byId.set(u.id, u);
-      const put = await fetch(body.upload.url, {
-        method: 'PUT',
-        headers: body.upload.headers ?? {},
-        body: new Uint8Array(bytes),
-      });
-      const answer = await put.text();
-      if (put.status !== 200) throw new Error(`PUT → ${put.status}: ${answer}`);
-      u.putDone = now();
-      // What the client SDK does once the bytes are stored: `complete`, which hands the image to the
-      // workers too, racing the bucket's notification (the duplicate must not be developed again).
-      const complete = await fetch(`${api}/v1/uploads/${u.id}/complete`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-      });
-      if (complete.status !== 200) throw new Error(`complete → ${complete.status}: ${await complete.text()}`);
-      for (const e of early.get(u.id) ?? []) record(u, e, u.putDone);
-      early.delete(u.id);
-      await ready;
-      waiters.delete(u.id);
-      return u;
-    };
+    const client = await uploader(server.url);
+    const pid = server.proc.pid!;
     return {
-      server,
-      api,
-      uploadOne,
-      failed,
+      lane: 'embedded',
+      pids: { darkroom: () => [pid] },
+      metricsUrl: `${server.url}/metrics`,
+      uploadOne: client.uploadOne,
+      failed: client.failed,
+      retries: client.retries,
+      peakRss: () => ({ 'darkroom start': statusMiB(pid, 'VmHWM') }),
+      notes: [],
+      workerOutput: () => server.output?.() ?? '',
       async close() {
-        stream.destroy();
+        client.close();
         await stopChild(server);
       },
     };
   } catch (e) {
-    events?.destroy();
     await stopChild(server);
+    throw e;
+  }
+}
+
+/** Every Ceph daemon of the cluster (monitor, OSD, gateway; a restarted gateway too), from its pids file. */
+function cephPids(rgw: RgwCluster): number[] {
+  try {
+    return fs
+      .readFileSync(path.join(rgw.dir, 'pids'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => Number(l.split(' ')[1]))
+      .filter((pid) => Number.isInteger(pid) && pid > 0);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A throw-away Ceph RGW cluster, a fresh RabbitMQ vhost and a fresh PostgreSQL database (testkit), then
+ * `darkroom setup`, one `darkroom api` and one `darkroom worker`, each its own process, as the deploy guide
+ * runs them. Everything is removed by close() (and by testkit's watchdogs if this process is killed).
+ */
+async function startEngines(dataDir: string): Promise<Darkroom> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const notes: string[] = [];
+  const cleanup = async () => {
+    for (const f of cleanups.splice(0).reverse()) await f().catch((e: unknown) => console.warn(String(e)));
+  };
+  try {
+    const [rgw, vhost, db] = await Promise.all([startRgw(), createVhost('bench'), createPgDatabase()]);
+    cleanups.push(
+      () => rgw.stop(),
+      () => vhost.drop(),
+      () => db.drop(),
+    );
+    // RGW 16 segfaults now and then on a starved machine (see the real-engines test); production's
+    // supervisor restarts it, and so does this, saying so in the results.
+    const stopWatching = rgw.restartOnCrash((output) => {
+      // The log keeps earlier crashes too: only this one's banner.
+      const lines = output
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const last = lines.map((l) => /Caught signal/.test(l)).lastIndexOf(true);
+      const said = lines.slice(Math.max(0, last)).join(' / ').slice(0, 300);
+      notes.push(`radosgw died by itself and was started again (it printed: ${said || 'nothing'})`);
+    });
+    cleanups.push(async () => stopWatching());
+    const metricsPort = await freePort();
+    const env = {
+      ...commonEnv(),
+      DARKROOM_S3_ENDPOINT: rgw.endpoint,
+      AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+      DARKROOM_S3_PROVIDER: 'ceph',
+      DARKROOM_S3_FORCE_PATH_STYLE: 'true',
+      DARKROOM_S3_BUCKET: BUCKET,
+      DARKROOM_QUEUE_URL: vhost.url,
+      DARKROOM_DATABASE_URL: db.url,
+      DARKROOM_DATA_DIR: dataDir,
+      DARKROOM_PORT: String(await freePort()),
+      DARKROOM_WORKER_METRICS_PORT: String(metricsPort),
+    };
+    const setup = await run(process.execPath, [darkroomBin, 'setup'], { env, cwd: repoRoot });
+    process.stdout.write(`darkroom setup:\n${setup.stdout.trimEnd().replace(/^/gm, '  ')}\n`);
+    const spawnRole = async (role: string, ready: RegExp) => {
+      const child = await spawnServer([darkroomBin, role], env, (l) => ready.exec(l)?.[1]);
+      // Killed with this process even when it dies before close() (Ctrl-C, a crash).
+      const pid = child.proc.pid!;
+      child.proc.once('exit', removeWhenGone({ pid }));
+      cleanups.push(() => stopChild(child));
+      return child;
+    };
+    const [api, worker] = await Promise.all([
+      spawnRole('api', /API listening on (\S+)/),
+      spawnRole('worker', /worker running.*metrics at (\S+)/),
+    ]);
+    const client = await uploader(api.url);
+    cleanups.push(async () => {
+      client.close();
+    });
+    const apiPid = api.proc.pid!;
+    const workerPid = worker.proc.pid!;
+    return {
+      lane: 'engines',
+      pids: { darkroom: () => [apiPid, workerPid], ceph: () => cephPids(rgw) },
+      metricsUrl: worker.url,
+      uploadOne: client.uploadOne,
+      failed: client.failed,
+      retries: client.retries,
+      peakRss: () => ({
+        'darkroom api': statusMiB(apiPid, 'VmHWM'),
+        'darkroom worker': statusMiB(workerPid, 'VmHWM'),
+      }),
+      notes,
+      workerOutput: () => worker.output?.() ?? '',
+      close: cleanup,
+    };
+  } catch (e) {
+    await cleanup();
     throw e;
   }
 }
@@ -342,6 +532,50 @@ async function runPipeline(darkroom: Darkroom, count: number): Promise<Upload[]>
   return uploads;
 }
 
+/** What one Darkroom lane measured, over all its chunks. */
+interface LaneResult {
+  darkroom: Darkroom;
+  uploads: Upload[];
+  phase: Phase;
+  /** Images ÷ the sum of each chunk's first upload start → last `ready` received. */
+  rate: number;
+  developRuns: number;
+  stages0: Stages;
+  stages1: Stages;
+  peakRss: Record<string, number | undefined>;
+}
+
+/** Measures one chunk of `count` uploads through a lane: the uploads, the phase and its wall time. */
+async function measureChunk(darkroom: Darkroom, count: number) {
+  const [uploads, chunkPhase] = await phase(darkroom.pids, () => runPipeline(darkroom, count));
+  const first = Math.min(...uploads.map((u) => u.putStart));
+  const last = Math.max(...uploads.map((u) => u.readyReceived!));
+  const wallS = (last - first) / 1000;
+  process.stdout.write(`darkroom (${darkroom.lane}): ${fmt(count / wallS, 2)} images/s\n`);
+  return { uploads, phase: chunkPhase, wallS };
+}
+
+/** Per-image timings of a lane: where the time between "upload started" and "ready received" went. */
+function breakdown(r: LaneResult) {
+  const at = (x: Upload, status: string) => x.at.get(status) ?? Number.NaN;
+  const { uploads } = r;
+  const working = uploads.map((x) => at(x, 'ready') - at(x, 'processing'));
+  const stage = (name: string) => {
+    const a = r.stages1.get(name);
+    const b = r.stages0.get(name) ?? { sum: 0, count: 0 };
+    return a && a.count > b.count ? ((a.sum - b.sum) / (a.count - b.count)) * 1000 : Number.NaN;
+  };
+  return {
+    latency: uploads.map((x) => x.readyReceived! - x.putDone),
+    putMs: uploads.map((x) => x.putDone - x.putStart),
+    queued: uploads.map((x) => at(x, 'processing') - x.putDone),
+    working,
+    notify: uploads.map((x) => x.readyReceived! - at(x, 'ready')),
+    meanWorking: working.reduce((a, b) => a + b, 0) / working.length,
+    stage,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -352,7 +586,8 @@ async function main(): Promise<void> {
   const meta = await sharp(PHOTO).metadata();
   const photoMiB = fs.statSync(PHOTO).size / 1024 ** 2;
   const workRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'darkroom-bench-pipeline-'));
-  let darkroom: Darkroom | undefined;
+  const lanes: Darkroom[] = [];
+  const loadAtStart = os.loadavg()[0]!.toFixed(2);
   try {
     process.stdout.write(
       `${path.basename(PHOTO)}: ${meta.width}x${meta.height}, ${fmt(photoMiB, 1)} MiB; ${IMAGES} images ` +
@@ -361,97 +596,162 @@ async function main(): Promise<void> {
           .map((x) => x.toFixed(2))
           .join(' ')}\n`,
     );
-    darkroom = await startDarkroom(path.join(workRoot, 'data'));
-    const pid = darkroom.server.proc.pid;
+    lanes.push(await startEmbedded(path.join(workRoot, 'data')));
+    if (ENGINES) lanes.push(await startEngines(path.join(workRoot, 'engines')));
+    const idle: PidGroups = Object.fromEntries(
+      lanes.flatMap((l) => Object.entries(l.pids).map(([k, f]) => [`${l.lane} ${k}`, f] as const)),
+    );
     configureBareSharp();
     const dirs = await Promise.all(
       Array.from({ length: CONCURRENCY }, (_, i) => fsp.mkdtemp(path.join(workRoot, `bare-${i}-`))),
     );
 
-    // Warm both up (first decode, JIT, SQLite and connection set-up), then measure bare sharp in two
-    // halves around the darkroom run, so drift and other load on the machine hit both alike.
+    // Warm everything up (first decode, JIT, database and connection set-up), then measure in rounds:
+    // each lane's chunk between two pieces of bare sharp (bare, embedded, bare, engines, bare, embedded,
+    // …, bare), so drift and other load on the machine hit all alike.
     await runBare(WARMUP, dirs);
-    await runPipeline(darkroom, WARMUP);
-    const firstHalf = Math.ceil(IMAGES / 2);
-    const [bareA, bareAPhase] = await phase(pid, () => runBare(firstHalf, dirs));
-    process.stdout.write(`bare sharp (1/2): ${fmt(firstHalf / bareAPhase.wallS, 2)} images/s\n`);
-    const stages0 = await stageTotals(darkroom.api);
-    const [uploads, pipePhase] = await phase(pid, () => runPipeline(darkroom!, IMAGES));
-    const stages1 = await stageTotals(darkroom.api);
-    const peakRss = statusMiB(pid, 'VmHWM');
-    const first = Math.min(...uploads.map((u) => u.putStart));
-    const last = Math.max(...uploads.map((u) => u.readyReceived!));
-    const pipeRate = IMAGES / ((last - first) / 1000);
-    process.stdout.write(`darkroom: ${fmt(pipeRate, 2)} images/s\n`);
-    const developRuns = (stages1.get('develop')?.count ?? 0) - (stages0.get('develop')?.count ?? 0);
-    process.stdout.write(`develop runs: **${developRuns}** for ${IMAGES} images\n`);
-    const [bareB, bareBPhase] = await phase(pid, () => runBare(IMAGES - firstHalf, dirs));
-    const bareMs = [...bareA, ...bareB];
-    const bareWall = bareAPhase.wallS + bareBPhase.wallS;
-    const bareRate = IMAGES / bareWall;
-    process.stdout.write(`bare sharp (2/2): ${fmt((IMAGES - firstHalf) / bareBPhase.wallS, 2)} images/s\n`);
-    const failed = darkroom.failed.length;
-    await darkroom.close();
-    darkroom = undefined;
-
-    const ratio = pipeRate / bareRate;
-    const latency = uploads.map((x) => x.readyReceived! - x.putDone);
-    const at = (x: Upload, status: string) => x.at.get(status) ?? Number.NaN;
-    const putMs = uploads.map((x) => x.putDone - x.putStart);
-    const queued = uploads.map((x) => at(x, 'processing') - x.putDone);
-    const working = uploads.map((x) => at(x, 'ready') - at(x, 'processing'));
-    const notify = uploads.map((x) => x.readyReceived! - at(x, 'ready'));
-    const meanWorking = working.reduce((a, b) => a + b, 0) / working.length;
-    const stage = (name: string) => {
-      const a = stages1.get(name);
-      const b = stages0.get(name) ?? { sum: 0, count: 0 };
-      return a && a.count > b.count ? ((a.sum - b.sum) / (a.count - b.count)) * 1000 : Number.NaN;
+    for (const lane of lanes) await runPipeline(lane, WARMUP);
+    const laneChunks = split(IMAGES, ROUNDS);
+    const bareChunks = split(IMAGES, ROUNDS * lanes.length + 1);
+    const bareMs: number[] = [];
+    const barePhases: Phase[] = [];
+    const order: string[] = [];
+    const measureBare = async () => {
+      const count = bareChunks[barePhases.length]!;
+      const [ms, p] = await phase(idle, () => runBare(count, dirs));
+      bareMs.push(...ms);
+      barePhases.push(p);
+      order.push(`bare sharp ${count}`);
+      process.stdout.write(`bare sharp: ${fmt(count / p.wallS, 2)} images/s\n`);
     };
-    const row = (label: string, xs: number[]) =>
-      `| ${label} | ${fmt(percentile(xs, 50))} | ${fmt(percentile(xs, 99))} |`;
-    const pct = (cpuS: number, wallS: number) => `${fmt((cpuS / wallS) * 100)} %`;
-    const bareSelf = bareAPhase.selfS + bareBPhase.selfS;
-    const bareServer = bareAPhase.serverS + bareBPhase.serverS;
-    const bareOthers = bareAPhase.othersS + bareBPhase.othersS;
+    const chunks = lanes.map(() => [] as Awaited<ReturnType<typeof measureChunk>>[]);
+    const stages0 = await Promise.all(lanes.map((l) => stageTotals(l.metricsUrl)));
+    await measureBare();
+    for (const count of laneChunks) {
+      for (const [i, lane] of lanes.entries()) {
+        chunks[i]!.push(await measureChunk(lane, count));
+        order.push(`${lane.lane} ${count}`);
+        await measureBare();
+      }
+    }
+    const stages1 = await Promise.all(lanes.map((l) => stageTotals(l.metricsUrl)));
+    const results: LaneResult[] = lanes.map((darkroom, i) => {
+      const rate = IMAGES / chunks[i]!.reduce((a, c) => a + c.wallS, 0);
+      const developRuns = (stages1[i]!.get('develop')?.count ?? 0) - (stages0[i]!.get('develop')?.count ?? 0);
+      process.stdout.write(
+        `darkroom (${darkroom.lane}): ${fmt(rate, 2)} images/s; develop runs: **${developRuns}** for ${IMAGES} images\n`,
+      );
+      return {
+        darkroom,
+        uploads: chunks[i]!.flatMap((c) => c.uploads),
+        phase: addPhases(chunks[i]!.map((c) => c.phase)),
+        rate,
+        developRuns,
+        stages0: stages0[i]!,
+        stages1: stages1[i]!,
+        peakRss: darkroom.peakRss(),
+      };
+    });
+    for (const r of results) {
+      const retried = r.darkroom.retries;
+      if (retried.length > 0)
+        r.darkroom.notes.push(
+          `the client tried ${retried.length} requests again (${[...new Set(retried.map((x) => x.slice(0, 160)))].slice(0, 3).join('; ')})`,
+        );
+      if (r.developRuns === IMAGES) continue;
+      // Say why (a retry after a storage error while radosgw was down, a redelivered message…).
+      const said = r.darkroom
+        .workerOutput()
+        .split('\n')
+        .filter((l) => /"level":(40|50)|warn|error/i.test(l))
+        .slice(-5)
+        .map((l) => l.slice(0, 300));
+      r.darkroom.notes.push(
+        `${r.developRuns} develop runs for ${IMAGES} images; the worker's last warnings: ${said.length > 0 ? said.map((l) => `\`${l}\``).join(' / ') : 'none'}`,
+      );
+    }
+    for (const lane of lanes.splice(0)) await lane.close();
+
+    const bare = addPhases(barePhases);
+    const bareRate = IMAGES / bare.wallS;
+    const ratio = (r: LaneResult) => r.rate / bareRate;
+    const bareCpu = bare.selfS / IMAGES;
+    const cpuPerImage = (r: LaneResult) =>
+      (Object.values(r.phase.groups).reduce((a, b) => a + b, 0) + r.phase.selfS) / IMAGES;
+    for (const r of results)
+      process.stdout.write(
+        `Ratio darkroom (${r.darkroom.lane}) / bare sharp: **${fmt(ratio(r), 2)}** by images/s, ${fmt(bareCpu / cpuPerImage(r), 2)} by CPU per image\n`,
+      );
+    const [embedded, engines] = results as [LaneResult, LaneResult | undefined];
+    const parts = results.map((r) => ({ r, b: breakdown(r) }));
+    const row = (label: string, pick: (b: ReturnType<typeof breakdown>) => number[]) =>
+      `| ${label} | ${parts.map(({ b }) => `${fmt(percentile(pick(b), 50))} | ${fmt(percentile(pick(b), 99))}`).join(' | ')} |`;
+    const pct = (cpuS: number | undefined, wallS: number) =>
+      cpuS === undefined ? 'n/a' : `${fmt((cpuS / wallS) * 100)} %`;
+    const laneName = (r: LaneResult) =>
+      r.darkroom.lane === 'embedded'
+        ? 'darkroom start, embedded S3 + SQS + SQLite'
+        : 'darkroom api + worker, Ceph RGW + RabbitMQ + PostgreSQL';
+    const cpuLine = (r: LaneResult) => {
+      const p = r.phase;
+      const roles =
+        r.darkroom.lane === 'embedded' ? 'the `darkroom start` process' : 'the api and worker processes';
+      return `during the ${r.darkroom.lane} lane (${fmt(p.wallS, 1)} s) ${roles} used ${pct(p.groups.darkroom, p.wallS)}${p.groups.ceph === undefined ? '' : `, Ceph's daemons (monitor, OSD, radosgw) ${pct(p.groups.ceph, p.wallS)}`}, the benchmark client ${pct(p.selfS, p.wallS)} and other processes on the machine${r.darkroom.lane === 'engines' ? ' (RabbitMQ and PostgreSQL among them)' : ''} ${pct(p.othersS, p.wallS)}`;
+    };
+    const idleCpu = Object.values(bare.groups).reduce((a, b) => a + b, 0);
     const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+    const notes = results.flatMap((r) => r.darkroom.notes.map((n) => `${r.darkroom.lane}: ${n}`));
+    const bareOrder = order.join(', ');
 
     const section = `${SECTION}
 
-Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 1024 ** 3)} GiB RAM, Linux ${os.release()}, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}).
+Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 1024 ** 3)} GiB RAM, Linux ${os.release()}, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); load average ${loadAtStart} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (the machine is shared with other jobs: see the CPU paragraph).
 
-Input: \`${path.basename(PHOTO)}\` (${meta.width}x${meta.height}, ${fmt(photoMiB, 1)} MiB JPEG), the same file every time; default variants (${VARIANTS.map((v) => `${v.name} ${v.maxDimension}`).join(', ')}; WebP q80, effort 4) plus the ThumbHash placeholder. ${IMAGES} measured images per side after ${WARMUP} warm-up images each, in the same run: bare sharp ${firstHalf}, then darkroom ${IMAGES}, then bare sharp ${IMAGES - firstHalf}, so drift hits both.
+Input: \`${path.basename(PHOTO)}\` (${meta.width}x${meta.height}, ${fmt(photoMiB, 1)} MiB JPEG), the same file every time; default variants (${VARIANTS.map((v) => `${v.name} ${v.maxDimension}`).join(', ')}; WebP q80, effort 4) plus the ThumbHash placeholder. ${IMAGES} measured images per lane after ${WARMUP} warm-up images each, in the same run, in ${ROUNDS} rounds with bare sharp between every two chunks (${bareOrder}), so drift and the load of other jobs hit all lanes alike.
 
-- **Darkroom**: \`darkroom start\` (compiled \`packages/server/dist\`, spawned: API, worker, embedded S3 and SQS in one process, SQLite under a temp dir, \`DARKROOM_WORKER_CONCURRENCY=${CONCURRENCY}\`, logging at \`warn\`, per-owner limits raised). The client keeps ${IN_FLIGHT} images between "upload started" and "ready" (${CONCURRENCY} being developed, the next usually already queued, so a freed worker slot does not wait for the client; \`BENCH_INFLIGHT\` changes it): each is \`POST /v1/uploads\`, a PUT of the file to the presigned URL, then \`POST /v1/uploads/{id}/complete\` as the client SDK sends it (so every image reaches the workers twice: the bucket's notification and the complete's hand-off); readiness comes from one \`GET /v1/events\` stream for the owner (no polling). Throughput = ${IMAGES} ÷ (first upload start → last \`ready\` event received).
+- **Darkroom, embedded engines**: \`darkroom start\` (compiled \`packages/server/dist\`, spawned: API, worker, embedded S3 and SQS in one process, SQLite under a temp dir).
+${
+  engines
+    ? `- **Darkroom, real engines**: a throw-away single-node Ceph 16 cluster (monitor, memstore OSD, radosgw; \`packages/testkit\` \`startRgw\`), a fresh vhost on the machine's RabbitMQ and a fresh database on its PostgreSQL; \`darkroom setup\` (bucket, exchange and quorum queue with dead letters, the RGW topic pushing \`uploads/\` events over AMQP), then \`darkroom api\` and \`darkroom worker\` as two processes (\`DARKROOM_S3_PROVIDER=ceph\`, \`DARKROOM_S3_FORCE_PATH_STYLE=true\`, \`DARKROOM_QUEUE_URL=amqp://…/<vhost>\`, \`DARKROOM_DATABASE_URL=postgres://…\`). All of it runs on this machine and is removed at the end.\n`
+    : '- The real-engines lane was skipped (`BENCH_ENGINES=0`).\n'
+}- Both lanes: \`DARKROOM_WORKER_CONCURRENCY=${CONCURRENCY}\`, logging at \`warn\`, per-owner limits raised. The client keeps ${IN_FLIGHT} images between "upload started" and "ready" (${CONCURRENCY} being developed, the next usually already queued, so a freed worker slot does not wait for the client; \`BENCH_INFLIGHT\` changes it): each is \`POST /v1/uploads\`, a PUT of the file to the presigned URL, then \`POST /v1/uploads/{id}/complete\` as the client SDK sends it (so every image reaches the workers twice: the bucket's notification and the complete's hand-off); readiness comes from one \`GET /v1/events\` stream for the owner (no polling). Throughput = ${IMAGES} ÷ the sum over the lane's chunks of (first upload start → last \`ready\` event received).
 - **Bare sharp**: in the benchmark process, ${CONCURRENCY} images at a time, \`sharp.cache(false)\`, \`sharp.concurrency(1)\` (as the worker configures it): for each variant \`sharp(file).rotate().resize({fit: 'inside', withoutEnlargement: true})\` → \`.webp({quality: 80, effort: 4}).toFile()\`, then the 100 px RGBA render, \`rgbaToThumbHash\` and \`stats()\` for the dominant colour. No queue, HTTP, storage or database.
 
-| | images/s | p50 ms | p99 ms |
-|---|--:|--:|--:|
-| darkroom, upload → ready | ${fmt(pipeRate, 2)} | ${fmt(percentile(latency, 50))} | ${fmt(percentile(latency, 99))} |
-| bare sharp, same transforms | ${fmt(bareRate, 2)} | ${fmt(percentile(bareMs, 50))} | ${fmt(percentile(bareMs, 99))} |
+| | images/s | ÷ bare sharp | p50 ms | p99 ms | CPU s / image | develop runs |
+|---|--:|--:|--:|--:|--:|--:|
+${results
+  .map((r) => {
+    const b = breakdown(r);
+    return `| ${laneName(r)}, upload → ready | ${fmt(r.rate, 2)} | **${fmt(ratio(r), 2)}** | ${fmt(percentile(b.latency, 50))} | ${fmt(percentile(b.latency, 99))} | ${fmt(cpuPerImage(r), 2)} | ${r.developRuns} |`;
+  })
+  .join('\n')}
+| bare sharp, same transforms | ${fmt(bareRate, 2)} | 1.00 | ${fmt(percentile(bareMs, 50))} | ${fmt(percentile(bareMs, 99))} | ${fmt(bareCpu, 2)} | |
 
-Develop runs: **${developRuns}** for ${IMAGES} images (each image claimed once; the second message is dropped without decoding).
+CPU s / image: the Darkroom processes' CPU time (and Ceph's daemons' on the real engines; not RabbitMQ's or PostgreSQL's, which other jobs on this machine share) plus the benchmark client's, ÷ images; bare sharp's is the benchmark process's. On a machine shared with other jobs it is the steadier figure: bare sharp's CPU per image ÷ Darkroom's is ${results.map((r) => `**${fmt(bareCpu / cpuPerImage(r), 2)}** (${r.darkroom.lane})`).join(', ')}.
 
-Ratio darkroom / bare sharp: **${fmt(ratio, 2)}** (target ≥ ${TARGET}: ${ratio >= TARGET ? 'met' : 'not met'}). Darkroom's p50/p99 runs from the PUT's response to the \`ready\` event reaching the client (waiting in the queue included); bare sharp's is one image's transforms. Darkroom peak RSS (VmHWM of the \`darkroom start\` process over the whole run): ${fmt(peakRss)} MiB.${failed > 0 ? ` **${failed} images failed.**` : ''}
+Develop runs: **${embedded.developRuns}** for ${IMAGES} images${engines ? ` on the embedded engines, **${engines.developRuns}** on the real ones` : ''} (each image claimed once; the second message is dropped without decoding).
 
-Where darkroom's time goes, per image (server timestamps from the status events; worker stages from \`/metrics\`):
+Ratio darkroom / bare sharp: **${fmt(ratio(embedded), 2)}** on the embedded engines (target ≥ ${TARGET}: ${ratio(embedded) >= TARGET ? 'met' : 'not met'})${engines ? `, **${fmt(ratio(engines), 2)}** on Ceph RGW + RabbitMQ + PostgreSQL` : ''}. Darkroom's p50/p99 runs from the PUT's response to the \`ready\` event reaching the client (waiting in the queue included); bare sharp's is one image's transforms. Peak RSS (VmHWM over the whole run): ${results.flatMap((r) => Object.entries(r.peakRss).map(([k, v]) => `${k} ${fmt(v)} MiB`)).join(', ')}.${results.some((r) => r.darkroom.failed.length > 0) ? ` **Failed images: ${results.map((r) => `${r.darkroom.lane} ${r.darkroom.failed.length}`).join(', ')}.**` : ''}${notes.length > 0 ? `\n\nDuring the run: ${notes.join('; ')}.` : ''}
 
-| part | p50 ms | p99 ms |
-|---|--:|--:|
-${row('POST /v1/uploads + PUT (client)', putMs)}
-${row('PUT complete → `processing` (S3 event → SQS → receive, and waiting for a free worker slot)', queued)}
-${row('`processing` → `ready` (download the original, develop, store 3 variants, DB)', working)}
-${row('`ready` → event received (the SSE hub polls the DB every 250 ms)', notify)}
+Where Darkroom's time goes, per image (server timestamps from the status events; worker stages from \`/metrics\`):
 
-Inside \`processing\` → \`ready\` (means): download ${fmt(stage('download'))} ms, develop ${fmt(stage('develop'))} ms, the rest (storing the variants, status updates) ${fmt(meanWorking - stage('download') - stage('develop'))} ms${Number.isNaN(stage('upload')) ? ' (the worker declares an `upload` stage but never records it, so this is the difference)' : ''}. Bare sharp's mean for the same transforms: ${fmt(bareMs.reduce((a, b) => a + b, 0) / bareMs.length)} ms.
+| part | ${parts.map(({ r }) => `${r.darkroom.lane} p50 ms | ${r.darkroom.lane} p99 ms`).join(' | ')} |
+|---|${parts.map(() => '--:|--:|').join('')}
+${row('POST /v1/uploads + PUT (client)', (b) => b.putMs)}
+${row('PUT complete → `processing` (S3 event → queue → receive, and waiting for a free worker slot)', (b) => b.queued)}
+${row('`processing` → `ready` (download the original, develop, store 3 variants, DB)', (b) => b.working)}
+${row('`ready` → event received', (b) => b.notify)}
 
-CPU (${CONCURRENCY} cores = ${CONCURRENCY * 100} %): during the darkroom phase (${fmt(pipePhase.wallS, 1)} s) the \`darkroom start\` process used ${pct(pipePhase.serverS, pipePhase.wallS)}, the benchmark client ${pct(pipePhase.selfS, pipePhase.wallS)} and other processes on the machine ${pct(pipePhase.othersS, pipePhase.wallS)}; during bare sharp (${fmt(bareWall, 1)} s) sharp used ${pct(bareSelf, bareWall)}, the idle darkroom process ${pct(bareServer, bareWall)} and other processes ${pct(bareOthers, bareWall)}. In the darkroom run the client, the API, the embedded S3 (MD5 + fsync of each object) and SQS servers and the ${CONCURRENCY} develop jobs share the cores; bare sharp has them to itself.
+Inside \`processing\` → \`ready\` (means): ${parts.map(({ r, b }) => `${r.darkroom.lane}: download ${fmt(b.stage('download'))} ms, develop ${fmt(b.stage('develop'))} ms, the rest (storing the variants, status updates) ${fmt(b.meanWorking - b.stage('download') - b.stage('develop'))} ms`).join('; ')}${Number.isNaN(parts[0]!.b.stage('upload')) ? ' (the worker declares an `upload` stage but never records it, so the rest is the difference)' : ''}. Bare sharp's mean for the same transforms: ${fmt(bareMs.reduce((a, b) => a + b, 0) / bareMs.length)} ms.
 
-Reproduce: \`npm run bench:pipeline\` (\`BENCH_IMAGES=50\` for a longer run).
+CPU (${CONCURRENCY} cores = ${CONCURRENCY * 100} %): ${results.map(cpuLine).join('; ')}; during bare sharp (${fmt(bare.wallS, 1)} s) sharp used ${pct(bare.selfS, bare.wallS)}, the idle Darkroom processes${engines ? ' and Ceph' : ''} ${pct(idleCpu, bare.wallS)} and other processes ${pct(bare.othersS, bare.wallS)}. In a Darkroom lane the client, the API, the storage and queue and the ${CONCURRENCY} develop jobs share the cores; bare sharp has them to itself.
+
+Reproduce: \`npm run bench:pipeline\` (\`BENCH_IMAGES=50\` for a longer run; \`BENCH_ENGINES=0\` without Ceph, RabbitMQ and PostgreSQL).
 `;
     await writeResults(SECTION, section);
     process.stdout.write(`\n${section}\n`);
   } finally {
-    await darkroom?.close();
+    for (const lane of lanes) await lane.close();
     await fsp.rm(workRoot, { recursive: true, force: true });
   }
 }
