@@ -7,6 +7,6 @@ export { prepareImage } from './processor.ts';
 export { checkFiles, DEFAULT_ALLOWED_TYPES, formatBytes } from './restrictions.ts';
 export { createIndexedDbResumeStore, createMemoryResumeStore } from './resume-store.ts';
 export { createFileResumeStore } from './resume-store-file.ts';
-export type { SendRequest, SendResponse, Transport } from './transport.ts';
+export type { SendRequest, SendResponse, Transport } from './send.ts';
 export type * from './types.ts';
 export { createUploader } from './uploader.ts';

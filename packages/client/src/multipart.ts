@@ -1,7 +1,7 @@
 import type { PartUrls } from '@darkroom/contract';
 import { cancelledError, UploadError } from './errors.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
-import { isExpired, storageError, type Transport } from './transport.ts';
+import { isExpired, storageError, type Transport } from './send.ts';
 
 export interface StoredPart {
   partNumber: number;

@@ -1,5 +1,5 @@
 import { cancelledError, UploadError } from './errors.ts';
-import type { SendRequest, SendResponse } from './transport.ts';
+import type { SendRequest, SendResponse } from './send.ts';
 
 /** XMLHttpRequest, because fetch still reports no upload progress in most browsers. */
 export function xhrTransport(req: SendRequest): Promise<SendResponse> {

@@ -1,7 +1,7 @@
 import type * as Http from 'node:http';
 import type * as Stream from 'node:stream';
 import { cancelledError, UploadError } from './errors.ts';
-import type { SendRequest, SendResponse } from './transport.ts';
+import type { SendRequest, SendResponse } from './send.ts';
 
 // Specifiers in variables so browser bundlers never try to resolve Node's built-ins.
 const HTTP = 'node:http';

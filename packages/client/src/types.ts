@@ -2,7 +2,7 @@
 // them without pulling any implementation.
 import type { Image, ImageStatus, ImageVariant, UploadMethod, Visibility } from '@darkroom/contract';
 import type { ClientErrorCode } from './errors.ts';
-import type { Transport } from './transport.ts';
+import type { Transport } from './send.ts';
 
 /** The image JSON the API returns (GET /v1/images/{id}, SSE, complete): the contract's `Image`. */
 export type ImageJson = Image;

@@ -8,8 +8,9 @@ import { defaultProcessor } from './processor.ts';
 import { checkFile, checkFiles, fileName, fileType, typeAllowed } from './restrictions.ts';
 import { defaultResumeStore } from './resume-store.ts';
 import { type RetryPolicy, retryPolicy, withRetry } from './retry.ts';
+import { isExpired, storageError, type Transport } from './send.ts';
 import { type StatusEvent, StatusStream } from './status-stream.ts';
-import { defaultTransport, isExpired, storageError, type Transport } from './transport.ts';
+import { defaultTransport } from './transport.ts';
 import type {
   ImageJson,
   PartProgress,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { UploadError } from '../src/errors.ts';
 import { uploadParts } from '../src/multipart.ts';
 import { retryPolicy } from '../src/retry.ts';
-import type { SendRequest, SendResponse } from '../src/transport.ts';
+import type { SendRequest, SendResponse } from '../src/send.ts';
 
 const PART = 10;
 

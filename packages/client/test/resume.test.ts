@@ -9,7 +9,7 @@ import {
   type ResumeRecord,
   type ResumeStore,
 } from '../src/index.ts';
-import type { SendRequest, SendResponse, Transport } from '../src/transport.ts';
+import type { SendRequest, SendResponse, Transport } from '../src/send.ts';
 
 const PART = 1000;
 

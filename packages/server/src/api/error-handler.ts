@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.ts';
+import { ApiError, fromDomainError } from './errors.ts';
 
 const DB_DOWN_CODES = new Set([
   'ECONNREFUSED',
@@ -24,7 +24,9 @@ function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 /** Renders every failure as `{ error: { code, message } }` with the right status. */
-export function handleError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+export function handleError(thrown: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  // The domain and the adapters below it throw neutral DomainErrors; this is where they get a status.
+  const err = fromDomainError(thrown);
   let apiError: ApiError;
   if (err instanceof ApiError) {
     apiError = err;

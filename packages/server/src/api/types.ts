@@ -8,7 +8,9 @@ import type {
 } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
+import type { SignedUrls } from '../delivery/signed-urls.ts';
 import type { UploadDeps } from '../domain/uploads.ts';
+import type { StorageGateway } from '../storage/gateway.ts';
 import type { Caller } from './auth/jwt.ts';
 import type { ApiMetrics } from './metrics.ts';
 
@@ -21,9 +23,13 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-/** What the routes need: domain dependencies plus metrics. */
+/** What the routes need: domain dependencies (as the adapters that provide them) plus metrics. */
 export interface ApiDeps extends UploadDeps {
   config: Config;
+  /** The storage adapter: the domain's Presigner and ObjectStorage, plus what routes and delivery use. */
+  storage: StorageGateway;
+  /** Signs private images' variant URLs and verifies them on delivery. */
+  signedUrls: SignedUrls;
   metrics: ApiMetrics;
   /** Metrics of other roles in this process (the worker in `darkroom start`), served on /metrics too. */
   extraRegistries?: readonly Registry[];

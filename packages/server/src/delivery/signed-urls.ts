@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import type { CloudFrontKeys } from '../config.ts';
+import type { UrlSigner, UrlSigning } from '../domain/ports.ts';
 
 /**
  * Private images are delivered only through URLs signed in CloudFront's canned-policy format:
@@ -13,12 +14,6 @@ import type { CloudFrontKeys } from '../config.ts';
 const SIGNING_PARAMS = new Set(['Expires', 'Signature', 'Key-Pair-Id', 'Hash-Algorithm']);
 /** How many signed URLs of the current expiry window are remembered (a page of a gallery reuses them). */
 const MEMO_LIMIT = 20_000;
-
-/** Makes signed URLs; toImageView takes one for private images. */
-export interface UrlSigner {
-  /** `url` plus Expires, Key-Pair-Id and Signature. */
-  sign(url: string): string;
-}
 
 /** Why a signed URL was refused (the stable `error.code` of the 403). */
 export type SignatureFailure = 'bad_signature' | 'url_expired';
@@ -53,7 +48,7 @@ export function windowedExpiry(nowMs: number, ttlSeconds: number): number {
 }
 
 /** Signs and verifies canned-policy URLs for one key pair under one delivery base URL. */
-export class SignedUrls implements UrlSigner {
+export class SignedUrls implements UrlSigner, UrlSigning {
   readonly keyPairId: string;
   readonly #privateKeyPem: string | undefined;
   readonly #publicKey: crypto.KeyObject;

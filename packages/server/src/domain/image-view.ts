@@ -1,7 +1,7 @@
 import type { Image, ImageErrorCode } from '@darkroom/contract';
 import { DEFAULT_PRIVATE_PATH } from '@darkroom/edge';
 import type { ImageRow } from '../db/images.ts';
-import type { UrlSigner } from '../delivery/signed-urls.ts';
+import type { UrlSigner } from './ports.ts';
 
 /** Another encoding of a variant's pixels, stored beside the primary (`variants/{id}/{name}.{ext}`). */
 export interface VariantEncodingRecord {

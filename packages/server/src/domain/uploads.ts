@@ -6,13 +6,12 @@ import {
   type UploadIntent,
   variantPrefix,
 } from '@darkroom/contract';
-import { ApiError } from '../api/errors.ts';
 import type { Config } from '../config.ts';
 import { type ImageRepository, type ImageRow, newImageRow } from '../db/images.ts';
 import type { UploadMethod } from '../db/schema.ts';
-import type { SignedUrls } from '../delivery/signed-urls.ts';
-import { type StorageGateway, s3ErrorCode } from '../storage/gateway.ts';
+import { DomainError, StorageRefusal } from './errors.ts';
 import { toImageView } from './image-view.ts';
+import type { ObjectStorage, Presigner, UrlSigning } from './ports.ts';
 
 /** S3 allows at most this many parts and this much in one PUT or POST. */
 const MAX_PARTS = 10_000;
@@ -22,9 +21,9 @@ const MiB = 1024 * 1024;
 export interface UploadDeps {
   config: Config;
   images: ImageRepository;
-  storage: StorageGateway;
-  /** Signs private images' variant URLs (and verifies them on delivery). */
-  signedUrls: SignedUrls;
+  storage: Presigner & ObjectStorage;
+  /** Signs private images' variant URLs. */
+  signedUrls: UrlSigning;
   /** Called once per intent with its method and outcome, for metrics. */
   onIntent?: (method: UploadMethod | 'unknown', outcome: string) => void;
   /**
@@ -46,7 +45,7 @@ export function normaliseSha256(value: string): string {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex').toString('base64');
   const bytes = Buffer.from(value, 'base64');
   if (bytes.length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(value)) {
-    throw new ApiError(
+    throw new DomainError(
       'invalid_request',
       'body/sha256 must be a SHA-256 digest in hex (64 chars) or base64 (44 chars)',
     );
@@ -63,7 +62,7 @@ export function planParts(size: number, configured: number): { partSize: number;
 function chooseMethod(input: UploadIntent, config: Config): UploadMethod {
   const method = input.method ?? (input.size > config.uploads.multipartThreshold ? 'multipart' : 'put');
   if (method !== 'multipart' && input.size > MAX_SINGLE_UPLOAD) {
-    throw new ApiError(
+    throw new DomainError(
       'invalid_request',
       `body/method '${method}' cannot carry more than 5 GiB; use 'multipart'`,
     );
@@ -79,13 +78,13 @@ function expiresAt(config: Config, now: number): string {
 function checkDeclared(input: UploadIntent, config: Config): void {
   const type = input.contentType.toLowerCase();
   if (!config.uploads.allowedTypes.includes(type)) {
-    throw new ApiError(
+    throw new DomainError(
       'unsupported_type',
       `body/contentType '${input.contentType}' is not accepted; allowed: ${config.uploads.allowedTypes.join(', ')}`,
     );
   }
   if (input.size > config.uploads.maxBytes) {
-    throw new ApiError(
+    throw new DomainError(
       'too_large',
       `body/size ${input.size} is larger than the maximum of ${config.uploads.maxBytes} bytes`,
     );
@@ -101,24 +100,24 @@ async function checkLimits(repo: ImageRepository, owner: string, size: number, c
   const limits = config.uploads;
   if (usage.intentsLastMinute >= limits.perMinute) {
     const wait = Math.max(1, Math.ceil(((usage.oldestIntentAt ?? now) + 60_000 - now) / 1000));
-    throw new ApiError(
+    throw new DomainError(
       'rate_limited',
       `at most ${limits.perMinute} uploads per minute; try again in ${wait} s`,
-      {
-        'retry-after': String(wait),
-      },
+      wait,
     );
   }
   if (usage.pending >= limits.maxPending) {
-    throw new ApiError('too_many_pending', `at most ${limits.maxPending} uploads may be pending at once`, {
-      'retry-after': '30',
-    });
+    throw new DomainError(
+      'too_many_pending',
+      `at most ${limits.maxPending} uploads may be pending at once`,
+      30,
+    );
   }
   if (usage.bytes + size > limits.quotaBytes) {
-    throw new ApiError(
+    throw new DomainError(
       'quota_exceeded',
       `this upload would take you to ${usage.bytes + size} of your ${limits.quotaBytes} bytes`,
-      { 'retry-after': '3600' },
+      3600,
     );
   }
 }
@@ -202,23 +201,24 @@ export async function createUploadIntent(
     deps.onIntent?.(method, 'issued');
     return { image: { id, status: 'pending' }, upload };
   } catch (err) {
-    deps.onIntent?.(method, err instanceof ApiError ? err.code : 'error');
+    deps.onIntent?.(method, err instanceof DomainError ? err.code : 'error');
     throw err;
   }
 }
 
 async function ownedImage(deps: UploadDeps, owner: string, id: string): Promise<ImageRow> {
   const row = await deps.images.findOwned(owner, id);
-  if (!row || row.status === 'deleted') throw new ApiError('not_found', `no image ${id}`);
+  if (!row || row.status === 'deleted') throw new DomainError('not_found', `no image ${id}`);
   return row;
 }
 
 async function pendingMultipart(deps: UploadDeps, owner: string, id: string): Promise<ImageRow> {
   const row = await ownedImage(deps, owner, id);
   if (row.upload_method !== 'multipart' || !row.multipart_upload_id) {
-    throw new ApiError('conflict', `image ${id} is not a multipart upload`);
+    throw new DomainError('conflict', `image ${id} is not a multipart upload`);
   }
-  if (row.status !== 'pending') throw new ApiError('conflict', `image ${id} is ${row.status}, not pending`);
+  if (row.status !== 'pending')
+    throw new DomainError('conflict', `image ${id} is ${row.status}, not pending`);
   return row;
 }
 
@@ -238,7 +238,7 @@ export async function presignParts(
   const parts = [];
   for (const partNumber of [...new Set(partNumbers)].sort((a, b) => a - b)) {
     if (partNumber < 1 || partNumber > count) {
-      throw new ApiError('invalid_request', `body/partNumbers ${partNumber} is outside 1..${count}`);
+      throw new DomainError('invalid_request', `body/partNumbers ${partNumber} is outside 1..${count}`);
     }
     const contentLength = partNumber < count ? partSize : row.declared_bytes - partSize * (count - 1);
     const url = await deps.storage.presignPart({
@@ -267,13 +267,13 @@ export async function completeUpload(
   const key = originalKey(id);
   if (row.status === 'pending' && row.upload_method === 'multipart') {
     if (!parts || parts.length === 0) {
-      throw new ApiError('invalid_request', 'body/parts is required to complete a multipart upload');
+      throw new DomainError('invalid_request', 'body/parts is required to complete a multipart upload');
     }
     try {
       // Create-once: a Complete never replaces an object already at the key (the original is write-once).
       const completed = await deps.storage.completeMultipart(key, row.multipart_upload_id!, parts);
       if (completed.outcome === 'key-taken') {
-        throw new ApiError(
+        throw new DomainError(
           'upload_mismatch',
           completed.existing
             ? `storage already holds another object for image ${id} (ETag ${completed.existing.etag}), written outside this upload; it was left as it is and the parts were not completed`
@@ -281,27 +281,21 @@ export async function completeUpload(
         );
       }
     } catch (err) {
-      if (err instanceof ApiError) throw err;
-      const code = s3ErrorCode(err);
+      if (!(err instanceof StorageRefusal)) throw err;
       // NoSuchUpload after a lost response: the upload may already be complete; storage decides below.
-      if (code !== 'NoSuchUpload') {
-        if (code)
-          throw new ApiError(
-            'invalid_request',
-            `storage refused the parts: ${(err as Error).message}`,
-            {},
-            { cause: err },
-          );
-        throw err;
+      if (err.storageCode !== 'NoSuchUpload') {
+        throw new DomainError('invalid_request', `storage refused the parts: ${err.message}`, undefined, {
+          cause: err.cause,
+        });
       }
     }
   }
   if (row.status === 'pending') {
     const info = await deps.storage.head(key);
-    if (!info) throw new ApiError('upload_incomplete', `nothing has been uploaded for image ${id} yet`);
+    if (!info) throw new DomainError('upload_incomplete', `nothing has been uploaded for image ${id} yet`);
     const exact = row.upload_method !== 'post';
     if (exact ? info.size !== row.declared_bytes : info.size > row.declared_bytes) {
-      throw new ApiError(
+      throw new DomainError(
         'upload_mismatch',
         `storage holds ${info.size} bytes for image ${id}; ${exact ? 'declared' : 'allowed at most'} ${row.declared_bytes}`,
       );
@@ -312,7 +306,7 @@ export async function completeUpload(
   const current = await ownedImage(deps, owner, id);
   if (current.status === 'uploaded' && current.etag && current.bytes !== null) {
     await deps.enqueueProcessing?.(key, current.bytes, current.etag).catch((err: unknown) => {
-      throw new ApiError('queue_unavailable', undefined, { 'retry-after': '5' }, { cause: err });
+      throw new DomainError('queue_unavailable', undefined, 5, { cause: err });
     });
   }
   return imageView(deps, await ownedImage(deps, owner, id));
@@ -322,7 +316,7 @@ export async function completeUpload(
 export async function abortUpload(deps: UploadDeps, owner: string, id: string): Promise<void> {
   const row = await ownedImage(deps, owner, id);
   if (row.status !== 'pending') {
-    throw new ApiError('conflict', `image ${id} is ${row.status}; delete it with DELETE /v1/images/${id}`);
+    throw new DomainError('conflict', `image ${id} is ${row.status}; delete it with DELETE /v1/images/${id}`);
   }
   if (row.multipart_upload_id) await deps.storage.abortMultipart(originalKey(id), row.multipart_upload_id);
   await deps.storage.deleteAll([originalKey(id)]);
@@ -396,7 +390,7 @@ export async function listImages(
       }
       after = { createdAt, id };
     } catch {
-      throw new ApiError('invalid_request', 'querystring/cursor is not a cursor this API returned');
+      throw new DomainError('invalid_request', 'querystring/cursor is not a cursor this API returned');
     }
   }
   const rows = await deps.images.listOwned(owner, limit + 1, after);

@@ -25,7 +25,8 @@ import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner'
 import { UNPROCESSED_TAG } from '@darkroom/contract';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { Logger } from 'pino';
-import { ApiError } from '../api/errors.ts';
+import { DomainError, StorageRefusal } from '../domain/errors.ts';
+import type { CompleteResult, ObjectInfo, ObjectStorage, Presigner } from '../domain/ports.ts';
 
 /** UNPROCESSED_TAG as `x-amz-tagging` and CreateMultipartUpload's `Tagging` take it: `key=value`, URL-encoded. */
 export const UNPROCESSED_TAGGING = `${encodeURIComponent(UNPROCESSED_TAG.key)}=${encodeURIComponent(UNPROCESSED_TAG.value)}`;
@@ -33,26 +34,11 @@ export const UNPROCESSED_TAGGING = `${encodeURIComponent(UNPROCESSED_TAG.key)}=$
 /** UNPROCESSED_TAG as the POST form's `tagging` field takes it: S3's Tagging XML. */
 export const UNPROCESSED_TAGGING_XML = `<Tagging><TagSet><Tag><Key>${UNPROCESSED_TAG.key}</Key><Value>${UNPROCESSED_TAG.value}</Value></Tag></TagSet></Tagging>`;
 
-/** What HeadObject tells about an object. */
-export interface ObjectInfo {
-  size: number;
-  etag: string;
-  contentType: string | undefined;
-}
-
 /**
  * What a create-once write found: it wrote, or the key already held an object (it is left as it is),
  * with its ETag and whether it holds the same bytes as the file.
  */
 export type CreateOnceResult = { written: true } | { written: false; etag: string; sameBytes: boolean };
-
-/**
- * What a create-once CompleteMultipartUpload found: it completed (or had completed, its answer lost), or
- * the key already held another object, which is left as it is.
- */
-export type CompleteResult =
-  | { outcome: 'completed'; etag: string | undefined }
-  | { outcome: 'key-taken'; existing: ObjectInfo | undefined };
 
 /** The S3 error code of a service error, if it is one (NoSuchKey, NoSuchUpload, …). */
 export function s3ErrorCode(err: unknown): string | undefined {
@@ -62,14 +48,22 @@ export function s3ErrorCode(err: unknown): string | undefined {
 /** Service errors are the caller's business; anything else means storage could not be reached. */
 function unreachable(err: unknown): never {
   if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode ?? 500) < 500) throw err;
-  throw new ApiError('storage_unavailable', undefined, { 'retry-after': '5' }, { cause: err });
+  throw new DomainError('storage_unavailable', undefined, 5, { cause: err });
+}
+
+/** As `unreachable`, with a service error told to the domain as a StorageRefusal (no SDK type leaves here). */
+function refusedOrUnreachable(err: unknown): never {
+  if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode ?? 500) < 500) {
+    throw new StorageRefusal(err.name, err.message, { cause: err });
+  }
+  return unreachable(err);
 }
 
 /**
  * Darkroom's storage operations on its bucket, all through the AWS SDK v3 (one code path for the
  * embedded server and for AWS).
  */
-export class StorageGateway {
+export class StorageGateway implements Presigner, ObjectStorage {
   /** Whether the store takes If-None-Match / If-Match on writes; off for good once it answers NotImplemented. */
   private conditionalWrites = true;
 
@@ -258,6 +252,7 @@ export class StorageGateway {
    * at the key. A 412 is also what a store may answer a retried Complete whose first answer was lost (the
    * SDK retries by itself): the object there is then this upload's, recognised by its ETag (the MD5 of
    * the parts' MD5s, `-N`, as S3 computes it for SSE-S3 buckets), and the Complete counts as done.
+   * Storage refusing the parts otherwise (NoSuchUpload, InvalidPart…) is a StorageRefusal.
    */
   async completeMultipart(
     key: string,
@@ -280,7 +275,9 @@ export class StorageGateway {
     } catch (err) {
       const code = s3ErrorCode(err);
       // 409 ConditionalRequestConflict: the key changed while the upload was under way.
-      if (code !== 'PreconditionFailed' && code !== 'ConditionalRequestConflict') return unreachable(err);
+      if (code !== 'PreconditionFailed' && code !== 'ConditionalRequestConflict') {
+        return refusedOrUnreachable(err);
+      }
     }
     const existing = await this.head(key);
     const ours = multipartEtag(parts);
@@ -481,9 +478,7 @@ export class StorageGateway {
         return { written: false, etag: existing.etag, sameBytes: existing.etag === (await md5Of(file)) };
       }
       if (attempt === 3) {
-        throw new ApiError('storage_unavailable', `${key} kept changing while it was written`, {
-          'retry-after': '5',
-        });
+        throw new DomainError('storage_unavailable', `${key} kept changing while it was written`, 5);
       }
     }
   }

@@ -224,6 +224,8 @@ describe.each(DATABASES)('multipart uploads (%s)', (kind) => {
     const res = await api().call('POST', `/v1/uploads/${id}/complete`, { as: owner, body: { parts: wrong } });
     expect(res.status).toBe(400);
     expect(apiError(res).code).toBe('invalid_request');
+    // Storage's own reason, passed on (S3's InvalidPart message).
+    expect(apiError(res).message).toMatch(/^storage refused the parts: \S/);
     expect((await headObject(api(), originalKey(id))).status).toBe(404);
     expect((await api().call('GET', `/v1/images/${id}`, { as: owner })).json.status).toBe('pending');
     // The right ETags still complete it.

@@ -36,6 +36,8 @@ export interface TestApi {
     headers: Headers;
     json: Record<string, unknown>;
   }>;
+  /** Stops the embedded S3 server, so storage cannot be reached (stop() then skips it). */
+  stopStorage(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,6 +74,11 @@ export async function startTestApi(kind: DbKind, env: Record<string, string> = {
   await setUpEmbeddedBucket(client, config);
   const api = await runApiRole(config, pino({ level: config.logLevel }));
   const tokens = new Map<string, string>();
+  let s3Stopped: Promise<void> | undefined;
+  const stopS3 = () => {
+    s3Stopped ??= s3.stop();
+    return s3Stopped;
+  };
   const token = async (sub: string, ttlSeconds = 3600) => mintToken(JWT_SECRET, { sub, ttlSeconds });
   return {
     url: api.url,
@@ -99,9 +106,10 @@ export async function startTestApi(kind: DbKind, env: Record<string, string> = {
         json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
       };
     },
+    stopStorage: stopS3,
     async stop() {
       await api.close(500);
-      await s3.stop();
+      await stopS3();
       await sqs.close(500);
       await pgDb?.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
