@@ -54,6 +54,8 @@ export async function prepare(
   processor: Processor | undefined,
   /** Types the server takes, when known: an output of another type is not used. */
   acceptable?: (type: string) => boolean,
+  /** The server does not take the original's type: the conversion is used even when it is larger. */
+  mustConvert = false,
 ): Promise<{ blob: Blob; contentType: string; result: PrepareResult }> {
   const started = Date.now();
   const keep = async (reason: string, extra: ProcessorResult = {}) => ({
@@ -91,7 +93,7 @@ export async function prepare(
   }
   if (!out.output) return keep(out.reason ?? 'unsupported', out);
   if (acceptable && !acceptable(out.output.contentType)) return keep('type_not_allowed', out);
-  if (out.output.blob.size >= file.size) return keep('not_smaller', out);
+  if (out.output.blob.size >= file.size && !mustConvert) return keep('not_smaller', out);
   const blob = out.output.blob;
   return {
     blob,

@@ -2,11 +2,23 @@ import { type Processor, prepare } from './prepare.ts';
 import { fileName, fileType } from './restrictions.ts';
 import type { PrepareResult, ProcessOptions } from './types.ts';
 
+function inBrowser(): boolean {
+  return typeof window !== 'undefined' || typeof XMLHttpRequest !== 'undefined';
+}
+
 /** This runtime's image processor: the Web Worker in browsers, sharp in Node (undefined without it). */
 export function defaultProcessor(): Promise<Processor | undefined> {
-  return typeof window !== 'undefined' || typeof XMLHttpRequest !== 'undefined'
+  return inBrowser()
     ? import('./process-browser.ts').then((m) => m.browserProcessor())
     : import('./process-node.ts').then((m) => m.nodeProcessor());
+}
+
+/**
+ * Types outside the accepted list that this runtime's processor decodes, so they can be converted before
+ * upload: TIFF through sharp in Node; none in browsers, where Chromium and Firefox cannot decode TIFF.
+ */
+export function defaultConvertTypes(): readonly string[] {
+  return inBrowser() ? [] : ['image/tiff'];
 }
 
 /**

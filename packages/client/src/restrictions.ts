@@ -1,16 +1,8 @@
+import { ACCEPTED_UPLOAD_TYPES } from '@darkroom/contract';
 import type { FileCheck, RestrictionCode, Restrictions } from './types.ts';
 
-/** The server's default DARKROOM_ALLOWED_TYPES. */
-export const DEFAULT_ALLOWED_TYPES: readonly string[] = [
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'image/gif',
-  'image/avif',
-  'image/tiff',
-  'image/heic',
-  'image/heif',
-];
+/** The types sent as they are: the contract's list, which is also the server's default DARKROOM_ALLOWED_TYPES. */
+export const DEFAULT_ALLOWED_TYPES: readonly string[] = ACCEPTED_UPLOAD_TYPES;
 
 const EXTENSION_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
@@ -65,10 +57,14 @@ export function typeAllowed(type: string, allowed: readonly string[]): boolean {
   });
 }
 
-function describeTypes(allowed: readonly string[]): string {
-  const names = allowed.map((t) =>
-    t.endsWith('/*') ? `any ${t.slice(0, -2)}` : t.replace(/^image\//, '').toUpperCase(),
-  );
+/** "image/tiff" → "TIFF": how people name an image type. */
+export function typeLabel(type: string): string {
+  return type.replace(/^image\//, '').toUpperCase();
+}
+
+/** "JPEG, PNG or GIF". */
+export function describeTypes(allowed: readonly string[]): string {
+  const names = allowed.map((t) => (t.endsWith('/*') ? `any ${t.slice(0, -2)}` : typeLabel(t)));
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? 'nothing');
 }
 
@@ -81,11 +77,13 @@ export function checkFile(
 ): { code: RestrictionCode; message: string } | undefined {
   const label = name ? `“${name}”` : 'This file';
   const allowed = restrictions.allowedTypes ?? DEFAULT_ALLOWED_TYPES;
-  if (!typeAllowed(type, allowed)) {
+  if (!typeAllowed(type, allowed) && !typeAllowed(type, restrictions.convertTypes ?? [])) {
     const what =
       type === 'application/octet-stream'
         ? 'is not a recognised image type'
-        : `is of type ${type}, which cannot be uploaded`;
+        : /^image\/[a-z0-9.+-]+$/.test(type)
+          ? `is a ${typeLabel(type)} image, which cannot be uploaded here`
+          : `is of type ${type}, which cannot be uploaded`;
     return {
       code: 'unsupported_type',
       message: `${label} ${what}; you can upload ${describeTypes(allowed)} images.`,

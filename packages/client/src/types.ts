@@ -31,8 +31,18 @@ export type TokenSource = string | (() => string | Promise<string>);
 
 /** What may be uploaded; checked before any byte is sent. */
 export interface Restrictions {
-  /** MIME types (`image/jpeg`) or wildcards (`image/*`). Default: the server's default list. */
+  /**
+   * MIME types (`image/jpeg`) or wildcards (`image/*`) the server takes, sent as they are (or processed).
+   * Default: the contract's `ACCEPTED_UPLOAD_TYPES`, the server's default DARKROOM_ALLOWED_TYPES.
+   */
   allowedTypes?: readonly string[];
+  /**
+   * Types taken only to be converted on this device into an allowed type, never sent as they are: when
+   * the conversion fails (or processing is off) the upload fails before anything is sent, with
+   * `unsupported_type`. Default: what this runtime's processor converts: TIFF in Node (sharp); nothing
+   * in browsers (Chromium and Firefox cannot decode TIFF), so `checkFiles` refuses TIFF there up front.
+   */
+  convertTypes?: readonly string[];
   /** Largest file in bytes (of the source file, before processing). Default: none. */
   maxFileBytes?: number;
   /** Smallest file in bytes. Default 1. */
@@ -62,7 +72,8 @@ export interface PrepareResult {
   /**
    * Why the original was kept: `disabled`, `animated`, `not_smaller`, `unsupported` (cannot decode),
    * `no_encoder`, `no_processor` (Node without sharp), `type_not_allowed` (the output type is not in
-   * `restrictions.allowedTypes`), `too_large_to_process` (above 256 MiB).
+   * `restrictions.allowedTypes`), `too_large_to_process` (above 256 MiB). A file whose type must be
+   * converted (`restrictions.convertTypes`) is never kept: its upload fails instead.
    */
   keptOriginalReason?: string;
   contentType: string;

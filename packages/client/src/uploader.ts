@@ -4,8 +4,17 @@ import { cancelledError, UploadError } from './errors.ts';
 import { fingerprint, sameFile } from './fingerprint.ts';
 import { partRange, type StoredPart, uploadParts } from './multipart.ts';
 import { type Processor, prepare, renameFor } from './prepare.ts';
-import { defaultProcessor } from './processor.ts';
-import { checkFile, checkFiles, fileName, fileType, typeAllowed } from './restrictions.ts';
+import { defaultConvertTypes, defaultProcessor } from './processor.ts';
+import {
+  checkFile,
+  checkFiles,
+  DEFAULT_ALLOWED_TYPES,
+  describeTypes,
+  fileName,
+  fileType,
+  typeAllowed,
+  typeLabel,
+} from './restrictions.ts';
 import { defaultResumeStore } from './resume-store.ts';
 import { type RetryPolicy, retryPolicy, withRetry } from './retry.ts';
 import { isExpired, storageError, type Transport } from './send.ts';
@@ -16,6 +25,7 @@ import type {
   PartProgress,
   PrepareResult,
   ProcessOptions,
+  Restrictions,
   ResumeRecord,
   ResumeStore,
   StatusChange,
@@ -42,6 +52,8 @@ interface Context {
   store: ResumeStore | undefined;
   stream: StatusStream | undefined;
   options: UploaderOptions;
+  /** The uploader's restrictions with this runtime's defaults filled in. */
+  restrictions: Restrictions;
   active: Set<string>;
 }
 
@@ -256,7 +268,7 @@ async function openInput(input: UploadInput, options: UploadOptions, ctx: Contex
   }
   const name = options.filename ?? (fileName(file) || 'image');
   const contentType = (options.contentType ?? fileType(file, name)).toLowerCase();
-  const problem = checkFile(file, ctx.options.restrictions, name, contentType);
+  const problem = checkFile(file, ctx.restrictions, name, contentType);
   if (problem) throw new UploadError(problem.code, problem.message);
   return { file, name, contentType };
 }
@@ -419,14 +431,20 @@ async function runUpload(
   if (h.signal.aborted) throw cancelledError();
   h.setState('preparing');
   const processOptions: ProcessOptions | false = options.process ?? ctx.options.process ?? {};
-  const allowed = ctx.options.restrictions?.allowedTypes;
+  const allowed = ctx.restrictions.allowedTypes ?? DEFAULT_ALLOWED_TYPES;
+  // A type the server does not take (TIFF) is sent converted or not at all: never refused by the API.
+  const mustConvert = !typeAllowed(contentType, allowed);
   const prepared = await prepare(
     file,
     contentType,
     processOptions,
     processOptions === false ? undefined : await ctx.processor(),
-    allowed ? (type) => typeAllowed(type, allowed) : undefined,
+    (type) => typeAllowed(type, allowed),
+    mustConvert,
   );
+  if (mustConvert && !prepared.result.processed) {
+    throw new UploadError('unsupported_type', notConverted(name, contentType, prepared.result, allowed));
+  }
   h.setPrepared(prepared.result);
   if (h.signal.aborted) throw cancelledError();
 
@@ -492,6 +510,23 @@ async function runUpload(
   }
 }
 
+const NOT_CONVERTED_BECAUSE: Record<string, string> = {
+  disabled: 'processing is turned off',
+  no_processor: 'this device has no image processor',
+  unsupported: 'it could not be read here',
+  no_encoder: 'this device cannot encode WebP or JPEG',
+  too_large_to_process: 'it is larger than 256 MiB',
+  animated: 'it is animated',
+  type_not_allowed: 'the server takes none of the types it can be converted to',
+};
+
+/** Why a file of a type the server does not take was not sent, in words. */
+function notConverted(name: string, type: string, result: PrepareResult, allowed: readonly string[]): string {
+  const reason = result.keptOriginalReason ?? 'unsupported';
+  const why = NOT_CONVERTED_BECAUSE[reason] ?? reason.replace(/_/g, ' ');
+  return `“${name}” is a ${typeLabel(type)} image, which is uploaded only once converted, and it could not be converted (${why}); convert it to ${describeTypes(allowed)} first.`;
+}
+
 /** True when every byte of the Blob can still be read (a File from before a reload may not be). */
 async function readable(blob: Blob | undefined, size: number): Promise<boolean> {
   if (!blob || blob.size !== size) return false;
@@ -514,11 +549,15 @@ async function bytesFromFile(h: Handle, ctx: Context, record: ResumeRecord, file
   }
   if (!record.processed) return file;
   h.setState('preparing');
+  const type = fileType(file, record.source.name);
+  const allowed = ctx.restrictions.allowedTypes ?? DEFAULT_ALLOWED_TYPES;
   const again = await prepare(
     file,
-    fileType(file, record.source.name),
+    type,
     record.process ?? {},
     await ctx.processor(),
+    (t) => typeAllowed(t, allowed),
+    !typeAllowed(type, allowed),
   );
   if (again.blob.size !== record.size || (record.sha256 && again.result.sha256 !== record.sha256)) {
     throw new UploadError(
@@ -625,6 +664,11 @@ export function createUploader(options: UploaderOptions): Uploader {
     store: options.resumeStore === false ? undefined : (options.resumeStore ?? defaultResumeStore()),
     stream,
     options,
+    restrictions: {
+      ...options.restrictions,
+      convertTypes:
+        options.restrictions?.convertTypes ?? (options.process === false ? [] : defaultConvertTypes()),
+    },
     active: new Set(),
   };
   return {
@@ -633,7 +677,7 @@ export function createUploader(options: UploaderOptions): Uploader {
       return new Handle(ctx, uploadOptions, (h) => runUpload(h, ctx, file, uploadOptions));
     },
     checkFiles(files) {
-      return checkFiles(files, options.restrictions);
+      return checkFiles(files, ctx.restrictions);
     },
     async pendingResumes() {
       if (!ctx.store) return [];

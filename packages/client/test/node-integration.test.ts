@@ -323,6 +323,42 @@ describe('the SDK in Node', () => {
     expect(list.json.images).toEqual([]);
   });
 
+  it('converts TIFF, which the server does not take, even when the conversion is larger (issue 17)', async () => {
+    const uploader = createUploader({ endpoint: stack.api, token: token('tess'), liveStatus: false });
+    for (const file of ['formats/uncompressed_tiff.tiff', 'formats/G31D_MULTI.TIF']) {
+      const handle = uploader.upload(path.join(TESTDATA, file));
+      const image = await handle.result;
+      expect(image, file).toMatchObject({ status: 'ready', contentType: 'image/webp' });
+      expect(handle.prepared, file).toMatchObject({ processed: true, contentType: 'image/webp' });
+    }
+  });
+
+  it('refuses TIFF it cannot convert before any intent, in plain words, never with the API validation string', async () => {
+    const uploader = createUploader({ endpoint: stack.api, token: token('tina'), liveStatus: false });
+    const handle = uploader.upload(path.join(TESTDATA, 'formats/uncompressed_tiff.tiff'), { process: false });
+    const err = (await handle.result.catch((e: unknown) => e)) as UploadError;
+    expect(err).toBeInstanceOf(UploadError);
+    expect(err.code).toBe('unsupported_type');
+    expect(err.message).toBe(
+      '“uncompressed_tiff.tiff” is a TIFF image, which is uploaded only once converted, and it could not be converted (processing is turned off); convert it to JPEG, PNG, WEBP, AVIF, GIF, HEIC or HEIF first.',
+    );
+    expect(handle.imageId).toBeUndefined();
+    expect((await stack.call('GET', '/v1/images', { as: 'tina' })).json.images).toEqual([]);
+    // An uploader that processes nothing refuses TIFF already when checking the files.
+    const plain = createUploader({ endpoint: stack.api, token: token('tina'), process: false });
+    const tiff = new File(
+      [fs.readFileSync(path.join(TESTDATA, 'formats/uncompressed_tiff.tiff'))],
+      'scan.tiff',
+      {
+        type: 'image/tiff',
+      },
+    );
+    expect(plain.checkFiles([tiff]).rejected.map((r) => r.message)).toEqual([
+      '“scan.tiff” is a TIFF image, which cannot be uploaded here; you can upload JPEG, PNG, WEBP, AVIF, GIF, HEIC or HEIF images.',
+    ]);
+    plain.close();
+  });
+
   it('refuses a file before sending anything, with a message a person understands', async () => {
     const uploader = createUploader({
       endpoint: stack.api,

@@ -1,5 +1,13 @@
+import { ACCEPTED_UPLOAD_TYPES } from '@darkroom/contract';
 import { describe, expect, it } from 'vitest';
-import { checkFile, checkFiles, formatBytes, typeFromName } from '../src/restrictions.ts';
+import { loadConfig } from '../../server/src/config.ts';
+import {
+  checkFile,
+  checkFiles,
+  DEFAULT_ALLOWED_TYPES,
+  formatBytes,
+  typeFromName,
+} from '../src/restrictions.ts';
 
 const file = (name: string, size: number, type = '') => new File([new Uint8Array(size)], name, { type });
 
@@ -14,10 +22,10 @@ describe('restrictions', () => {
     expect(checkFile(file('report.pdf', 10, 'application/pdf'))).toEqual({
       code: 'unsupported_type',
       message:
-        '“report.pdf” is of type application/pdf, which cannot be uploaded; you can upload JPEG, PNG, WEBP, GIF, AVIF, TIFF, HEIC or HEIF images.',
+        '“report.pdf” is of type application/pdf, which cannot be uploaded; you can upload JPEG, PNG, WEBP, AVIF, GIF, HEIC or HEIF images.',
     });
     expect(checkFile(file('notes', 10))?.message).toBe(
-      '“notes” is not a recognised image type; you can upload JPEG, PNG, WEBP, GIF, AVIF, TIFF, HEIC or HEIF images.',
+      '“notes” is not a recognised image type; you can upload JPEG, PNG, WEBP, AVIF, GIF, HEIC or HEIF images.',
     );
     expect(checkFile(file('big.png', 3_500_000, 'image/png'), { maxFileBytes: 2_000_000 })).toEqual({
       code: 'too_large',
@@ -29,8 +37,24 @@ describe('restrictions', () => {
     });
     expect(
       checkFile(file('a.gif', 10, 'image/gif'), { allowedTypes: ['image/jpeg', 'image/png'] })?.message,
-    ).toBe('“a.gif” is of type image/gif, which cannot be uploaded; you can upload JPEG or PNG images.');
+    ).toBe('“a.gif” is a GIF image, which cannot be uploaded here; you can upload JPEG or PNG images.');
     expect(checkFile(file('a.gif', 10, 'image/gif'), { allowedTypes: ['image/*'] })).toBeUndefined();
+  });
+
+  it("one list of accepted types: the contract's, the server's default and the SDK's (issue 17)", () => {
+    expect(DEFAULT_ALLOWED_TYPES).toEqual(ACCEPTED_UPLOAD_TYPES);
+    expect(loadConfig({}).uploads.allowedTypes).toEqual(ACCEPTED_UPLOAD_TYPES);
+    expect(ACCEPTED_UPLOAD_TYPES).not.toContain('image/tiff');
+  });
+
+  it('takes TIFF only where it can be converted, and says so plainly where it cannot', () => {
+    const tiff = file('scan.TIF', 10); // by extension
+    expect(checkFile(tiff)).toEqual({
+      code: 'unsupported_type',
+      message:
+        '“scan.TIF” is a TIFF image, which cannot be uploaded here; you can upload JPEG, PNG, WEBP, AVIF, GIF, HEIC or HEIF images.',
+    });
+    expect(checkFile(tiff, { convertTypes: ['image/tiff'] })).toBeUndefined();
   });
 
   it('splits a batch into accepted and rejected files, counting only accepted ones against maxFiles', () => {

@@ -31,6 +31,7 @@ export {
   variantPrefix,
 } from './storage.ts';
 export {
+  ACCEPTED_UPLOAD_TYPES,
   CompleteUpload,
   CreatedUpload,
   MultipartUpload,

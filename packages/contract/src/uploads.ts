@@ -1,6 +1,22 @@
 import { type Static, Type } from 'typebox';
 import { Visibility } from './image.ts';
 
+/**
+ * The image types uploaded as they are: the API's default DARKROOM_ALLOWED_TYPES, what the SDK sends
+ * without converting, and what the web app offers. One list, so that none of them accepts a file another
+ * refuses (issue 17: the app offered TIFF, which the API refused with a validation string). The worker
+ * checks the bytes again, whatever was declared.
+ */
+export const ACCEPTED_UPLOAD_TYPES: readonly string[] = Object.freeze([
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/avif',
+  'image/gif',
+  'image/heic',
+  'image/heif',
+]);
+
 /** How bytes travel to storage: a presigned PUT, a presigned POST form, or S3 multipart. */
 export const UploadMethod = Type.Union([
   Type.Literal('put'),
@@ -24,7 +40,7 @@ export const UploadIntent = Type.Object(
     contentType: Type.String({
       minLength: 3,
       maxLength: 100,
-      description: 'Declared MIME type; must be in DARKROOM_ALLOWED_TYPES',
+      description: 'Declared MIME type; must be in DARKROOM_ALLOWED_TYPES (default: ACCEPTED_UPLOAD_TYPES)',
     }),
     size: Type.Integer({ minimum: 1, description: 'Exact size in bytes (the maximum for method post)' }),
     sha256: Type.Optional(

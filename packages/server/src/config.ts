@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AccessKey } from '@darkroom/aws-auth';
-import { deadLetterQueueName, UPLOADS_QUEUE_NAME } from '@darkroom/contract';
+import { ACCEPTED_UPLOAD_TYPES, deadLetterQueueName, UPLOADS_QUEUE_NAME } from '@darkroom/contract';
 import { DEFAULT_PRIVATE_PATH } from '@darkroom/edge';
 import { type ConnectionLimits, DEFAULT_LIMITS } from '@darkroom/http-guard';
 import { z } from 'zod';
@@ -75,15 +75,8 @@ const envSchema = z.object({
     .default(200 * 1024 ** 2),
   DARKROOM_ALLOWED_TYPES: list
     .pipe(z.array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/, 'expected MIME types such as image/jpeg')))
-    .default([
-      'image/jpeg',
-      'image/png',
-      'image/webp',
-      'image/avif',
-      'image/gif',
-      'image/heic',
-      'image/heif',
-    ]),
+    // The contract's list: the SDK and the web app offer exactly these (issue 17).
+    .default([...ACCEPTED_UPLOAD_TYPES]),
   DARKROOM_MULTIPART_THRESHOLD: z.coerce
     .number()
     .int()

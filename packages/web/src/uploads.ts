@@ -1,16 +1,24 @@
 // Adding files (drop, paste, picker), one card per upload with preview, progress, bytes saved, status,
 // retry and cancel, and the interrupted uploads a reload left behind.
-import type {
-  ImageJson,
-  PrepareResult,
-  ResumeRecord,
-  StatusChange,
-  Uploader,
-  UploadHandle,
-  UploadProgress,
-  UploadState,
+import {
+  DEFAULT_ALLOWED_TYPES,
+  type ImageJson,
+  type PrepareResult,
+  type ResumeRecord,
+  type StatusChange,
+  type Uploader,
+  type UploadHandle,
+  type UploadProgress,
+  type UploadState,
 } from '@darkroom/client';
 import { byId, bytes, h, messageOf } from './dom.ts';
+
+/**
+ * What the file pickers offer: the types the server takes (the contract's list, shared with the API and
+ * the SDK), and HEIC's extensions, which many systems give no MIME type. Not `image/*`: that offered TIFF,
+ * which the server refuses and this browser cannot convert (issue 17).
+ */
+const ACCEPT = [...DEFAULT_ALLOWED_TYPES, '.heic', '.heif'].join(',');
 
 const STATE_TEXT: Record<UploadState, string> = {
   checking: 'Checking…',
@@ -239,7 +247,7 @@ class Card {
   }
 
   #askForFile(handle: UploadHandle): void {
-    const input = h('input', { type: 'file', accept: 'image/*,.heic,.heif', class: 'repick-input' });
+    const input = h('input', { type: 'file', accept: ACCEPT, class: 'repick-input' });
     const label = h('label', { class: 'button' }, `Choose ${this.filename} again`, input);
     input.addEventListener('change', () => {
       const file = input.files?.[0];
@@ -298,6 +306,7 @@ export class Uploads {
   constructor(uploader: Uploader, gallery: GallerySink) {
     this.#uploader = uploader;
     this.#gallery = gallery;
+    this.#input.accept = ACCEPT;
     const zone = byId('dropzone');
     byId('pick').addEventListener('click', () => this.#input.click());
     this.#input.addEventListener('change', () => {

@@ -296,12 +296,34 @@ describe('web app in Chromium', () => {
     await page.setInputFiles('#file-input', [
       { name: path.basename(svg), mimeType: 'image/svg+xml', buffer: fs.readFileSync(svg) },
       { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') },
+      // The server does not take TIFF and Chromium cannot convert it: refused here, in words (issue 17).
+      {
+        name: 'uncompressed_tiff.tiff',
+        mimeType: 'image/tiff',
+        buffer: fs.readFileSync(path.join(TESTDATA, 'formats/uncompressed_tiff.tiff')),
+      },
     ]);
     const refusals = page.locator('#refusals');
     await expect.poll(() => refusals.textContent()).toContain('maliciousJsAndPhpTest.svg');
     const text = await refusals.textContent();
     expect(text).toContain('notes.txt');
-    expect(text).toContain('2 files were not uploaded');
+    expect(text).toContain(
+      '“uncompressed_tiff.tiff” is a TIFF image, which cannot be uploaded here; you can upload JPEG, PNG, WEBP, AVIF, GIF, HEIC or HEIF images.',
+    );
+    expect(text).toContain('3 files were not uploaded');
+    // The picker offers the same list, not image/* (which offered TIFF).
+    const accept = await page.locator('#file-input').getAttribute('accept');
+    expect(accept?.split(',')).toEqual([
+      'image/jpeg',
+      'image/png',
+      'image/webp',
+      'image/avif',
+      'image/gif',
+      'image/heic',
+      'image/heif',
+      '.heic',
+      '.heif',
+    ]);
     expect(await refusals.getAttribute('role')).toBe('alert');
     expect(await page.locator('li.card').count(), 'no card for a refused file').toBe(cardsBefore);
     await screenshot(page, '05-refused');
