@@ -14,6 +14,7 @@ import {
   type UploadState,
 } from '@darkroom/client';
 import { mintToken } from './api/auth/jwt.ts';
+import { DEV_USER } from './api/web-app.ts';
 import type { Config } from './config.ts';
 
 export interface UploadCommandOptions {
@@ -71,6 +72,25 @@ function label(row: Row, fit: boolean): string {
   return `${name.padEnd(32)} ${bar(row.fraction)} ${pct} ${sizes.padEnd(22)} ${status}`;
 }
 
+/** The `sub` of a token, read without verifying it (only to say whose images these become). */
+function subjectOf(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof payload?.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where to look at an uploaded image: its largest variant once developed (signed for a private image),
+ * else its JSON on the API (`--no-wait`, or not developed yet).
+ */
+export function imageUrl(endpoint: string, image: ImageJson): string {
+  const largest = Object.values(image.variants).sort((a, b) => b.width - a.width)[0];
+  return largest?.url ?? `${endpoint.replace(/\/$/, '')}/v1/images/${image.id}`;
+}
+
 /** Uploads `files`; resolves with the process exit code (0 all good, 1 any failed). */
 export async function runUploadCommand(
   config: Config,
@@ -97,6 +117,13 @@ export async function runUploadCommand(
     opts.resumeFile === false
       ? false
       : createFileResumeStore(opts.resumeFile ?? path.join(config.dataDir, 'upload-resume.json'));
+  const owner = opts.token ? subjectOf(opts.token) : opts.sub;
+  // Whose images these become: the web app's development user unless told otherwise (issue 17).
+  out.write(
+    `Uploading ${files.length} ${files.length === 1 ? 'file' : 'files'} to ${endpoint} as ${owner === undefined ? "the token's user" : `"${owner}"`}` +
+      (owner === DEV_USER ? " (the web app's development user: they show in its gallery)" : '') +
+      '\n',
+  );
   const uploader = createUploader({
     endpoint,
     token,
@@ -210,6 +237,12 @@ export async function runUploadCommand(
     `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${succeeded.length} ${good}, ${failed} failed; ` +
       `sent ${formatBytes(sent)} of ${formatBytes(original)} original (${saved}% saved by processing) in ${seconds} s\n`,
   );
+  for (const r of succeeded) if (r.image) out.write(`${good}: ${r.file}: ${imageUrl(endpoint, r.image)}\n`);
+  if (succeeded.length > 0 && owner === DEV_USER) {
+    out.write(
+      `Gallery: ${endpoint.replace(/\/$/, '')}/ (the web app, signed in as "${DEV_USER}" in development)\n`,
+    );
+  }
   for (const r of rows.filter((r) => r.state === 'failed'))
     out.write(`failed: ${r.file}: ${r.error ?? 'unknown error'}\n`);
   return failed > 0 ? 1 : 0;

@@ -59,6 +59,33 @@ describe('darkroom upload', () => {
     ]);
   });
 
+  it("uploads as the web app's development user by default, says so, and prints each image's URL (issue 17)", async () => {
+    const file = path.join(TESTDATA, 'photos/DSCN0010.jpg');
+    const run = upload([file]);
+    expect(await run.exited).toBe(0);
+    const out = run.output();
+    expect(out).toContain(
+      `Uploading 1 file to ${stack.api} as "dev" (the web app's development user: they show in its gallery)`,
+    );
+    const url = new RegExp(`ready: ${file}: (${stack.config.publicBaseUrl}/img/[0-9a-f-]{36}/\\w+)\\n`).exec(
+      out,
+    )?.[1];
+    expect(url, out).toBeDefined();
+    const res = await fetch(url!);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^image\//);
+    expect(out).toContain(`Gallery: ${stack.api}/ (the web app, signed in as "dev" in development)`);
+    const list = await stack.call('GET', '/v1/images', { as: 'dev' });
+    const ids = (list.json.images as { id: string }[]).map((i) => i.id);
+    expect(ids).toContain(url!.split('/').at(-2));
+    // Another user is named, without the gallery line; --no-wait prints the image's API URL.
+    const other = upload([file], ['--sub', 'cli-dora', '--no-wait']);
+    expect(await other.exited).toBe(0);
+    expect(other.output()).toContain(`as "cli-dora"\n`);
+    expect(other.output()).toMatch(new RegExp(`uploaded: ${file}: ${stack.api}/v1/images/[0-9a-f-]{36}\\n`));
+    expect(other.output()).not.toContain('Gallery:');
+  });
+
   it('exits 1 when any upload fails, naming the file and the reason; --no-process sends bytes as they are', async () => {
     const good = path.join(TESTDATA, 'photos/DSCN0010.jpg');
     const refused = path.join(TESTDATA, 'hostile/mp3jpg.mp3');
