@@ -5,7 +5,7 @@ import { config as loadDotenv } from 'dotenv';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEV_USER } from './api/web-app.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig, unknownVariableWarnings } from './config.ts';
 import { createLogger } from './log.ts';
 import { runApiRole } from './roles/api.ts';
 import { checkPorts, explainListenError, ListenError, type PortSetting } from './roles/ports.ts';
@@ -53,6 +53,10 @@ function closeOnSignal(parts: Closable[], config: Config, log: Logger): void {
 function configOrExit(): Config {
   // A .env file fills in what the environment does not set; real variables win.
   loadDotenv({ quiet: true });
+  // A misspelt variable would otherwise be ignored in silence, its default used instead.
+  for (const warning of unknownVariableWarnings(process.env)) {
+    process.stderr.write(`darkroom: warning: ${warning}\n`);
+  }
   try {
     return loadConfig(process.env);
   } catch (err) {

@@ -169,119 +169,36 @@ const envSchema = z.object({
   DARKROOM_DEV_TOKEN_ROUTE: optionalBool,
 });
 
-/** Validated, frozen configuration shared by every role. */
-export interface Config {
-  readonly host: string;
-  readonly port: number;
-  readonly logLevel: z.infer<typeof envSchema>['DARKROOM_LOG_LEVEL'];
-  readonly logFormat: z.infer<typeof envSchema>['DARKROOM_LOG_FORMAT'];
-  readonly dataDir: string;
-  readonly shutdownTimeoutMs: number;
-  readonly s3: {
-    readonly port: number;
-    /** Unset means the embedded server at host:port. */
-    readonly endpoint: string | undefined;
-    /** The endpoint is Amazon S3 itself (`*.amazonaws.com`): the SDK resolves regional and accelerate hosts. */
-    readonly onAws: boolean;
-    /** Which implementation serves the bucket: decides what `darkroom setup` can provision and how. */
-    readonly provider: S3Provider;
-    readonly bucket: string;
-    readonly region: string;
-    readonly forcePathStyle: boolean;
-    readonly accelerate: boolean;
-    readonly domain: string;
-    /** Key pairs the embedded server accepts; the first is the one Darkroom signs with. */
-    readonly accessKeys: readonly AccessKey[];
-    /**
-     * Where the key pairs come from: DARKROOM_S3_ACCESS_KEY_ID/SECRET (`configured`), the published
-     * development pair (`development`, the default until a role resolves it, see secrets/development.ts),
-     * or a pair generated for the data dir (`generated`).
-     */
-    readonly accessKeySource: 'configured' | 'development' | 'generated';
-  };
-  readonly sqs: {
-    readonly port: number;
-    /** The SQS queue URL when the queue is SQS (Amazon or a separate server); unset with the embedded one or RabbitMQ. */
-    readonly queueUrl: string | undefined;
-    readonly maxReceiveCount: number;
-    readonly visibilityTimeoutSeconds: number;
-  };
-  /** The uploads queue, whatever carries it. */
-  readonly queue: {
-    /** `embedded`: the embedded SQS server at HOST:SQS_PORT; `sqs`: an SQS queue URL; `amqp`: RabbitMQ. */
-    readonly kind: QueueKind;
-    /** DARKROOM_QUEUE_URL (or DARKROOM_SQS_QUEUE_URL); undefined for the embedded queue. */
-    readonly url: string | undefined;
-    readonly name: string;
-    /** Where messages go after DARKROOM_MAX_RECEIVE_COUNT receives. */
-    readonly deadLetterName: string;
-  };
-  readonly worker: {
-    readonly concurrency: number;
-    /** Raw DARKROOM_VARIANTS (parsed by the pipeline, which owns the grammar). */
-    readonly variants: string | undefined;
-    readonly maxPixels: number;
-    readonly pendingTtlSeconds: number;
-    readonly sweepIntervalSeconds: number;
-    /** DARKROOM_NOTIFICATION_GRACE_SECONDS: the sweep re-enqueues an uploaded original without a notification after this. */
-    readonly notificationGraceSeconds: number;
-    readonly metricsPort: number | undefined;
-  };
-  readonly webhook: { readonly url: string | undefined; readonly secret: string | undefined };
-  /** Secret storage must present on POST /v1/hooks/s3; undefined disables the route. */
-  readonly s3WebhookSecret: string | undefined;
-  /** `sqlite:/abs/path` or a postgres URL. */
-  readonly databaseUrl: string;
-  readonly jwt: {
-    /** HS256 secret; undefined when tokens are verified against a JWKS instead. */
-    readonly secret: string | undefined;
-    /** True when the secret is the published development one (by default or set to it). */
-    readonly usingDevSecret: boolean;
-    readonly jwksUrl: string | undefined;
-    readonly issuer: string | undefined;
-    readonly audience: string | undefined;
-  };
-  /** What every server tolerates from a client (its total request timeout is the server's own). */
-  readonly connections: Omit<ConnectionLimits, 'requestTimeoutMs'>;
-  /** Open event streams per owner and API process (DARKROOM_MAX_EVENT_STREAMS). */
-  readonly maxEventStreams: number;
-  /** DARKROOM_DEV_TOKEN_ROUTE; undefined means "on only with the development JWT secret". */
-  readonly devTokenRoute: boolean | undefined;
-  /** Where browsers reach the API (no trailing slash). */
-  readonly publicBaseUrl: string;
-  /** Base of variant URLs the API returns (the CDN in production; publicBaseUrl otherwise). */
-  readonly cdnBaseUrl: string | undefined;
-  readonly corsOrigins: readonly string[];
-  readonly uploads: {
-    readonly maxBytes: number;
-    readonly allowedTypes: readonly string[];
-    readonly multipartThreshold: number;
-    readonly partSize: number;
-    readonly presignTtlSeconds: number;
-    readonly perMinute: number;
-    readonly maxPending: number;
-    readonly quotaBytes: number;
-  };
-  readonly delivery: {
-    /** HMAC key for `/img/{id}/{options}?sig=` transform URLs. */
-    readonly transformSecret: string;
-    /** True when the transform secret is the published development one (by default or set to it). */
-    readonly usingDevTransformSecret: boolean;
-    readonly transformMaxWidth: number;
-    readonly transformMaxHeight: number;
-    readonly transformMaxPixels: number;
-    /** Signed-URL keys for private images; undefined means the API role makes development keys in the data dir. */
-    readonly cloudfront: CloudFrontKeys | undefined;
-    readonly signedUrlTtlSeconds: number;
-    /** Viewer path of private images (`/private`), served by the CDN's trusted-key-group behaviour. */
-    readonly privatePath: string;
-    /** Invalidate deleted images on this CloudFront distribution; undefined: no CDN to tell. */
-    readonly distributionId: string | undefined;
-  };
-}
+/** The variables as they parse, one field per DARKROOM_* variable. */
+type Env = z.output<typeof envSchema>;
 
-export type S3Provider = 'embedded' | 'aws' | 'ceph' | 'minio' | 'generic';
+/**
+ * The schema that turns the environment into the configuration: each variable validated by envSchema,
+ * then shaped into the nested object the roles read. Config's type is this schema's output; there is no
+ * second description of it. Problems that involve several variables are all reported, not just the first.
+ */
+const configSchema = envSchema.transform((e, ctx) => {
+  const problems: string[] = [];
+  const config = shape(e, problems);
+  // Root-level issues (no path): each message already names its variables.
+  for (const message of problems) ctx.addIssue({ code: 'custom', message, path: [] });
+  return problems.length > 0 ? z.NEVER : config;
+});
+
+/** Validated, frozen configuration shared by every role (the output of the schema above, read-only). */
+export type Config = DeepReadonly<z.output<typeof configSchema>>;
+
+/** Every field and element read-only, as deepFreeze makes them. */
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** Which S3 implementation serves the bucket (DARKROOM_S3_PROVIDER, or what the endpoint implies). */
+export type S3Provider = NonNullable<Env['DARKROOM_S3_PROVIDER']>;
 export type QueueKind = 'embedded' | 'sqs' | 'amqp';
+export type AccessKeySource = 'configured' | 'development' | 'generated';
 
 /** The key pair for CloudFront canned-policy URLs. */
 export interface CloudFrontKeys {
@@ -312,24 +229,87 @@ export class ConfigError extends Error {
   }
 }
 
-/** Reads and validates DARKROOM_* variables once; throws ConfigError naming every bad variable. */
+/**
+ * Variables in the DARKROOM_ family read by the tools around Darkroom rather than by loadConfig, so no
+ * warning names them: bin/darkroom.js, the web app's dev proxy, the browser tests and benchmarks.
+ */
+const READ_ELSEWHERE = new Set(['DARKROOM_FROM_SOURCE', 'DARKROOM_API_URL', 'DARKROOM_CHROMIUM']);
+/** The test suites' own switches (DARKROOM_TEST_LOG, DARKROOM_TEST_PG_URL, …). */
+const READ_BY_TESTS = 'DARKROOM_TEST_';
+
+/**
+ * One warning per DARKROOM_* variable Darkroom does not read (a typo such as DARKROOM_S3_BUKET would
+ * otherwise be ignored in silence), naming the variable it most likely meant when one is close.
+ */
+export function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = Object.keys(envSchema.shape);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('DARKROOM_') && env[name] !== undefined && env[name] !== '')
+    .filter((name) => !(name in envSchema.shape) && !READ_ELSEWHERE.has(name))
+    .filter((name) => !name.startsWith(READ_BY_TESTS))
+    .sort()
+    .map((name) => {
+      const guess = nearest(name, known);
+      return `${name} is not a variable Darkroom reads; it is ignored${guess ? ` (did you mean ${guess}?)` : ''}`;
+    });
+}
+
+/** The known name closest to `name` by edit distance, when close enough to be a typo of it. */
+function nearest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const d = editDistance(name.slice('DARKROOM_'.length), candidate.slice('DARKROOM_'.length));
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  // Two edits, or a fifth of the name for long ones: BUKET→BUCKET, MAX_UPLOAD_BYTE→MAX_UPLOAD_BYTES.
+  const limit = Math.max(2, Math.floor((name.length - 'DARKROOM_'.length) / 5));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** Levenshtein distance, with a transposition counting as one edit (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      }
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * Reads and validates DARKROOM_* variables once; throws ConfigError naming every bad variable (each
+ * variable's own problems, or, when every variable is valid on its own, every problem between them).
+ */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   // Empty strings mean "unset", as they do for most twelve-factor tools.
   const present = Object.fromEntries(
     Object.entries(env).filter(([k, v]) => k.startsWith('DARKROOM_') && v !== ''),
   );
-  const parsed = envSchema.safeParse(present);
+  const parsed = configSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
-        const name = String(issue.path[0] ?? 'environment');
+        if (issue.path.length === 0) return issue.message;
+        const name = String(issue.path[0]);
         const received = present[name];
         return `${name}: ${issue.message}${received === undefined ? '' : ` (received ${JSON.stringify(received)})`}`;
       }),
     );
   }
-  const e = parsed.data;
-  const accessKeys = pairKeys(e.DARKROOM_S3_ACCESS_KEY_ID, e.DARKROOM_S3_SECRET_ACCESS_KEY);
+  return deepFreeze(parsed.data);
+}
+
+/** The configuration's shape, from variables that are each valid; what does not fit together goes to `problems`. */
+function shape(e: Env, problems: string[]) {
+  const accessKeys = pairKeys(e.DARKROOM_S3_ACCESS_KEY_ID, e.DARKROOM_S3_SECRET_ACCESS_KEY, problems);
   const dataDir = path.resolve(e.DARKROOM_DATA_DIR);
   const host = e.DARKROOM_HOST.includes(':') ? `[${e.DARKROOM_HOST}]` : e.DARKROOM_HOST;
   const publicBaseUrl = (e.DARKROOM_PUBLIC_BASE_URL ?? `http://${host}:${e.DARKROOM_PORT}`).replace(
@@ -345,48 +325,47 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const provider: S3Provider =
     e.DARKROOM_S3_PROVIDER ?? (e.DARKROOM_S3_ENDPOINT === undefined ? 'embedded' : onAws ? 'aws' : 'generic');
   if (provider === 'embedded' && e.DARKROOM_S3_ENDPOINT !== undefined) {
-    throw new ConfigError([
+    problems.push(
       "DARKROOM_S3_PROVIDER: embedded means Darkroom's own S3 server; unset DARKROOM_S3_ENDPOINT or name the provider it is (aws, ceph, minio, generic)",
-    ]);
+    );
   }
   if (provider !== 'embedded' && e.DARKROOM_S3_ENDPOINT === undefined) {
-    throw new ConfigError([`DARKROOM_S3_ENDPOINT: required with DARKROOM_S3_PROVIDER=${provider}`]);
+    problems.push(`DARKROOM_S3_ENDPOINT: required with DARKROOM_S3_PROVIDER=${provider}`);
   }
   const queueUrl = e.DARKROOM_QUEUE_URL ?? e.DARKROOM_SQS_QUEUE_URL;
   if (e.DARKROOM_QUEUE_URL && e.DARKROOM_SQS_QUEUE_URL && e.DARKROOM_QUEUE_URL !== e.DARKROOM_SQS_QUEUE_URL) {
-    throw new ConfigError([
+    problems.push(
       'DARKROOM_SQS_QUEUE_URL: an alias of DARKROOM_QUEUE_URL, and the two differ; set only DARKROOM_QUEUE_URL',
-    ]);
+    );
   }
   if (e.DARKROOM_SQS_QUEUE_URL && /^amqps?:/.test(e.DARKROOM_SQS_QUEUE_URL)) {
-    throw new ConfigError(['DARKROOM_SQS_QUEUE_URL: an AMQP URL belongs in DARKROOM_QUEUE_URL']);
+    problems.push('DARKROOM_SQS_QUEUE_URL: an AMQP URL belongs in DARKROOM_QUEUE_URL');
   }
   const queueKind: QueueKind =
     queueUrl === undefined ? 'embedded' : /^amqps?:/.test(queueUrl) ? 'amqp' : 'sqs';
   if (e.DARKROOM_S3_ACCELERATE && !onAws) {
-    throw new ConfigError([
+    problems.push(
       'DARKROOM_S3_ACCELERATE: Transfer Acceleration exists only on Amazon S3; set DARKROOM_S3_ENDPOINT to an amazonaws.com URL (e.g. https://s3.amazonaws.com)',
-    ]);
+    );
   }
   if (e.DARKROOM_PENDING_TTL_SECONDS <= e.DARKROOM_PRESIGN_TTL_SECONDS) {
-    throw new ConfigError(['DARKROOM_PENDING_TTL_SECONDS: must be longer than DARKROOM_PRESIGN_TTL_SECONDS']);
+    problems.push('DARKROOM_PENDING_TTL_SECONDS: must be longer than DARKROOM_PRESIGN_TTL_SECONDS');
   }
   if (e.DARKROOM_WEBHOOK_URL && !e.DARKROOM_WEBHOOK_SECRET) {
-    throw new ConfigError([
-      'DARKROOM_WEBHOOK_SECRET: required when DARKROOM_WEBHOOK_URL is set (webhooks are signed)',
-    ]);
+    problems.push('DARKROOM_WEBHOOK_SECRET: required when DARKROOM_WEBHOOK_URL is set (webhooks are signed)');
   }
   const cloudfront = cloudFrontKeys(
     e.DARKROOM_CLOUDFRONT_KEY_PAIR_ID,
     e.DARKROOM_CLOUDFRONT_PRIVATE_KEY,
     e.DARKROOM_CLOUDFRONT_PUBLIC_KEY,
+    problems,
   );
   if (e.DARKROOM_MULTIPART_THRESHOLD < e.DARKROOM_MULTIPART_PART_SIZE) {
-    throw new ConfigError([
-      'DARKROOM_MULTIPART_THRESHOLD: must not be smaller than DARKROOM_MULTIPART_PART_SIZE',
-    ]);
+    problems.push('DARKROOM_MULTIPART_THRESHOLD: must not be smaller than DARKROOM_MULTIPART_PART_SIZE');
   }
-  return deepFreeze({
+  const jwtSecret = e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET);
+  const transformSecret = e.DARKROOM_TRANSFORM_SECRET ?? DEV_TRANSFORM_SECRET;
+  return {
     host: e.DARKROOM_HOST,
     port: e.DARKROOM_PORT,
     logLevel: e.DARKROOM_LOG_LEVEL,
@@ -395,52 +374,73 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     shutdownTimeoutMs: e.DARKROOM_SHUTDOWN_TIMEOUT_MS,
     s3: {
       port: e.DARKROOM_S3_PORT,
+      /** Unset means the embedded server at host:port. */
       endpoint: e.DARKROOM_S3_ENDPOINT,
+      /** The endpoint is Amazon S3 itself (`*.amazonaws.com`): the SDK resolves regional and accelerate hosts. */
       onAws,
+      /** Which implementation serves the bucket: decides what `darkroom setup` can provision and how. */
       provider,
       bucket: e.DARKROOM_S3_BUCKET,
       region: e.DARKROOM_S3_REGION,
       forcePathStyle: e.DARKROOM_S3_FORCE_PATH_STYLE ?? !onAws,
       accelerate: e.DARKROOM_S3_ACCELERATE,
       domain: e.DARKROOM_S3_DOMAIN,
+      /** Key pairs the embedded server accepts; the first is the one Darkroom signs with. */
       accessKeys: accessKeys ?? [{ accessKeyId: DEV_ACCESS_KEY_ID, secretAccessKey: DEV_SECRET_ACCESS_KEY }],
-      accessKeySource: accessKeys === undefined ? 'development' : 'configured',
+      /**
+       * Where the key pairs come from: DARKROOM_S3_ACCESS_KEY_ID/SECRET (`configured`), the published
+       * development pair (`development`, the default until a role resolves it, see secrets/development.ts),
+       * or a pair generated for the data dir (`generated`).
+       */
+      accessKeySource: (accessKeys === undefined ? 'development' : 'configured') as AccessKeySource,
     },
     sqs: {
       port: e.DARKROOM_SQS_PORT,
+      /** The SQS queue URL when the queue is SQS (Amazon or a separate server); unset with the embedded one or RabbitMQ. */
       queueUrl: queueKind === 'sqs' ? queueUrl : undefined,
       maxReceiveCount: e.DARKROOM_MAX_RECEIVE_COUNT,
       visibilityTimeoutSeconds: e.DARKROOM_VISIBILITY_TIMEOUT_SECONDS,
     },
+    /** The uploads queue, whatever carries it. */
     queue: {
+      /** `embedded`: the embedded SQS server at HOST:SQS_PORT; `sqs`: an SQS queue URL; `amqp`: RabbitMQ. */
       kind: queueKind,
+      /** DARKROOM_QUEUE_URL (or DARKROOM_SQS_QUEUE_URL); undefined for the embedded queue. */
       url: queueUrl,
       name: e.DARKROOM_QUEUE_NAME,
+      /** Where messages go after DARKROOM_MAX_RECEIVE_COUNT receives. */
       deadLetterName: deadLetterQueueName(e.DARKROOM_QUEUE_NAME),
     },
     worker: {
       concurrency: e.DARKROOM_WORKER_CONCURRENCY ?? os.availableParallelism(),
+      /** Raw DARKROOM_VARIANTS (parsed by the pipeline, which owns the grammar). */
       variants: e.DARKROOM_VARIANTS,
       maxPixels: e.DARKROOM_MAX_PIXELS,
       pendingTtlSeconds: e.DARKROOM_PENDING_TTL_SECONDS,
       sweepIntervalSeconds: e.DARKROOM_SWEEP_INTERVAL_SECONDS,
+      /** DARKROOM_NOTIFICATION_GRACE_SECONDS: the sweep re-enqueues an uploaded original without a notification after this. */
       notificationGraceSeconds: e.DARKROOM_NOTIFICATION_GRACE_SECONDS,
       metricsPort: e.DARKROOM_WORKER_METRICS_PORT,
     },
     webhook: { url: e.DARKROOM_WEBHOOK_URL, secret: e.DARKROOM_WEBHOOK_SECRET },
+    /** Secret storage must present on POST /v1/hooks/s3; undefined disables the route. */
     s3WebhookSecret: e.DARKROOM_S3_WEBHOOK_SECRET,
+    /** `sqlite:/abs/path` or a postgres URL. */
     databaseUrl,
     jwt: {
-      secret: e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET),
-      // By value: the published secret set explicitly is still the published secret.
-      usingDevSecret:
-        (e.DARKROOM_JWT_SECRET ?? (e.DARKROOM_JWT_JWKS_URL ? undefined : DEV_JWT_SECRET)) === DEV_JWT_SECRET,
+      /** HS256 secret; undefined when tokens are verified against a JWKS instead. */
+      secret: jwtSecret,
+      /** True when the secret is the published development one (by default or set to it, by value). */
+      usingDevSecret: jwtSecret === DEV_JWT_SECRET,
       jwksUrl: e.DARKROOM_JWT_JWKS_URL,
       issuer: e.DARKROOM_JWT_ISSUER,
       audience: e.DARKROOM_JWT_AUDIENCE,
     },
+    /** DARKROOM_DEV_TOKEN_ROUTE; undefined means "on only with the development JWT secret". */
     devTokenRoute: e.DARKROOM_DEV_TOKEN_ROUTE,
+    /** Open event streams per owner and API process (DARKROOM_MAX_EVENT_STREAMS). */
     maxEventStreams: e.DARKROOM_MAX_EVENT_STREAMS,
+    /** What every server tolerates from a client (its total request timeout is the server's own). */
     connections: {
       headersTimeoutMs: e.DARKROOM_HEADERS_TIMEOUT_SECONDS * 1000,
       idleTimeoutMs: e.DARKROOM_IDLE_TIMEOUT_SECONDS * 1000,
@@ -448,8 +448,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       bodyWindowMs: e.DARKROOM_BODY_TIMEOUT_SECONDS * 1000,
       bodyMinBytesPerSecond: e.DARKROOM_BODY_MIN_RATE,
       maxConnectionsPerClient: e.DARKROOM_MAX_CONNECTIONS_PER_CLIENT,
-    },
+    } satisfies Omit<ConnectionLimits, 'requestTimeoutMs'>,
+    /** Where browsers reach the API (no trailing slash). */
     publicBaseUrl,
+    /** Base of variant URLs the API returns (the CDN in production; publicBaseUrl otherwise). */
     cdnBaseUrl: e.DARKROOM_CDN_BASE_URL?.replace(/\/+$/, ''),
     corsOrigins: e.DARKROOM_CORS_ORIGINS ?? [new URL(publicBaseUrl).origin],
     uploads: {
@@ -463,26 +465,32 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       quotaBytes: e.DARKROOM_QUOTA_BYTES,
     },
     delivery: {
-      transformSecret: e.DARKROOM_TRANSFORM_SECRET ?? DEV_TRANSFORM_SECRET,
-      usingDevTransformSecret: (e.DARKROOM_TRANSFORM_SECRET ?? DEV_TRANSFORM_SECRET) === DEV_TRANSFORM_SECRET,
+      /** HMAC key for `/img/{id}/{options}?sig=` transform URLs. */
+      transformSecret,
+      /** True when the transform secret is the published development one (by default or set to it). */
+      usingDevTransformSecret: transformSecret === DEV_TRANSFORM_SECRET,
       transformMaxWidth: e.DARKROOM_TRANSFORM_MAX_WIDTH,
       transformMaxHeight: e.DARKROOM_TRANSFORM_MAX_HEIGHT,
       transformMaxPixels: e.DARKROOM_TRANSFORM_MAX_PIXELS,
+      /** Signed-URL keys for private images; undefined means the API role makes development keys in the data dir. */
       cloudfront,
       signedUrlTtlSeconds: e.DARKROOM_SIGNED_URL_TTL_SECONDS,
+      /** Viewer path of private images (`/private`), served by the CDN's trusted-key-group behaviour. */
       privatePath: e.DARKROOM_PRIVATE_PATH,
+      /** Invalidate deleted images on this CloudFront distribution; undefined: no CDN to tell. */
       distributionId: e.DARKROOM_CLOUDFRONT_DISTRIBUTION_ID,
     },
-  });
+  };
 }
 
-/** A PEM given inline or as a path to a file. */
-function readPem(name: string, value: string): string {
+/** A PEM given inline or as a path to a file; undefined (and a problem) when it is neither. */
+function readPem(name: string, value: string, problems: string[]): string | undefined {
   if (value.includes('-----BEGIN')) return value.replace(/\\n/g, '\n');
   try {
     return fs.readFileSync(value, 'utf8');
   } catch (err) {
-    throw new ConfigError([`${name}: not PEM text and not a readable file (${(err as Error).message})`]);
+    problems.push(`${name}: not PEM text and not a readable file (${(err as Error).message})`);
+    return undefined;
   }
 }
 
@@ -490,48 +498,57 @@ function cloudFrontKeys(
   keyPairId: string | undefined,
   privateKey: string | undefined,
   publicKey: string | undefined,
+  problems: string[],
 ): CloudFrontKeys | undefined {
   if (keyPairId === undefined && privateKey === undefined && publicKey === undefined) return undefined;
   if (keyPairId === undefined || (privateKey === undefined && publicKey === undefined)) {
-    throw new ConfigError([
+    problems.push(
       'DARKROOM_CLOUDFRONT_KEY_PAIR_ID / DARKROOM_CLOUDFRONT_PRIVATE_KEY: set the key pair id and the private key (or, on a verify-only origin, DARKROOM_CLOUDFRONT_PUBLIC_KEY)',
-    ]);
+    );
+    return undefined;
   }
   let privateKeyPem: string | undefined;
   let derivedPublic: string | undefined;
   if (privateKey !== undefined) {
-    privateKeyPem = readPem('DARKROOM_CLOUDFRONT_PRIVATE_KEY', privateKey);
+    privateKeyPem = readPem('DARKROOM_CLOUDFRONT_PRIVATE_KEY', privateKey, problems);
+    if (privateKeyPem === undefined) return undefined;
     try {
       const key = crypto.createPrivateKey(privateKeyPem);
       if (key.asymmetricKeyType !== 'rsa')
         throw new Error(`a ${key.asymmetricKeyType} key; CloudFront needs RSA`);
       derivedPublic = crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
     } catch (err) {
-      throw new ConfigError([
+      problems.push(
         `DARKROOM_CLOUDFRONT_PRIVATE_KEY: not a usable RSA private key (${(err as Error).message})`,
-      ]);
+      );
+      return undefined;
     }
   }
   let publicKeyPem = derivedPublic;
   if (publicKey !== undefined) {
-    publicKeyPem = readPem('DARKROOM_CLOUDFRONT_PUBLIC_KEY', publicKey);
+    publicKeyPem = readPem('DARKROOM_CLOUDFRONT_PUBLIC_KEY', publicKey, problems);
+    if (publicKeyPem === undefined) return undefined;
     try {
       crypto.createPublicKey(publicKeyPem);
     } catch (err) {
-      throw new ConfigError([
-        `DARKROOM_CLOUDFRONT_PUBLIC_KEY: not a usable public key (${(err as Error).message})`,
-      ]);
+      problems.push(`DARKROOM_CLOUDFRONT_PUBLIC_KEY: not a usable public key (${(err as Error).message})`);
+      return undefined;
     }
   }
   return { keyPairId, privateKeyPem, publicKeyPem: publicKeyPem! };
 }
 
-function pairKeys(ids: string[] | undefined, secrets: string[] | undefined): AccessKey[] | undefined {
+function pairKeys(
+  ids: string[] | undefined,
+  secrets: string[] | undefined,
+  problems: string[],
+): AccessKey[] | undefined {
   if (ids === undefined && secrets === undefined) return undefined;
   if (ids === undefined || secrets === undefined || ids.length !== secrets.length) {
-    throw new ConfigError([
+    problems.push(
       'DARKROOM_S3_ACCESS_KEY_ID / DARKROOM_S3_SECRET_ACCESS_KEY: set both, with the same number of comma-separated entries',
-    ]);
+    );
+    return undefined;
   }
   return ids.map((accessKeyId, i) => ({ accessKeyId, secretAccessKey: secrets[i]! }));
 }

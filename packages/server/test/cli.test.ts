@@ -130,12 +130,19 @@ describe('darkroom CLI', () => {
     for (const b of busy) await b.close();
   });
 
-  it('stops at start-up with a message naming each bad variable', async () => {
-    const proc = runDarkroom(['s3'], { DARKROOM_S3_PORT: 'ninety', DARKROOM_S3_FORCE_PATH_STYLE: 'maybe' });
+  it('stops at start-up with a message naming each bad variable, and warns about a misspelt one', async () => {
+    const proc = runDarkroom(['s3'], {
+      DARKROOM_S3_PORT: 'ninety',
+      DARKROOM_S3_FORCE_PATH_STYLE: 'maybe',
+      DARKROOM_S3_BUKET: 'photos',
+    });
     expect(await proc.exited).toBe(2);
     expect(proc.output()).toContain('DARKROOM_S3_PORT');
     expect(proc.output()).toContain('"ninety"');
     expect(proc.output()).toContain('DARKROOM_S3_FORCE_PATH_STYLE');
+    expect(proc.output()).toContain(
+      'darkroom: warning: DARKROOM_S3_BUKET is not a variable Darkroom reads; it is ignored (did you mean DARKROOM_S3_BUCKET?)',
+    );
   });
 
   it('`darkroom start` serves S3 with the Darkroom bucket and exits 0 on SIGINT', async () => {
