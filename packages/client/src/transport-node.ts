@@ -1,5 +1,6 @@
 import type * as Http from 'node:http';
 import type * as Stream from 'node:stream';
+import { FormDataEncoder } from 'form-data-encoder';
 import { cancelledError, UploadError } from './errors.ts';
 import type { SendRequest, SendResponse } from './send.ts';
 
@@ -8,16 +9,23 @@ const HTTP = 'node:http';
 const HTTPS = 'node:https';
 const STREAM = 'node:stream';
 
-/** A multipart/form-data body (fields, then the file) as one Blob, so its length is known up front. */
+/**
+ * A multipart/form-data body (fields, then the file) as one Blob, so its length is known up front. The
+ * encoding is form-data-encoder's, as browsers do it: names with a quote or a line break are escaped
+ * (%22, %0D, %0A), so no field name can end its header early or add one.
+ */
 function formBody(fields: Record<string, string>, file: Blob): { body: Blob; contentType: string } {
-  const boundary = `----darkroom${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`;
-  let head = '';
-  for (const [k, v] of Object.entries(fields)) {
-    head += `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`;
-  }
-  head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="file"\r\nContent-Type: ${fields['Content-Type'] ?? 'application/octet-stream'}\r\n\r\n`;
-  const tail = `\r\n--${boundary}--\r\n`;
-  return { body: new Blob([head, file, tail]), contentType: `multipart/form-data; boundary=${boundary}` };
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  // S3 takes the file last; the part's type is the one the policy pins.
+  form.append(
+    'file',
+    new File([file], 'file', { type: fields['Content-Type'] ?? 'application/octet-stream' }),
+  );
+  const encoder = new FormDataEncoder(form);
+  // The parts as they are (the file stays a Blob, read only as the request streams it).
+  // (Its byte chunks are typed over ArrayBufferLike; they are plain Uint8Arrays over ArrayBuffers.)
+  return { body: new Blob([...encoder] as BlobPart[]), contentType: encoder.contentType };
 }
 
 /** node:http(s), streaming the Blob with progress counted as the socket takes the bytes. */
