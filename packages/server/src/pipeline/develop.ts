@@ -15,11 +15,15 @@
  *
  * - PNG text chunks are dropped before decoding (zTXt bombs, see png.ts).
  *
+ * Speed: a still image is decoded once, to its largest output, and the smaller outputs are resized
+ * from those pixels in memory (see developOnce), not decoded from the file again for each.
+ *
  * Memory (measured, fresh process, default variants, including ~90 MB of Node + libvips baseline):
- * 22 MP JPEG ≈ 170 MB peak RSS, 13 MP ≈ 145 MB, 12 MP HEIC ≈ 230 MB, bombs ≈ 90 MB (refused from the
- * headers). libvips streams from the file in strips and shrinks JPEGs on load; EXIF 5-8 rotations and
- * HEIC need the decoded image in memory once (≈ 3-4 bytes × pixels), so the worst case per image is
- * bounded by `maxPixels` (80 MP ≈ 320 MB of pixels).
+ * 22 MP JPEG ≈ 170 MB peak RSS, 13 MP ≈ 165 MB, 12 MP HEIC ≈ 200 MB (decoding once holds the largest
+ * output's pixels, 13 MB by default, and measured no more than one pipeline per variant), bombs ≈ 90 MB
+ * (refused from the headers). libvips streams from the file in strips and shrinks JPEGs on load; EXIF
+ * 5-8 rotations and HEIC need the decoded image in memory once (≈ 3-4 bytes × pixels), so the worst
+ * case per image is bounded by `maxPixels` (80 MP ≈ 320 MB of pixels).
  */
 import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +31,7 @@ import {
   assertValidVariant,
   CONTENT_TYPES,
   FILE_EXTENSIONS,
+  fitInside,
   type VariantFormat,
   type VariantSpec,
   variantFormats,
@@ -213,9 +218,18 @@ export async function developImage(
   workDir: string,
   variants: readonly VariantSpec[],
   limits: PipelineLimits,
-  opts: { signal?: AbortSignal } = {},
+  opts: {
+    signal?: AbortSignal;
+    /**
+     * `auto` (default): still images decoded once and cascaded; `per-variant`: one pipeline per variant
+     * from the file, the reference the cascade is measured and tested against.
+     */
+    recipe?: 'auto' | 'per-variant';
+    /** Replaces {@link encodeAs}: tests compare the recipes' pixels through a lossless encoder. */
+    encode?: typeof encodeAs;
+  } = {},
 ): Promise<DevelopedImage> {
-  const { signal } = opts;
+  const { signal, recipe = 'auto', encode = encodeAs } = opts;
   const names = new Set<string>();
   for (const v of variants) {
     assertValidVariant(v);
@@ -253,7 +267,7 @@ export async function developImage(
   const scratch = join(workDir, '.source.png');
   const decodeFrom = sniffed === 'png' && (await stripPngText(inputFile, scratch)) ? scratch : inputFile;
   try {
-    return await develop(decodeFrom, workDir, variants, limits, signal);
+    return await develop(decodeFrom, workDir, variants, limits, signal, recipe, encode);
   } finally {
     if (decodeFrom !== inputFile) await rm(decodeFrom, { force: true });
   }
@@ -265,6 +279,8 @@ async function develop(
   variants: readonly VariantSpec[],
   limits: PipelineLimits,
   signal: AbortSignal | undefined,
+  recipe: 'auto' | 'per-variant',
+  encode: typeof encodeAs,
 ): Promise<DevelopedImage> {
   // 3. Headers only: libvips refuses over-limit images here, before decoding pixels.
   const base: SharpOptions = { failOn: 'error', limitInputPixels: limits.maxPixels };
@@ -314,10 +330,53 @@ async function develop(
     height = animated ? frameHeight : meta.autoOrient.height;
   }
 
-  // 5. Variants, one libvips pipeline each (each streams from the file; JPEG shrink-on-load keeps small
-  //    variants cheap), then placeholders.
-  const written: string[] = [];
+  // 5. Variants and placeholders. Still 8-bit colour images are decoded once ({@link developOnce});
+  //    animations, and pixels the cascade would change (greyscale, 16-bit), take one pipeline per variant.
+  const once =
+    recipe === 'auto' &&
+    !animated &&
+    (format === 'heif' || (meta.depth === 'uchar' && (meta.space === 'srgb' || meta.space === 'cmyk')));
+  const job: Job = { source, workDir, variants, signal, encode };
+  const developed =
+    (once ? await developOnce(job, format === 'jpeg', width, height) : undefined) ??
+    (await developEach(job, animated));
+  return { format, width, height, animated, ...developed };
+}
+
+type Developed = Pick<DevelopedImage, 'thumbhash' | 'dominantColor' | 'transparent' | 'variants'>;
+
+/** What both recipes take: the pixels, where to write, what to make, and how to encode it. */
+interface Job {
+  source: Source;
+  workDir: string;
+  variants: readonly VariantSpec[];
+  signal: AbortSignal | undefined;
+  encode: typeof encodeAs;
+}
+
+/** The placeholder is rendered this size (fit inside) before its ThumbHash and dominant colour. */
+const PLACEHOLDER_SIZE = 100;
+
+/** Runs `work`; when it fails, removes every file it had listed in `written`. */
+async function writingAll<T>(written: string[], work: () => Promise<T>): Promise<T> {
   try {
+    return await work();
+  } catch (e) {
+    await Promise.all(written.map((f) => rm(f, { force: true })));
+    throw e;
+  }
+}
+
+/**
+ * One libvips pipeline per variant and format, each from the source (JPEG shrink-on-load keeps small
+ * variants cheap), then the placeholder from the source too. For animations, whose WebP variants keep
+ * every frame, and for pixels {@link developOnce} would change (greyscale stays greyscale in PNG/JPEG,
+ * 16-bit stays 16-bit in PNG); and the reference {@link developOnce} is tested against.
+ */
+async function developEach(job: Job, animated: boolean): Promise<Developed> {
+  const { source, workDir, variants, signal, encode } = job;
+  const written: string[] = [];
+  return writingAll(written, async () => {
     const out: DevelopedVariant[] = [];
     for (const spec of variants) {
       // Every format of a spec is resized the same way, so they all have the primary's size.
@@ -335,7 +394,7 @@ async function develop(
         written.push(file);
         let info: OutputInfo;
         try {
-          info = await encodeAs(img, format, spec.quality).toFile(file);
+          info = await encode(img, format, spec.quality).toFile(file);
         } catch (e) {
           throw decodeError(e);
         }
@@ -353,27 +412,179 @@ async function develop(
       });
     }
     signal?.throwIfAborted();
-    const { thumbhash, dominantColor, transparent } = await placeholders(source);
-    return { format, width, height, animated, thumbhash, dominantColor, transparent, variants: out };
-  } catch (e) {
-    await Promise.all(written.map((f) => rm(f, { force: true })));
-    throw e;
-  }
+    let small: Pixels;
+    try {
+      small = await toPixels(
+        sharp(source.input, source.options)
+          .resize({
+            width: PLACEHOLDER_SIZE,
+            height: PLACEHOLDER_SIZE,
+            fit: 'inside',
+            withoutEnlargement: true,
+          })
+          .ensureAlpha(),
+      );
+    } catch (e) {
+      throw decodeError(e);
+    }
+    return { ...placeholders(small), variants: out };
+  });
 }
 
-/** ThumbHash, dominant colour and transparency, from one 100 px RGBA sample of the upright image. */
-async function placeholders(source: Source): Promise<{ thumbhash: string } & ColourSummary> {
-  let small: { data: Buffer; info: OutputInfo };
-  try {
-    small = await sharp(source.input, source.options)
-      .resize({ width: 100, height: 100, fit: 'inside', withoutEnlargement: true })
-      .ensureAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw decodeError(e);
-  }
-  const { width, height } = small.info;
-  const thumbhash = Buffer.from(rgbaToThumbHash(width, height, small.data)).toString('base64');
+/** Decoded pixels in memory: 8-bit, sRGB (3 channels) or sRGB + alpha (4), upright. */
+interface Pixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+function fromPixels(p: Pixels): Sharp {
+  // developOnce checks the decode gave 3 or 4 channels; resizes and ensureAlpha keep to those.
+  const channels = p.channels as 3 | 4;
+  return sharp(p.data, { raw: { width: p.width, height: p.height, channels } });
+}
+
+async function toPixels(img: Sharp): Promise<Pixels> {
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
+}
+
+/**
+ * The factor sharp would shrink a JPEG by while decoding it for an output `shrink` times smaller (its
+ * pipeline.cc: the largest of 8, 4, 2 that fits, halved when it equals the whole factor, for libjpeg's
+ * rounding). Other formats: 1 (WebP scales on load too, but any factor is exact there).
+ */
+function jpegShrinkOnLoad(shrink: number): number {
+  const factor = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  return factor > 1 && Math.floor(shrink) === factor ? factor / 2 : factor;
+}
+
+/** One output size: a variant's or the placeholder's. */
+interface Level {
+  width: number;
+  height: number;
+  /** The box it fits inside, as the per-variant recipe asks sharp for it. */
+  maxDimension: number;
+}
+
+/**
+ * Decode once, then resize from memory. The source is decoded ONCE, auto-oriented, straight to the
+ * largest output (exactly as the per-variant recipe makes that output), into memory; every smaller size
+ * is resized from those pixels (one resampling step each, so errors do not add up), and every format of
+ * a variant is encoded from its pixels; the placeholder comes from the smallest of them. The per-variant
+ * recipe ({@link developEach}) decodes the file again for each variant and for the placeholder.
+ *
+ * One exception keeps JPEG thumbnails as they were: sizes a JPEG is shrunk 8 times for while it is
+ * decoded (the 320 px thumb of a phone photo) share one more decode at 1/8, which costs little (libjpeg
+ * keeps only each 8x8 block's average) and whose softer look a resize from the large pixels does not
+ * reproduce within SSIM 0.99.
+ *
+ * The output is the same: the same sizes (the contract's fitInside), formats, encoder settings and
+ * placeholder, and each variant's pixels within SSIM 0.99 of the per-variant recipe's (develop.once.test.ts).
+ * Memory: the largest output's pixels (2560x1707x3 = 13 MB by default), which its WebP encoder holds
+ * anyway. Returns undefined, having written nothing, when the decoded pixels are not RGB(A) after all.
+ */
+async function developOnce(
+  job: Job,
+  jpeg: boolean,
+  width: number,
+  height: number,
+): Promise<Developed | undefined> {
+  const { source, workDir, variants, signal, encode } = job;
+  const levelOf = (maxDimension: number): Level => ({
+    ...fitInside(width, height, maxDimension),
+    maxDimension,
+  });
+  const key = (s: { width: number; height: number }) => `${s.width}x${s.height}`;
+  const byKey = new Map<string, Level>();
+  for (const l of [...variants.map((v) => levelOf(v.maxDimension)), levelOf(PLACEHOLDER_SIZE)])
+    if (!byKey.has(key(l))) byKey.set(key(l), l);
+  const levels = [...byKey.values()].sort((a, b) => b.width * b.height - a.width * a.height);
+  const eighth = (l: Level) => jpeg && jpegShrinkOnLoad(Math.min(width / l.width, height / l.height)) === 8;
+  /** Decodes the source straight to `l`, as the per-variant recipe does for that size. */
+  const decode = async (l: Level): Promise<Pixels> => {
+    const img = sharp(source.input, source.options);
+    return toPixels(
+      l.width === width && l.height === height
+        ? img
+        : img.resize({
+            width: l.maxDimension,
+            height: l.maxDimension,
+            fit: 'inside',
+            withoutEnlargement: true,
+          }),
+    );
+  };
+  const written: string[] = [];
+  return writingAll(written, async () => {
+    const out = new Map<string, DevelopedVariant>();
+    let top: Pixels | undefined;
+    let small: Pixels | undefined;
+    let pixels: Pixels | undefined;
+    for (const level of levels) {
+      signal?.throwIfAborted();
+      try {
+        if (!top) {
+          pixels = top = await decode(level);
+          // Not RGB(A) after all (the headers promised sRGB or CMYK): the per-variant recipe, as before.
+          if (top.channels !== 3 && top.channels !== 4) return undefined;
+        } else if (!small && eighth(level) && !eighth(levels[0]!)) {
+          pixels = small = await decode(level);
+        } else {
+          const from = small && eighth(level) ? small : top;
+          pixels =
+            from.width === level.width && from.height === level.height
+              ? from
+              : await toPixels(
+                  fromPixels(from).resize({ width: level.width, height: level.height, fit: 'fill' }),
+                );
+        }
+      } catch (e) {
+        throw decodeError(e);
+      }
+      for (const spec of variants) {
+        if (key(levelOf(spec.maxDimension)) !== key(level)) continue;
+        const encodings: DevelopedEncoding[] = [];
+        for (const format of variantFormats(spec)) {
+          signal?.throwIfAborted();
+          const file = join(workDir, `${spec.name}.${FILE_EXTENSIONS[format]}`);
+          written.push(file);
+          let info: OutputInfo;
+          try {
+            info = await encode(fromPixels(pixels), format, spec.quality).toFile(file);
+          } catch (e) {
+            throw decodeError(e);
+          }
+          encodings.push({ format, contentType: CONTENT_TYPES[format], bytes: info.size, file });
+        }
+        const [primary, ...rest] = encodings;
+        if (!primary) continue; // unreachable: a spec has at least one format
+        out.set(spec.name, {
+          name: spec.name,
+          ...primary,
+          width: pixels.width,
+          height: pixels.height,
+          ...(rest.length > 0 ? { alternates: rest } : {}),
+        });
+      }
+    }
+    // The last level is the smallest: the placeholder's size or, when a variant is smaller still, that.
+    const last = pixels!;
+    const place = levelOf(PLACEHOLDER_SIZE);
+    const sample =
+      last.width === place.width && last.height === place.height
+        ? fromPixels(last)
+        : fromPixels(top!).resize({ width: place.width, height: place.height, fit: 'fill' });
+    return {
+      ...placeholders(await toPixels(sample.ensureAlpha())),
+      variants: variants.flatMap((v) => out.get(v.name) ?? []),
+    };
+  });
+}
+
+/** ThumbHash, dominant colour and transparency, from one ~100 px RGBA sample of the upright image. */
+function placeholders(small: Pixels): { thumbhash: string } & ColourSummary {
+  const thumbhash = Buffer.from(rgbaToThumbHash(small.width, small.height, small.data)).toString('base64');
   return { thumbhash, ...describeColour(small.data) };
 }
