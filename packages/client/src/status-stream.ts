@@ -1,69 +1,13 @@
 import type { StatusEventData } from '@darkroom/contract';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { ApiClient } from './api-client.ts';
 import { backoffDelay, retryPolicy } from './retry.ts';
 
+/** An event larger than this is not one of ours (an image's JSON is a few KB): the stream is dropped and reopened. */
+const MAX_EVENT_CHARS = 1024 * 1024;
+
 /** One `status` event of GET /v1/events: the contract's data, and the event id to resume from. */
 export type StatusEvent = StatusEventData & { id?: string };
-
-/** A parsed Server-Sent Event. */
-export interface SseMessage {
-  id?: string;
-  event: string;
-  data: string;
-  retry?: number;
-}
-
-/**
- * Incremental text/event-stream parser (the WHATWG rules that matter here): feed it chunks, it calls
- * `onMessage` for each complete event. Comments (`: keep-alive`) are skipped.
- */
-export class SseParser {
-  private buffer = '';
-  private data: string[] = [];
-  private event = '';
-  private id: string | undefined;
-  private retry: number | undefined;
-  constructor(private readonly onMessage: (m: SseMessage) => void) {}
-
-  /** Adds decoded text. */
-  push(text: string): void {
-    this.buffer += text;
-    for (;;) {
-      const nl = this.buffer.search(/\r\n|\r|\n/);
-      if (nl < 0) return;
-      const line = this.buffer.slice(0, nl);
-      const skip = this.buffer.startsWith('\r\n', nl) ? 2 : 1;
-      this.buffer = this.buffer.slice(nl + skip);
-      this.line(line);
-    }
-  }
-
-  private line(line: string): void {
-    if (line === '') {
-      if (this.data.length > 0 || this.retry !== undefined) {
-        this.onMessage({
-          event: this.event || 'message',
-          data: this.data.join('\n'),
-          ...(this.id !== undefined ? { id: this.id } : {}),
-          ...(this.retry !== undefined ? { retry: this.retry } : {}),
-        });
-      }
-      this.data = [];
-      this.event = '';
-      this.retry = undefined;
-      return;
-    }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
-    else if (field === 'event') this.event = value;
-    else if (field === 'id') this.id = value;
-    else if (field === 'retry' && /^\d+$/.test(value)) this.retry = Number(value);
-  }
-}
 
 /**
  * The owner's status events over GET /v1/events, read with fetch (so the token goes in the
@@ -123,23 +67,27 @@ export class StatusStream {
         if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
         failures = 0;
         for (const l of this.openListeners) l();
-        const parser = new SseParser((m) => this.dispatch(m));
+        // The WHATWG text/event-stream rules (CRLF, comments, multi-line data, events split across chunks).
+        const parser = createParser({ onEvent: (m) => this.dispatch(m), maxBufferSize: MAX_EVENT_CHARS });
         const decoder = new TextDecoder();
         const reader = res.body.getReader();
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          parser.push(decoder.decode(value, { stream: true }));
+          parser.feed(decoder.decode(value, { stream: true }));
         }
       } catch {
-        // Network error, 401 with an expired token (the token function gives a fresh one) or close().
+        // Network error, 401 with an expired token (the token function gives a fresh one), an event past
+        // MAX_EVENT_CHARS (the parser refuses more input) or close().
       }
+      // Whatever ended the read, the connection goes with it before the next one opens.
+      this.controller.abort();
       if (!this.running) return;
       await new Promise((r) => setTimeout(r, backoffDelay(Math.min(failures++, 6), policy) + 250));
     }
   }
 
-  private dispatch(m: SseMessage): void {
+  private dispatch(m: EventSourceMessage): void {
     if (m.id) this.lastEventId = m.id;
     if (m.event !== 'status') return;
     let event: StatusEvent;

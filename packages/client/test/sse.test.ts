@@ -1,24 +1,45 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api-client.ts';
 import { retryPolicy } from '../src/retry.ts';
-import { type SseMessage, SseParser, type StatusEvent, StatusStream } from '../src/status-stream.ts';
+import { type StatusEvent, StatusStream } from '../src/status-stream.ts';
 
-describe('SSE parser', () => {
-  it('parses events split anywhere across chunks, skipping comments, with CRLF or LF', () => {
-    const got: SseMessage[] = [];
-    const parser = new SseParser((m) => got.push(m));
-    const text =
-      'retry: 2000\n\n: keep-alive\n\nid: 7\nevent: status\ndata: {"imageId":"a",\ndata: "status":"ready"}\n\r\nid: 8\r\nevent: status\r\ndata: {}\r\n\r\n';
-    for (let i = 0; i < text.length; i += 3) parser.push(text.slice(i, i + 3));
-    expect(got).toEqual([
-      { event: 'message', data: '', retry: 2000 },
-      { id: '7', event: 'status', data: '{"imageId":"a",\n"status":"ready"}' },
-      { id: '8', event: 'status', data: '{}' },
-    ]);
-  });
-});
+/** A fetch whose first GET /v1/events answers `body` in chunks of `size` characters; later ones stay open. */
+function streamingFetch(body: string, size: number): typeof fetch {
+  let served = false;
+  return async () => {
+    if (served) return new Promise<Response>(() => {});
+    served = true;
+    const bytes = new TextEncoder().encode(body);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += size) controller.enqueue(bytes.subarray(i, i + size));
+        controller.close();
+      },
+    });
+    return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+  };
+}
 
 describe('StatusStream', () => {
+  it('reads events split anywhere across chunks, with CRLF or LF, multi-line data, comments and other events', async () => {
+    const text =
+      'retry: 2000\n\n: keep-alive\n\nid: 7\nevent: status\ndata: {"imageId":"a",\ndata: "status":"ready"}\n\r\n' +
+      'event: other\ndata: {}\n\nid: 8\r\nevent: status\r\ndata: {"imageId":"b","status":"failed"}\r\n\r\n';
+    const fetchImpl = streamingFetch(text, 3);
+    const stream = new StatusStream(
+      new ApiClient('http://api', () => 'tok', retryPolicy(), fetchImpl),
+      fetchImpl,
+    );
+    const events: StatusEvent[] = [];
+    const stop = stream.subscribe((e) => events.push(e));
+    for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    stop();
+    expect(events).toEqual([
+      { id: '7', imageId: 'a', status: 'ready' },
+      { id: '8', imageId: 'b', status: 'failed' },
+    ]);
+  });
+
   it('reconnects after the stream ends, sending Last-Event-ID and a fresh token, and tells listeners it reopened', async () => {
     const requests: Record<string, string>[] = [];
     const bodies = [
