@@ -22,7 +22,8 @@ import { signTransformPath } from '../packages/server/src/delivery/transform-sig
 import { darkroomBin, freePort, percentile, spawnServer, stopChild, writeResults } from './lib.ts';
 
 const LABEL = process.env.BENCH_LABEL;
-const SECTION = `## Render starvation: a presigned PUT during first transform renders${LABEL ? ` (${LABEL})` : ''}`;
+// The label goes before the colon: no heading may begin with another one (writeResults finds sections by prefix).
+const SECTION = `## Render starvation${LABEL ? `, ${LABEL}` : ''}: a presigned PUT during first transform renders`;
 const LEVELS = (process.env.BENCH_LEVELS ?? '0,6,20').split(',').map(Number);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 8);
 /** AVIF: the costliest encoding a viewer's Accept (or `f_avif`) can ask for, as browsers do by default. */
@@ -46,6 +47,8 @@ interface Level {
   rendered: number;
   refused: number;
   failed: number;
+  /** Why render requests failed, with how often. */
+  failures: Map<string, number>;
   renderMs: number[];
 }
 
@@ -120,6 +123,7 @@ async function main(): Promise<void> {
         rendered: 0,
         refused: 0,
         failed: 0,
+        failures: new Map(),
         renderMs: [],
       };
       let running = true;
@@ -128,10 +132,16 @@ async function main(): Promise<void> {
           // A width no request asked for before: a first render every time.
           const options = `w_${width++},f_${FORMAT}`;
           const t0 = performance.now();
+          let why = '';
           const res = await fetch(`${api}${signTransformPath(TRANSFORM_SECRET, id, options)}`).catch(
-            () => undefined,
+            (err: unknown) => {
+              why = err instanceof Error ? `${err.message}: ${String(err.cause)}` : String(err);
+              return undefined;
+            },
           );
-          await res?.arrayBuffer().catch(() => undefined);
+          await res?.arrayBuffer().catch((err: unknown) => {
+            why = `body: ${String(err)}`;
+          });
           if (res?.status === 200) {
             level.rendered++;
             level.renderMs.push(performance.now() - t0);
@@ -140,6 +150,8 @@ async function main(): Promise<void> {
             await sleep(1000 * Number(res.headers.get('retry-after') ?? 1));
           } else {
             level.failed++;
+            why ||= `HTTP ${res?.status}`;
+            level.failures.set(why, (level.failures.get(why) ?? 0) + 1);
             await sleep(200);
           }
         }
@@ -176,7 +188,18 @@ async function main(): Promise<void> {
     const base = percentile(levels[0]?.puts ?? [], 50);
     const rows = levels.map((l) => {
       const p50 = percentile(l.puts, 50);
-      return `| ${l.renders} | ${ms(p50)} | ${ms(percentile(l.puts, 95))} | ${ms(Math.max(...l.puts))} | ${levels[0]?.renders === 0 ? `${(p50 / base).toFixed(0)}×` : 'n/a'} | ${l.rendered} | ${l.refused} | ${l.failed} | ${l.renderMs.length ? ms(percentile(l.renderMs, 50)) : 'n/a'} |${l.timedOut ? ` ${l.timedOut} PUT(s) cut at ${PUT_TIMEOUT_MS / 1000} s.` : ''}${l.putErrors.length ? ` ${l.putErrors.length} PUT(s) failed: ${[...new Set(l.putErrors)].join('; ')}.` : ''}`;
+      return `| ${l.renders} | ${ms(p50)} | ${ms(percentile(l.puts, 95))} | ${ms(Math.max(...l.puts))} | ${levels[0]?.renders === 0 ? `${(p50 / base).toFixed(0)}×` : 'n/a'} | ${l.rendered} | ${l.refused} | ${l.failed} | ${l.renderMs.length ? ms(percentile(l.renderMs, 50)) : 'n/a'} |`;
+    });
+    const notes = levels.flatMap((l) => {
+      const said: string[] = [];
+      if (l.timedOut) said.push(`${l.timedOut} PUT(s) cut at ${PUT_TIMEOUT_MS / 1000} s`);
+      if (l.putErrors.length) {
+        said.push(`${l.putErrors.length} PUT(s) failed (${[...new Set(l.putErrors)].join('; ')})`);
+      }
+      if (l.failures.size) {
+        said.push(`render requests failed: ${[...l.failures].map(([why, n]) => `${n} × ${why}`).join('; ')}`);
+      }
+      return said.length ? [`- ${l.renders} render loops: ${said.join('; ')}.`] : [];
     });
     const extra = Object.entries(passed)
       .filter(([k]) => !['DARKROOM_LOG_LEVEL'].includes(k))
@@ -194,7 +217,7 @@ ${SAMPLES} presigned PUTs of a ${small.length}-byte JPEG are timed one after ano
 | concurrent render loops | PUT p50 ms | PUT p95 ms | PUT max ms | p50 vs idle | renders done | renders refused (503) | other failures | render p50 ms |
 |--:|--:|--:|--:|--:|--:|--:|--:|--:|
 ${rows.join('\n')}
-
+${notes.length ? `\n${notes.join('\n')}\n` : ''}
 Machine load average at the end: ${os.loadavg()[0]?.toFixed(1)}. Reproduce: \`npm run bench:render-starvation\`.
 `;
     await writeResults(SECTION, section);

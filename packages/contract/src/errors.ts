@@ -44,6 +44,10 @@ export const API_ERRORS = {
   },
   url_expired: { status: 403, message: 'This signed URL has expired; ask the API for a fresh one.' },
   range_not_satisfiable: { status: 416, message: 'The requested range is not satisfiable.' },
+  render_busy: {
+    status: 503,
+    message: 'Too many images are being rendered for the first time right now; try again shortly.',
+  },
   internal: { status: 500, message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, { readonly status: number; readonly message: string }>;
 

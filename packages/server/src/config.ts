@@ -136,6 +136,10 @@ const envSchema = z.object({
   DARKROOM_TRANSFORM_MAX_WIDTH: z.coerce.number().int().min(1).max(16_384).default(4096),
   DARKROOM_TRANSFORM_MAX_HEIGHT: z.coerce.number().int().min(1).max(16_384).default(4096),
   DARKROOM_TRANSFORM_MAX_PIXELS: z.coerce.number().int().min(1).default(16_777_216),
+  /** First renders (transforms, missing formats, fallbacks) at once per API process; default: the number of cores. */
+  DARKROOM_RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
+  /** First renders waiting for one of those; the next is refused with 503 render_busy. */
+  DARKROOM_RENDER_QUEUE: z.coerce.number().int().min(0).max(10_000).default(32),
   /** CloudFront key pair (public key) id put in signed URLs as Key-Pair-Id. */
   DARKROOM_CLOUDFRONT_KEY_PAIR_ID: z.string().min(1).optional(),
   /** RSA private key that signs private-image URLs: PEM text or a path to a PEM file. */
@@ -167,9 +171,14 @@ const envSchema = z.object({
   DARKROOM_MAX_EVENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(10),
   /** GET /dev/token in `darkroom start` (the web app's sign-in); default: on only with the development JWT secret. */
   DARKROOM_DEV_TOKEN_ROUTE: optionalBool,
+  /**
+   * Not a DARKROOM_ variable: libuv's own, read here (libuv reads it itself, once, when its thread pool
+   * first starts; `bin/darkroom.js` sets it before then). Bounds like libuv's own (1 to 1024).
+   */
+  UV_THREADPOOL_SIZE: z.coerce.number().int().min(1).max(1024).default(4),
 });
 
-/** The variables as they parse, one field per DARKROOM_* variable. */
+/** The variables as they parse, one field per DARKROOM_* variable (and UV_THREADPOOL_SIZE). */
 type Env = z.output<typeof envSchema>;
 
 /**
@@ -291,7 +300,9 @@ function editDistance(a: string, b: string): number {
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   // Empty strings mean "unset", as they do for most twelve-factor tools.
   const present = Object.fromEntries(
-    Object.entries(env).filter(([k, v]) => k.startsWith('DARKROOM_') && v !== ''),
+    Object.entries(env).filter(
+      ([k, v]) => (k.startsWith('DARKROOM_') || k === 'UV_THREADPOOL_SIZE') && v !== '',
+    ),
   );
   const parsed = configSchema.safeParse(present);
   if (!parsed.success) {
@@ -372,6 +383,11 @@ function shape(e: Env, problems: string[]) {
     logFormat: e.DARKROOM_LOG_FORMAT,
     dataDir,
     shutdownTimeoutMs: e.DARKROOM_SHUTDOWN_TIMEOUT_MS,
+    /**
+     * Threads in libuv's pool (UV_THREADPOOL_SIZE), which file I/O and libvips share: image work gets
+     * slots that leave some for I/O (pipeline/imaging-slots.ts).
+     */
+    threadPoolSize: e.UV_THREADPOOL_SIZE,
     s3: {
       port: e.DARKROOM_S3_PORT,
       /** Unset means the embedded server at host:port. */
@@ -473,6 +489,10 @@ function shape(e: Env, problems: string[]) {
       transformMaxHeight: e.DARKROOM_TRANSFORM_MAX_HEIGHT,
       transformMaxPixels: e.DARKROOM_TRANSFORM_MAX_PIXELS,
       /** Signed-URL keys for private images; undefined means the API role makes development keys in the data dir. */
+      /** First renders at once per API process (DARKROOM_RENDER_CONCURRENCY). */
+      renderConcurrency: e.DARKROOM_RENDER_CONCURRENCY ?? os.availableParallelism(),
+      /** First renders waiting beyond those (DARKROOM_RENDER_QUEUE); the next is refused. */
+      renderQueue: e.DARKROOM_RENDER_QUEUE,
       cloudfront,
       signedUrlTtlSeconds: e.DARKROOM_SIGNED_URL_TTL_SECONDS,
       /** Viewer path of private images (`/private`), served by the CDN's trusted-key-group behaviour. */

@@ -145,6 +145,43 @@ describe('darkroom CLI', () => {
     );
   });
 
+  it("sizes libuv's thread pool before anything uses it: 4 for file I/O plus 2 per core for image work, unless UV_THREADPOOL_SIZE is set", async () => {
+    // The pool's threads, counted as the process's threads beyond those of a run with a pool of 4 (the
+    // other threads, V8's, are the same in every run). Issue 18.5: image work is kept off some of them.
+    const threads = async (env: Record<string, string>) => {
+      const port = await freePort();
+      const proc = runDarkroom(['s3'], {
+        DARKROOM_S3_PORT: String(port),
+        DARKROOM_DATA_DIR: tempDir(),
+        DARKROOM_S3_ACCESS_KEY_ID: TEST_KEY.accessKeyId,
+        DARKROOM_S3_SECRET_ACCESS_KEY: TEST_KEY.secretAccessKey,
+        ...env,
+      });
+      cleanups.push(() => {
+        if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+        return proc.exited;
+      });
+      await proc.waitForOutput('Embedded S3 listening', 60_000);
+      const client = new S3Client({
+        endpoint: `http://127.0.0.1:${port}`,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: TEST_KEY,
+      });
+      // File I/O: the pool is running by now, whenever it started.
+      await client.send(new CreateBucketCommand({ Bucket: 'threads' }));
+      await client.send(new PutObjectCommand({ Bucket: 'threads', Key: 'k', Body: 'x' }));
+      client.destroy();
+      const status = fs.readFileSync(`/proc/${proc.child.pid}/status`, 'utf8');
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+      return Number(/^Threads:\s+(\d+)/m.exec(status)![1]);
+    };
+    const four = await threads({ UV_THREADPOOL_SIZE: '4' });
+    expect((await threads({})) - four).toBe(2 * os.availableParallelism());
+    expect((await threads({ UV_THREADPOOL_SIZE: '7' })) - four).toBe(3);
+  }, 200_000);
+
   it('`darkroom start` serves S3 with the Darkroom bucket and exits 0 on SIGINT', async () => {
     const dataDir = tempDir();
     const port = await freePort();

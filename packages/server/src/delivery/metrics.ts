@@ -1,4 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { ApiDeps } from '../api/types.ts';
 
 /** Delivery metrics, registered in the API's registry. */
@@ -27,6 +27,19 @@ export function createDeliveryMetrics(deps: ApiDeps) {
       name: 'darkroom_transform_render_seconds',
       help: 'Time to render and store one object the edge asked for (a transform, a missing format, a fallback)',
       buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [deps.metrics.registry],
+    }),
+    /** First renders of this process now: `running` at most DARKROOM_RENDER_CONCURRENCY, `waiting` for a slot. */
+    renders: new Gauge({
+      name: 'darkroom_transform_renders',
+      help: 'First renders now, by state: running (at most DARKROOM_RENDER_CONCURRENCY) or waiting for a slot',
+      labelNames: ['state'],
+      registers: [deps.metrics.registry],
+    }),
+    /** First renders refused with 503 render_busy because DARKROOM_RENDER_QUEUE were already waiting. */
+    rendersRefused: new Counter({
+      name: 'darkroom_transform_renders_refused_total',
+      help: 'First renders refused (503 render_busy) because the render queue was full',
       registers: [deps.metrics.registry],
     }),
   };

@@ -11,7 +11,7 @@ import { IMMUTABLE, privateFor } from './cache-policy.ts';
 import { createLocalEdge } from './edge.ts';
 import { HotObjects } from './hot-objects.ts';
 import type { DeliveryMetrics } from './metrics.ts';
-import { Renderer, type RenderJob, RenderSourceMissing, renderSource } from './renderer.ts';
+import { RenderBusy, Renderer, type RenderJob, RenderSourceMissing, renderSource } from './renderer.ts';
 import { type ServeDeps, serveObject } from './serve-object.ts';
 import { checkTransformLimits, type TransformLimits } from './transform-options.ts';
 
@@ -30,6 +30,8 @@ export interface Delivery {
 }
 
 const notFound = (message: string) => new ApiError('not_found', message);
+/** Retry-After of a 503 render_busy. */
+const RENDER_BUSY_RETRY_S = 5;
 
 /**
  * The local stand-in for the whole edge (CloudFront's key group, the viewer-request function, S3) and the
@@ -57,6 +59,8 @@ export function createDelivery(deps: ApiDeps, metrics: DeliveryMetrics): Deliver
     metrics,
     workRoot: path.join(config.dataDir, 'transforms'),
     maxSourcePixels: config.worker.maxPixels,
+    concurrency: config.delivery.renderConcurrency,
+    maxWaiting: config.delivery.renderQueue,
   });
 
   /** How storage lacking `d.key` is made good, from the image's stored variants. */
@@ -139,6 +143,10 @@ export function createDelivery(deps: ApiDeps, metrics: DeliveryMetrics): Deliver
         return sent;
       } catch (err) {
         if (err instanceof RenderSourceMissing) throw notFound(err.message);
+        // A slot frees when a render ends: a tenth of a second for WebP, a second or more for AVIF.
+        if (err instanceof RenderBusy) {
+          throw new ApiError('render_busy', undefined, { 'retry-after': String(RENDER_BUSY_RETRY_S) });
+        }
         throw err;
       }
     },

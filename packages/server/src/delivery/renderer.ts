@@ -3,7 +3,15 @@ import path from 'node:path';
 import type { EdgeFormat, TransformRequest } from '@darkroom/edge';
 import sharp from 'sharp';
 import type { VariantRecord } from '../domain/image-view.ts';
-import { CONTENT_TYPES, encodeAs, FILE_EXTENSIONS, type VariantFormat } from '../pipeline/index.ts';
+import {
+  CONTENT_TYPES,
+  encodeAs,
+  FILE_EXTENSIONS,
+  Slots,
+  SlotsFull,
+  type VariantFormat,
+  withImagingSlot,
+} from '../pipeline/index.ts';
 import type { StorageGateway } from '../storage/gateway.ts';
 import type { DeliveryMetrics } from './metrics.ts';
 
@@ -58,12 +66,21 @@ export class RenderSourceMissing extends Error {
   override readonly name = 'RenderSourceMissing';
 }
 
+/** Every render slot is taken and DARKROOM_RENDER_QUEUE renders wait already: the route answers 503 render_busy. */
+export class RenderBusy extends Error {
+  override readonly name = 'RenderBusy';
+}
+
 /**
  * Renders into storage, once per key however many requests ask at the same time: the first caller renders,
- * the others await the same promise (single flight, per process).
+ * the others await the same promise (single flight, per process). At most `concurrency` keys render at
+ * once, `maxWaiting` more wait their turn in order, and past that a render is refused ({@link RenderBusy}):
+ * unbounded, 20 first renders at once held every thread libvips and file I/O share and a 6 KB upload to
+ * the embedded S3 server took 100 s (issue 18.5).
  */
 export class Renderer {
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly slots: Slots;
 
   constructor(
     private readonly deps: {
@@ -73,14 +90,33 @@ export class Renderer {
       workRoot: string;
       /** Decoder pixel limit, a guard should a source ever be larger than any variant can be. */
       maxSourcePixels: number;
+      /** Keys rendered at once (DARKROOM_RENDER_CONCURRENCY). */
+      concurrency: number;
+      /** Keys waiting beyond those (DARKROOM_RENDER_QUEUE). */
+      maxWaiting: number;
     },
-  ) {}
+  ) {
+    const gauge = deps.metrics.renders;
+    this.slots = new Slots(deps.concurrency, deps.maxWaiting, (running, waiting) => {
+      gauge.set({ state: 'running' }, running);
+      gauge.set({ state: 'waiting' }, waiting);
+    });
+    gauge.set({ state: 'running' }, 0);
+    gauge.set({ state: 'waiting' }, 0);
+  }
 
   /** Makes sure `job.key` exists in storage, rendering it if no one has (or is doing so now). */
   ensure(job: RenderJob): Promise<void> {
     let pending = this.inFlight.get(job.key);
     if (!pending) {
-      pending = this.renderUnlessStored(job).finally(() => this.inFlight.delete(job.key));
+      pending = this.slots
+        .run(() => this.renderUnlessStored(job))
+        .catch((err: unknown) => {
+          if (!(err instanceof SlotsFull)) throw err;
+          this.deps.metrics.rendersRefused.inc();
+          throw new RenderBusy(`first renders are busy: ${err.message}`);
+        })
+        .finally(() => this.inFlight.delete(job.key));
       this.inFlight.set(job.key, pending);
     }
     return pending;
@@ -98,23 +134,27 @@ export class Renderer {
       if (!(await this.deps.storage.downloadTo(job.source.key, input))) {
         throw new RenderSourceMissing(`${job.source.key} is missing from storage`);
       }
-      let img = sharp(input, { failOn: 'error', limitInputPixels: this.deps.maxSourcePixels });
-      const format: VariantFormat =
-        job.format !== 'fallback'
-          ? job.format
-          : job.lossless || (await img.metadata()).hasAlpha
-            ? 'png'
-            : 'jpeg';
-      if (job.resize) {
-        img = img.resize({
-          ...job.resize,
-          // The source is the largest variant: enlarging it would only invent pixels.
-          withoutEnlargement: true,
-          background: { r: 255, g: 255, b: 255, alpha: 0 },
-        });
-      }
-      const output = path.join(dir, `out.${FILE_EXTENSIONS[format]}`);
-      await encodeAs(img, format, job.quality).toFile(output);
+      // libvips in one of the process's image-work slots (the download and upload around it are I/O).
+      const { format, output } = await withImagingSlot(async () => {
+        let img = sharp(input, { failOn: 'error', limitInputPixels: this.deps.maxSourcePixels });
+        const format: VariantFormat =
+          job.format !== 'fallback'
+            ? job.format
+            : job.lossless || (await img.metadata()).hasAlpha
+              ? 'png'
+              : 'jpeg';
+        if (job.resize) {
+          img = img.resize({
+            ...job.resize,
+            // The source is the largest variant: enlarging it would only invent pixels.
+            withoutEnlargement: true,
+            background: { r: 255, g: 255, b: 255, alpha: 0 },
+          });
+        }
+        const output = path.join(dir, `out.${FILE_EXTENSIONS[format]}`);
+        await encodeAs(img, format, job.quality).toFile(output);
+        return { format, output };
+      });
       // Create-once: another API process that rendered this key first keeps its object. It is the same
       // rendering by design (the key names the source and every parameter), so that one is served and
       // stays what every cache holds; this one is dropped.

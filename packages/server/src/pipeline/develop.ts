@@ -41,6 +41,7 @@ import { rgbaToThumbHash } from 'thumbhash';
 import { type ColourSummary, describeColour } from './colour.ts';
 import { PipelineError } from './errors.ts';
 import { decodeHeif } from './heif.ts';
+import { withImagingSlot } from './imaging-slots.ts';
 import { stripPngText } from './png.ts';
 import { DECODABLE_FORMATS, type DecodableFormat, gifFrames, SNIFF_BYTES, sniffFormat } from './sniff.ts';
 
@@ -267,7 +268,10 @@ export async function developImage(
   const scratch = join(workDir, '.source.png');
   const decodeFrom = sniffed === 'png' && (await stripPngText(inputFile, scratch)) ? scratch : inputFile;
   try {
-    return await develop(decodeFrom, workDir, variants, limits, signal, recipe, encode);
+    // From here on libvips works: in one of the process's image-work slots, so file I/O keeps threads.
+    return await withImagingSlot(() =>
+      develop(decodeFrom, workDir, variants, limits, signal, recipe, encode),
+    );
   } finally {
     if (decodeFrom !== inputFile) await rm(decodeFrom, { force: true });
   }

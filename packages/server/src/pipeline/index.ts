@@ -20,4 +20,11 @@ export {
   type PipelineLimits,
 } from './develop.ts';
 export { isPipelineError, PipelineError, type PipelineErrorCode } from './errors.ts';
+export {
+  configureImagingSlots,
+  imagingSlotsFor,
+  imagingSlotUse,
+  withImagingSlot,
+} from './imaging-slots.ts';
+export { Slots, SlotsFull } from './slots.ts';
 export { DECODABLE_FORMATS, type DecodableFormat, sniffFormat } from './sniff.ts';

@@ -12,6 +12,7 @@ import { resolveSigningKeys } from '../delivery/dev-keys.ts';
 import { createCloudFrontInvalidator } from '../delivery/invalidation.ts';
 import { SignedUrls } from '../delivery/signed-urls.ts';
 import { deliveryBase } from '../domain/uploads.ts';
+import { configureImagingSlots } from '../pipeline/index.ts';
 import { createProcessingEnqueuer, openUploadsQueue } from '../queue/open.ts';
 import { resolveSecrets } from '../secrets/development.ts';
 import { StorageGateway } from '../storage/gateway.ts';
@@ -32,6 +33,8 @@ export async function runApiRole(
   opts: { extraRegistries?: readonly Registry[]; devTokenRoute?: boolean } = {},
 ): Promise<RunningApi> {
   const config = await resolveSecrets(configured, 'api');
+  // First renders run libvips in this process: leave threads of libuv's pool for file I/O.
+  configureImagingSlots(config.threadPoolSize);
   // Keys first: a bad key file stops start-up before any pool is opened.
   const signedUrls = new SignedUrls(
     await resolveSigningKeys(config, log),

@@ -3,7 +3,12 @@ import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { ImageRepository } from '../db/images.ts';
 import { deliveryBase } from '../domain/uploads.ts';
-import { configureSharp, formatsForMimeTypes, parseVariants } from '../pipeline/index.ts';
+import {
+  configureImagingSlots,
+  configureSharp,
+  formatsForMimeTypes,
+  parseVariants,
+} from '../pipeline/index.ts';
 import { createProcessingEnqueuer, openUploadsQueue } from '../queue/open.ts';
 import type { QueueConsumer } from '../queue/port.ts';
 import { resolveSecrets } from '../secrets/development.ts';
@@ -46,6 +51,8 @@ export async function runWorkerRole(configured: Config, log: Logger): Promise<Ru
   const workRoot = work.dir;
   // One libvips thread per job: jobs run in parallel already, and this bounds memory per job.
   configureSharp({ concurrency: 1 });
+  // Develops and (in `darkroom start`) renders share libuv's pool with file I/O: leave I/O threads.
+  configureImagingSlots(config.threadPoolSize);
   const wlog = log.child({ component: 'worker' });
   const images = new ImageRepository(db, dialect);
   const storage = new StorageGateway(s3, presigner, config.s3.bucket, { log: wlog });

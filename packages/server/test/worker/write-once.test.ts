@@ -13,7 +13,7 @@ import {
 import { originalKey, parseVariants } from '@darkroom/contract';
 import { bodyBytes, TEST_KEY } from '@darkroom/s3-server/test-support';
 import pino from 'pino';
-import { Histogram } from 'prom-client';
+import { Gauge, Histogram } from 'prom-client';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.ts';
@@ -226,12 +226,16 @@ describe('stored renderings are written create-once', () => {
     };
     const renderer = new Renderer({
       storage,
-      // Only the render-time histogram is touched; a registry-less one stands in for the API's metrics.
+      // Only the render-time histogram and the render gauges are touched; registry-less ones stand in for
+      // the API's metrics.
       metrics: {
         transformRenderSeconds: new Histogram({ name: 'render_seconds', help: 'test', registers: [] }),
+        renders: new Gauge({ name: 'renders', help: 'test', labelNames: ['state'], registers: [] }),
       } as unknown as DeliveryMetrics,
       workRoot,
       maxSourcePixels: 100_000_000,
+      concurrency: 1,
+      maxWaiting: 0,
     });
     await renderer.ensure({
       source: { key: source, width: 640, height: 480 },
