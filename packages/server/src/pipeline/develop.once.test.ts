@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from '@darkroom/contract';
 import { testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
@@ -34,7 +34,7 @@ async function develop(
   encode?: typeof encodeAs,
 ) {
   const dir = await mkdtemp(join(workRoot, 'job-'));
-  return developImage(testImage(file), dir, variants, DEFAULT_LIMITS, {
+  return developImage(isAbsolute(file) ? file : testImage(file), dir, variants, DEFAULT_LIMITS, {
     recipe,
     ...(encode ? { encode } : {}),
   });
@@ -242,6 +242,20 @@ describe('decoded once: the same output as one pipeline per variant', () => {
       console.info(`${file} (WebP vs the per-variant pixels): ${round(found)}`);
     },
   );
+
+  it('a photo with a wide-gamut profile (Display P3, 4032 px): converted to sRGB after the resize, the same pixels within SSIM 0.999', async () => {
+    const p3 = join(workRoot, 'display-p3.jpg');
+    await sharp(testImage('photos/canon-eos-5d-mark-iii_22mp.jpg'))
+      .resize({ width: 4032 })
+      .withIccProfile('p3')
+      .jpeg({ quality: 92 })
+      .toFile(p3);
+    expect((await sharp(p3).metadata()).icc).toBeDefined();
+    const { scores } = await compare(p3, DEFAULT_VARIANTS, lossless);
+    console.info(`Display P3: ${round(scores)}`);
+    expect(scores['large.webp']).toBeGreaterThanOrEqual(0.999);
+    for (const [key, score] of Object.entries(scores)) expect(score, key).toBeGreaterThanOrEqual(0.99);
+  });
 
   it('a variant with several formats, JPEG on white for transparency, sizes never enlarged, a variant smaller than the placeholder', async () => {
     const variants = parseVariants('thumb:64:png,card:800:jpeg+webp+avif,huge:9000:webp:90');
