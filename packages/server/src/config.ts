@@ -169,6 +169,8 @@ const envSchema = z.object({
   DARKROOM_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).default(128),
   /** Open GET /v1/events streams per owner and API process; the next one is refused with 429. */
   DARKROOM_MAX_EVENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** How often an API reads the status-event log when no commit woke it (SQLite with other processes). */
+  DARKROOM_EVENT_POLL_MS: z.coerce.number().int().min(10).max(3_600_000).default(250),
   /** GET /dev/token in `darkroom start` (the web app's sign-in); default: on only with the development JWT secret. */
   DARKROOM_DEV_TOKEN_ROUTE: optionalBool,
   /**
@@ -456,6 +458,11 @@ function shape(e: Env, problems: string[]) {
     devTokenRoute: e.DARKROOM_DEV_TOKEN_ROUTE,
     /** Open event streams per owner and API process (DARKROOM_MAX_EVENT_STREAMS). */
     maxEventStreams: e.DARKROOM_MAX_EVENT_STREAMS,
+    /**
+     * DARKROOM_EVENT_POLL_MS: how often an API's event hub reads the log unprompted. Its own process's
+     * commits and, on PostgreSQL, every process's (LISTEN/NOTIFY) wake it at once.
+     */
+    eventPollMs: e.DARKROOM_EVENT_POLL_MS,
     /** What every server tolerates from a client (its total request timeout is the server's own). */
     connections: {
       headersTimeoutMs: e.DARKROOM_HEADERS_TIMEOUT_SECONDS * 1000,

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import type { ImageRepository } from '../db/images.ts';
+import type { StatusEventsListener } from '../db/event-listener.ts';
+import type { ImageRepository, ImageRow } from '../db/images.ts';
 import type { ImageStatus } from '../db/schema.ts';
+import { onStatusEventsCommitted } from '../db/status-signal.ts';
 
 /** One status change, as GET /v1/events streams it. */
 export interface StatusEvent {
@@ -9,6 +11,8 @@ export interface StatusEvent {
   imageId: string;
   status: ImageStatus;
   at: number;
+  /** The image as read with the event (null: gone); absent when the stream must look it up. */
+  image?: ImageRow | null;
 }
 
 type Listener = (event: StatusEvent) => void;
@@ -23,11 +27,28 @@ interface Hole {
 
 /** A hole PostgreSQL cannot settle (a long transaction elsewhere holds its snapshots back) stops waiting after this. */
 const HOLE_TIMEOUT_MS = 10_000;
+/** While waiting at a hole the log is read this often at most: a rolled-back writer notifies nobody. */
+const HOLE_RECHECK_MS = 250;
+/**
+ * While LISTEN is in place every commit wakes the hub; it still reads the log this often at least, in
+ * case a notification was lost with a connection that has not yet been noticed dead.
+ */
+const LISTENING_BACKSTOP_MS = 30_000;
+
+/** How the hub learns of new events besides this process's own commits. */
+export interface EventHubOptions {
+  /** Read the log this often when nothing wakes the hub (DARKROOM_EVENT_POLL_MS). */
+  pollMs: number;
+  /** PostgreSQL: starts the LISTEN connection that hears other processes' commits. */
+  listen?: (onWake: () => void, onChange: () => void) => StatusEventsListener;
+}
 
 /**
- * Fans the database's status-change log out to SSE streams. One poller per API process reads new
+ * Fans the database's status-change log out to SSE streams. One reader per API process reads new
  * events for everyone (workers may be other processes, so the database is the shared channel), and
- * each stream hears its owner's.
+ * each stream hears its owner's. It reads as soon as it hears of a commit: at once for this process's
+ * own (a worker in `darkroom start`), through LISTEN/NOTIFY for other processes' on PostgreSQL; on
+ * SQLite, other processes' commits are found by reading every `pollMs`.
  *
  * Events go out in id order, each once. On PostgreSQL, writers in several processes take ids when they
  * insert but become visible when they commit, so id 11 can be read while id 10 is still uncommitted:
@@ -43,24 +64,40 @@ export class EventHub {
   private readonly holes = new Map<number, Hole>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** A read is under way. */
+  private reading = false;
+  /** Something was committed while reading: read again right after. */
+  private again = false;
+  /** A read is about to start (woken). */
+  private wakePending = false;
+  private listener: StatusEventsListener | undefined;
+  private unsubscribeLocal: (() => void) | undefined;
 
   constructor(
     private readonly images: ImageRepository,
     private readonly log: Logger,
-    private readonly intervalMs = 250,
+    private readonly options: EventHubOptions = { pollMs: 250 },
   ) {}
 
   async start(): Promise<void> {
     this.last = await this.images.lastEventId();
     this.running = true;
+    this.unsubscribeLocal = onStatusEventsCommitted(() => this.wake());
+    // Waking on (re)connection and on loss reads whatever it could have missed and re-times the polls.
+    this.listener = this.options.listen?.(
+      () => this.wake(),
+      () => this.wake(),
+    );
     this.schedule();
   }
 
-  /** Stops polling and ends every open stream (so shutdown does not wait on them). */
-  stop(): void {
+  /** Stops reading and ends every open stream (so shutdown does not wait on them). */
+  async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    this.unsubscribeLocal?.();
     for (const close of [...this.closers]) close();
+    await this.listener?.close();
   }
 
   /** How many streams `owner` has open on this process. */
@@ -92,13 +129,53 @@ export class EventHub {
     };
   }
 
+  /** Reads the log now (or right after the read under way): events were committed. */
+  private wake(): void {
+    if (!this.running) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    if (this.wakePending) return;
+    this.wakePending = true;
+    clearTimeout(this.timer);
+    // Not inside the committer's call stack, and sooner than a 0 ms timer (which waits at least 1 ms).
+    setImmediate(() => {
+      this.wakePending = false;
+      void this.poll();
+    });
+  }
+
+  /** When to read next if nothing wakes the hub first. */
+  private nextReadMs(): number {
+    const { pollMs } = this.options;
+    if (this.holes.size > 0) return Math.min(pollMs, HOLE_RECHECK_MS);
+    if (this.listener?.listening) return Math.max(pollMs, LISTENING_BACKSTOP_MS);
+    return pollMs;
+  }
+
   private schedule(): void {
     if (!this.running) return;
-    this.timer = setTimeout(() => void this.poll(), this.intervalMs);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), this.nextReadMs());
     this.timer.unref();
   }
 
   private async poll(): Promise<void> {
+    if (this.reading || !this.running) return;
+    this.reading = true;
+    try {
+      do {
+        this.again = false;
+        await this.read();
+      } while (this.again && this.running);
+    } finally {
+      this.reading = false;
+    }
+    this.schedule();
+  }
+
+  private async read(): Promise<void> {
     try {
       for (;;) {
         // Taken before the read, so a hole whose writers had all finished by then is final if the read
@@ -112,7 +189,14 @@ export class EventHub {
             break;
           }
           this.last = r.id;
-          const event = { id: r.id, owner: r.owner, imageId: r.image_id, status: r.status, at: r.created_at };
+          const event: StatusEvent = {
+            id: r.id,
+            owner: r.owner,
+            imageId: r.image_id,
+            status: r.status,
+            at: r.created_at,
+            image: r.image ?? null,
+          };
           for (const listener of this.listeners.get(r.owner) ?? []) listener(event);
         }
         if (blocked || rows.length < 500) break;
@@ -120,7 +204,6 @@ export class EventHub {
     } catch (err) {
       this.log.warn({ err }, 'could not read status events; retrying');
     }
-    this.schedule();
   }
 
   /**

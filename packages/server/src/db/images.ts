@@ -2,8 +2,19 @@ import { sql } from 'kysely';
 import type { Db, Dialect } from './connect.ts';
 import { GroupCommit } from './group-commit.ts';
 import type { ImageStatus, ImagesTable } from './schema.ts';
+import { statusEventsCommitted } from './status-signal.ts';
 
 export type ImageRow = ImagesTable;
+
+/** A status event and, while it exists, its image. */
+export interface EventWithImage {
+  id: number;
+  owner: string;
+  image_id: string;
+  status: ImageStatus;
+  created_at: number;
+  image: ImageRow | undefined;
+}
 
 /** A new image row: what an intent declares, every processing result still empty. */
 export function newImageRow(
@@ -52,6 +63,12 @@ const INTENT_LOG_KEEP = 60 * MINUTE;
 const PRUNE_EVERY = 256;
 let intentsSincePrune = 0;
 
+/** What a transaction did that matters once it commits. */
+interface TransactionScope {
+  /** It appended status events: the SSE hubs of this process are told after the commit. */
+  loggedEvents: boolean;
+}
+
 /** Image records, always scoped to their owner where a caller is involved. */
 export class ImageRepository {
   /** SQLite serialises writers, so owner-locked units are batched into shared commits there. */
@@ -60,8 +77,21 @@ export class ImageRepository {
   constructor(
     readonly db: Db,
     readonly dialect: Dialect,
+    /** Set on the repository a transaction of ours runs with. */
+    private readonly scope?: TransactionScope,
   ) {
     this.groupCommit = dialect === 'sqlite' && !db.isTransaction ? new GroupCommit(db) : undefined;
+  }
+
+  /** Runs `fn` with a repository on `trx`; once `run` (the transaction) has committed, tells the hubs. */
+  private async inTransaction<T>(
+    run: (fn: (trx: Db) => Promise<T>) => Promise<T>,
+    fn: (repo: ImageRepository) => Promise<T>,
+  ): Promise<T> {
+    const scope: TransactionScope = { loggedEvents: false };
+    const result = await run((trx) => fn(new ImageRepository(trx, this.dialect, scope)));
+    if (scope.loggedEvents) statusEventsCommitted();
+    return result;
   }
 
   /**
@@ -70,11 +100,16 @@ export class ImageRepository {
    * concurrent units share one (group) commit instead.
    */
   async withOwnerLock<T>(owner: string, fn: (repo: ImageRepository) => Promise<T>): Promise<T> {
-    if (this.groupCommit) return this.groupCommit.run((trx) => fn(new ImageRepository(trx, this.dialect)));
-    return this.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(hashtext(${owner}))`.execute(trx);
-      return fn(new ImageRepository(trx, this.dialect));
-    });
+    const groupCommit = this.groupCommit;
+    if (groupCommit) return this.inTransaction((unit) => groupCommit.run(unit), fn);
+    return this.inTransaction(
+      (unit) =>
+        this.db.transaction().execute(async (trx) => {
+          await sql`SELECT pg_advisory_xact_lock(hashtext(${owner}))`.execute(trx);
+          return unit(trx);
+        }),
+      fn,
+    );
   }
 
   /**
@@ -144,12 +179,15 @@ export class ImageRepository {
       .insertInto('image_events')
       .values({ owner, image_id: imageId, status, created_at: at })
       .execute();
+    // Inside one of our transactions the hubs hear of it after the commit; otherwise it is committed.
+    if (this.scope) this.scope.loggedEvents = true;
+    else statusEventsCommitted();
   }
 
   /** Runs `fn` in a transaction, or in the current one when this repository is already inside one. */
   private async atomically<T>(fn: (repo: ImageRepository) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
-    return this.db.transaction().execute((trx) => fn(new ImageRepository(trx, this.dialect)));
+    return this.inTransaction((unit) => this.db.transaction().execute(unit), fn);
   }
 
   /** The owner's status changes after event `afterId` and up to `upTo`, oldest first. */
@@ -178,15 +216,38 @@ export class ImageRepository {
     return { xmin: BigInt(rows[0]!.xmin), xmax: BigInt(rows[0]!.xmax) };
   }
 
-  /** Everyone's status changes after event `afterId`, oldest first (what the SSE hub fans out). */
-  async eventsAfter(afterId: number, limit = 500) {
-    return this.db
+  /**
+   * Everyone's status changes after event `afterId`, oldest first, each with its image as it is now
+   * (undefined once deleted): what the SSE hub fans out, read in one round trip so that no stream has
+   * to look the image up again.
+   */
+  async eventsAfter(afterId: number, limit = 500): Promise<EventWithImage[]> {
+    const rows = await this.db
       .selectFrom('image_events')
-      .select(['id', 'owner', 'image_id', 'status', 'created_at'])
-      .where('id', '>', afterId)
-      .orderBy('id')
+      .leftJoin('images', (j) =>
+        j.onRef('images.id', '=', 'image_events.image_id').onRef('images.owner', '=', 'image_events.owner'),
+      )
+      .select([
+        'image_events.id as event_id',
+        'image_events.owner as event_owner',
+        'image_events.image_id as event_image_id',
+        'image_events.status as event_status',
+        'image_events.created_at as event_at',
+      ])
+      .selectAll('images')
+      .where('image_events.id', '>', afterId)
+      .orderBy('image_events.id')
       .limit(limit)
       .execute();
+    return rows.map(({ event_id, event_owner, event_image_id, event_status, event_at, ...image }) => ({
+      id: event_id,
+      owner: event_owner,
+      image_id: event_image_id,
+      status: event_status,
+      created_at: event_at,
+      // Every column of a missing image is null; id is never null on a row that exists.
+      image: image.id === null ? undefined : (image as ImageRow),
+    }));
   }
 
   /** The newest event id of any owner (where a fresh SSE stream starts). */

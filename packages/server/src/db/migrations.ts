@@ -1,4 +1,7 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+
+/** The PostgreSQL channel every commit that appends status events notifies (no payload). */
+export const STATUS_EVENTS_CHANNEL = 'darkroom_image_events';
 
 // Migrations live in code (not files on disk) so they ship with the CLI and run at start-up.
 const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> => ({
@@ -127,6 +130,24 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
       // Whether an image lets its backdrop show through (issue 17): the app then shows it on a light or
       // checkered backdrop, never on its dominant colour. An integer, as SQLite has no boolean.
       await db.schema.alterTable('images').addColumn('transparent', 'smallint').execute();
+    },
+  },
+  '0006_image_events_notify': {
+    async up(db: Kysely<unknown>) {
+      if (dialect !== 'postgres') return;
+      // Every commit that appends status events wakes the SSE hubs of every API process (LISTEN
+      // darkroom_image_events) instead of leaving them to their next poll. A trigger, so that no writer
+      // (any process, any code path) can forget it and no transaction pays an extra round trip; once per
+      // statement, and PostgreSQL folds a transaction's identical notifications into one at commit.
+      await sql`
+        CREATE FUNCTION darkroom_image_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM pg_notify('${sql.raw(STATUS_EVENTS_CHANNEL)}', '');
+          RETURN NULL;
+        END $$`.execute(db);
+      await sql`
+        CREATE TRIGGER image_events_notify AFTER INSERT ON image_events
+        FOR EACH STATEMENT EXECUTE FUNCTION darkroom_image_events_notify()`.execute(db);
     },
   },
 });

@@ -7,6 +7,7 @@ import { createApiMetrics } from '../api/metrics.ts';
 import type { App } from '../api/types.ts';
 import { type Config, localEndpointHost } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
+import { listenForStatusEvents } from '../db/event-listener.ts';
 import { ImageRepository } from '../db/images.ts';
 import { resolveSigningKeys } from '../delivery/dev-keys.ts';
 import { createCloudFrontInvalidator } from '../delivery/invalidation.ts';
@@ -55,7 +56,15 @@ export async function runApiRole(
   const cdn = distributionId
     ? createCloudFrontInvalidator(distributionId, log.child({ component: 'cloudfront' }))
     : undefined;
-  const hub = new EventHub(images, log.child({ component: 'events' }));
+  const hubLog = log.child({ component: 'events' });
+  const hub = new EventHub(images, hubLog, {
+    pollMs: config.eventPollMs,
+    ...(dialect === 'postgres'
+      ? {
+          listen: (onWake, onChange) => listenForStatusEvents(config.databaseUrl, hubLog, onWake, onChange),
+        }
+      : {}),
+  });
   await hub.start();
   const app = await buildApi({
     config,
@@ -77,7 +86,7 @@ export async function runApiRole(
   });
   const close = async (graceMs = 10_000) => {
     // Event streams never end by themselves; end them so shutdown only waits for real requests.
-    hub.stop();
+    await hub.stop();
     const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
     await app.close();
     clearTimeout(timer);

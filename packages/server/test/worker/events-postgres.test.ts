@@ -10,13 +10,18 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts';
 // when its row is inserted, but becomes visible only when its transaction commits, so a later id can be
 // seen first. The SSE streams must still get every event, once, in id order (what Last-Event-ID resumes
 // from). The test plays two such writers by hand, one of them slow to commit.
+//
+// The API hears other processes' commits through LISTEN/NOTIFY: its poll interval is an hour here, so
+// every event these tests see was read because a notification woke the hub (or, at a hole, because it
+// re-reads while it waits there). The hand-written events come over connections of their own, so the
+// API's process never learns of them any other way.
 let db: TestDatabase;
 let stack: TestStack;
 let writer: pg.Pool;
 
 beforeAll(async () => {
   db = await createPgDatabase();
-  stack = await startTestStack({ DARKROOM_DATABASE_URL: db.url });
+  stack = await startTestStack({ DARKROOM_DATABASE_URL: db.url, DARKROOM_EVENT_POLL_MS: '3600000' });
   writer = new pg.Pool({ connectionString: db.url, max: 4 });
 }, 60_000);
 afterAll(async () => {
@@ -42,8 +47,41 @@ async function streamOf(owner: string, lastEventId?: number): Promise<EventStrea
   });
 }
 
-/** Four polls of the event hub (every 250 ms): it has read whatever was committed before. */
+/** Long enough for the event hub to have read whatever was committed before (it is woken by each commit). */
 const hubPolls = () => new Promise((r) => setTimeout(r, 1000));
+
+describe('GET /v1/events on PostgreSQL, events from other processes', () => {
+  it('an event committed elsewhere reaches the stream though the API never polls', async () => {
+    const stream = await streamOf('quinn');
+    try {
+      const id = await logEvent(writer, 'quinn', 'img-elsewhere');
+      const events = await stream.waitFor((ev) => ev.length >= 1, 20_000);
+      expect(events.map((e) => [e.id, e.data.imageId])).toEqual([[id, 'img-elsewhere']]);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('a lost LISTEN connection is made again, and what was committed meanwhile is streamed', async () => {
+    const stream = await streamOf('rita');
+    try {
+      const { rows } = await writer.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+         WHERE datname = current_database() AND query ILIKE 'LISTEN %'`,
+      );
+      expect(rows.map((r) => r.ok)).toEqual([true]);
+      const id = await logEvent(writer, 'rita', 'img-while-down');
+      const events = await stream.waitFor((ev) => ev.length >= 1, 20_000);
+      expect(events.map((e) => [e.id, e.data.imageId])).toEqual([[id, 'img-while-down']]);
+      // Listening again: the next commit is heard as before.
+      const next = await logEvent(writer, 'rita', 'img-after');
+      const more = await stream.waitFor((ev) => ev.length >= 2, 20_000);
+      expect(more.map((e) => e.id)).toEqual([id, next]);
+    } finally {
+      stream.close();
+    }
+  });
+});
 
 describe('GET /v1/events on PostgreSQL, writers committing out of id order', () => {
   it('an event whose transaction commits after a later event’s is still streamed, and in id order', async () => {

@@ -5,9 +5,11 @@ import { JWT_SECRET } from '../helpers/api.ts';
 import { openEventStream, readEvents } from '../helpers/sse.ts';
 import { startTestStack, TESTDATA, type TestStack } from '../helpers/stack.ts';
 
+// API and worker share this process (as in `darkroom start`) and its poll interval is an hour: every
+// event these tests see was read because a commit in this process woke the event hub.
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ DARKROOM_EVENT_POLL_MS: '3600000' });
 }, 60_000);
 afterAll(() => stack.stop());
 

@@ -58,7 +58,7 @@ export function eventsRoute(app: App, deps: ApiDeps & { hub: EventHub }): void {
       const send = async (e: StatusEvent) => {
         if (e.id <= sent) return;
         sent = e.id;
-        const row = await deps.images.findOwned(owner, e.imageId);
+        const row = e.image === undefined ? await deps.images.findOwned(owner, e.imageId) : e.image;
         const data: StatusEventData = {
           imageId: e.imageId,
           status: e.status,
