@@ -5,12 +5,15 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { createDeliveryMetrics } from '../delivery/metrics.ts';
+import { createDelivery } from '../delivery/origin.ts';
 import { deliveryRoutes } from '../delivery/routes.ts';
 import { requestSerializer } from '../log.ts';
 import type { Caller, TokenVerifier } from './auth/jwt.ts';
 import { handleError } from './error-handler.ts';
 import { ApiError } from './errors.ts';
 import type { EventHub } from './event-hub.ts';
+import { leanServer, requestIds } from './lean-server.ts';
 import { eventsRoute } from './routes/events.ts';
 import { operationalRoutes } from './routes/health.ts';
 import { deleteImageRoute } from './routes/images/delete.ts';
@@ -44,10 +47,17 @@ function eventStreamToken(request: FastifyRequest): string | undefined {
 export async function buildApi(
   deps: ApiDeps & { verifier: TokenVerifier; hub: EventHub; log: Logger },
 ): Promise<App> {
+  // Delivery is made first: its lean path sits in front of Fastify's router, in the server itself.
+  const deliveryMetrics = createDeliveryMetrics(deps);
+  const delivery = createDelivery(deps, deliveryMetrics);
+  const logger = deps.log.child({}, { serializers: { req: requestSerializer } });
+  const genReqId = requestIds();
   const app = Fastify({
     // Fastify's request serializer logs the whole URL; ours redacts tokens and signatures in its query
     // (a child's serializers win over Fastify's defaults, whatever logger the caller passed).
-    loggerInstance: deps.log.child({}, { serializers: { req: requestSerializer } }),
+    loggerInstance: logger,
+    genReqId,
+    serverFactory: (handler) => leanServer(handler, delivery, deps.metrics, logger, genReqId),
     // Upload intents are tiny JSON documents; image bytes never come here.
     bodyLimit: 1024 * 1024,
     // Bodies are validated as typed JSON (no coercion); query strings, paths and headers as text.
@@ -63,7 +73,10 @@ export async function buildApi(
     ...deps.config.connections,
     requestTimeoutMs: API_REQUEST_TIMEOUT_MS,
   });
-  app.addHook('onClose', async () => guard.stop());
+  app.addHook('onClose', async () => {
+    guard.stop();
+    delivery.close();
+  });
 
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
@@ -104,7 +117,7 @@ export async function buildApi(
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   operationalRoutes(app, deps);
-  deliveryRoutes(app, deps);
+  deliveryRoutes(app, deps, delivery, deliveryMetrics);
   s3HooksRoute(app, deps);
   await webApp(app, deps.config, { devTokens: deps.devTokenRoute ?? false });
 

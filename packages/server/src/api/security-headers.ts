@@ -26,8 +26,21 @@ function cspFor(request: FastifyRequest, reply: FastifyReply, delivery: boolean)
   const path = request.url.split('?')[0]!;
   if (path === '/docs' || path.startsWith('/docs/')) return DOCS_CSP;
   const type = String(reply.getHeader('content-type') ?? '');
-  if (delivery && type.startsWith('image/')) return MEDIA_CSP;
-  return API_CSP;
+  return delivery ? deliveryCsp(type) : API_CSP;
+}
+
+/** The CSP of a delivery response with this Content-Type (none: a 304 or an error without a body type). */
+function deliveryCsp(type: string | undefined): string {
+  return type?.startsWith('image/') ? MEDIA_CSP : API_CSP;
+}
+
+/** The security headers of a delivery response, for the lean path that answers without the hooks below. */
+export function deliverySecurityHeaders(contentType: string | undefined): Record<string, string> {
+  return {
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': deliveryCsp(contentType),
+  };
 }
 
 /** Registers the headers on `app` (root context, so every route and the 404 handler get them). */

@@ -41,6 +41,37 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
   });
 }
 
+/** Synchronous reads of committed rows, outside Kysely (its async driver and query builder cost more than SQLite's answer). */
+export interface SyncReader {
+  /** The first row `sql` selects with `parameters`, or undefined. */
+  get<T>(sql: string, parameters: readonly unknown[]): T | undefined;
+  close(): void;
+}
+
+/**
+ * A read-only connection of its own to a `sqlite:` database (undefined for PostgreSQL, whose reads are
+ * asynchronous). Its own connection, so a read never sees a transaction Kysely has open on the main one
+ * (SQLite in WAL mode gives it the last committed state without waiting for writers).
+ */
+export function openSyncReader(url: string): SyncReader | undefined {
+  if (!url.startsWith('sqlite:')) return undefined;
+  const sqlite = new SqliteDatabase(url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+  sqlite.pragma('busy_timeout = 5000');
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    get<T>(sql: string, parameters: readonly unknown[]) {
+      let stmt = statements.get(sql);
+      if (!stmt) {
+        stmt = sqlite.prepare(sql);
+        // A bounded set: one per query shape in the code.
+        if (statements.size < 100) statements.set(sql, stmt);
+      }
+      return stmt.get(...parameters) as T | undefined;
+    },
+    close: () => sqlite.close(),
+  };
+}
+
 /** Opens the metadata database from a `sqlite:` or `postgres://` URL and runs migrations. */
 export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dialect }> {
   let db: Db;

@@ -1,10 +1,16 @@
-import { sql } from 'kysely';
-import type { Db, Dialect } from './connect.ts';
+import { type CompiledQuery, sql } from 'kysely';
+import type { Db, Dialect, SyncReader } from './connect.ts';
 import { GroupCommit } from './group-commit.ts';
 import type { ImageStatus, ImagesTable } from './schema.ts';
 import { statusEventsCommitted } from './status-signal.ts';
 
 export type ImageRow = ImagesTable;
+
+/** The columns delivery decides on: whether an image may be served, and what it can be rendered from. */
+export type DeliveryRow = Pick<
+  ImageRow,
+  'id' | 'status' | 'visibility' | 'format' | 'variants' | 'updated_at'
+>;
 
 /** A status event and, while it exists, its image. */
 export interface EventWithImage {
@@ -71,15 +77,25 @@ interface TransactionScope {
 
 /** Image records, always scoped to their owner where a caller is involved. */
 export class ImageRepository {
+  private compiledDelivery: CompiledQuery<DeliveryRow> | undefined;
   /** SQLite serialises writers, so owner-locked units are batched into shared commits there. */
   private readonly groupCommit: GroupCommit | undefined;
+
+  private readonly scope: TransactionScope | undefined;
+  private readonly reader: SyncReader | undefined;
 
   constructor(
     readonly db: Db,
     readonly dialect: Dialect,
-    /** Set on the repository a transaction of ours runs with. */
-    private readonly scope?: TransactionScope,
+    opts: {
+      /** Set on the repository a transaction of ours runs with. */
+      scope?: TransactionScope;
+      /** SQLite: where {@link deliveryRowNow} reads. */
+      reader?: SyncReader;
+    } = {},
   ) {
+    this.scope = opts.scope;
+    this.reader = opts.reader;
     this.groupCommit = dialect === 'sqlite' && !db.isTransaction ? new GroupCommit(db) : undefined;
   }
 
@@ -89,7 +105,7 @@ export class ImageRepository {
     fn: (repo: ImageRepository) => Promise<T>,
   ): Promise<T> {
     const scope: TransactionScope = { loggedEvents: false };
-    const result = await run((trx) => fn(new ImageRepository(trx, this.dialect, scope)));
+    const result = await run((trx) => fn(new ImageRepository(trx, this.dialect, { scope })));
     if (scope.loggedEvents) statusEventsCommitted();
     return result;
   }
@@ -267,6 +283,33 @@ export class ImageRepository {
       .where('id', '=', id)
       .where('owner', '=', owner)
       .executeTakeFirst();
+  }
+
+  /** The delivery lookup, compiled once for this engine; each request runs it with its id. */
+  private deliveryQuery(): CompiledQuery<DeliveryRow> {
+    // Building and compiling a Kysely query costs more than SQLite answering it, and this runs on every
+    // delivery request.
+    this.compiledDelivery ??= this.db
+      .selectFrom('images')
+      .select(['id', 'status', 'visibility', 'format', 'variants', 'updated_at'])
+      .where('id', '=', '')
+      .compile();
+    return this.compiledDelivery;
+  }
+
+  /** What the delivery route checks before serving an image's object (see {@link DeliveryRow}). */
+  async deliveryRow(id: string): Promise<DeliveryRow | undefined> {
+    const { rows } = await this.db.executeQuery<DeliveryRow>({ ...this.deliveryQuery(), parameters: [id] });
+    return rows[0];
+  }
+
+  /**
+   * {@link deliveryRow} read synchronously from the last committed state, where the engine allows it
+   * (SQLite with a reader); `false` when it does not (ask {@link deliveryRow}).
+   */
+  deliveryRowNow(id: string): DeliveryRow | undefined | false {
+    if (!this.reader) return false;
+    return this.reader.get<DeliveryRow>(this.deliveryQuery().sql, [id]);
   }
 
   async findById(id: string): Promise<ImageRow | undefined> {

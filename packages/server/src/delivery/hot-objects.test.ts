@@ -4,7 +4,7 @@ import { etagMatches, type HotObject, HotObjects } from './hot-objects.ts';
 const object = (bytes: number): HotObject => ({
   body: Buffer.alloc(bytes),
   etag: '"e"',
-  lastModified: new Date(0),
+  lastModifiedText: new Date(0).toUTCString(),
   contentType: 'image/webp',
 });
 

@@ -2,7 +2,8 @@
 export interface HotObject {
   body: Buffer;
   etag: string;
-  lastModified: Date;
+  /** Last-Modified as sent (formatted once, not on every request). */
+  lastModifiedText: string;
   contentType: string;
 }
 

@@ -1,22 +1,23 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { talliedCounter } from '../api/metrics.ts';
 import type { ApiDeps } from '../api/types.ts';
 
 /** Delivery metrics, registered in the API's registry. */
 export function createDeliveryMetrics(deps: ApiDeps) {
   return {
-    bytes: new Counter({
+    bytes: talliedCounter({
       name: 'darkroom_delivery_bytes_total',
       help: 'Bytes of variants and transforms served by the delivery routes',
       registers: [deps.metrics.registry],
     }),
-    responses: new Counter({
+    responses: talliedCounter({
       name: 'darkroom_delivery_responses_total',
       help: 'Delivery responses by status',
       labelNames: ['status'],
       registers: [deps.metrics.registry],
     }),
     /** A hit found the rendering in storage; a miss had to wait for one (its own or a concurrent request's). */
-    transformCache: new Counter({
+    transformCache: talliedCounter({
       name: 'darkroom_transform_cache_total',
       help: 'On-the-fly transform requests by result: hit (served from storage) or miss (rendered first)',
       labelNames: ['result'],

@@ -3,8 +3,8 @@ import { Type } from 'typebox';
 import { ApiError } from '../api/errors.ts';
 import type { ApiDeps, App } from '../api/types.ts';
 import { NO_STORE, SHORT } from './cache-policy.ts';
-import { createDeliveryMetrics } from './metrics.ts';
-import { createDelivery } from './origin.ts';
+import type { DeliveryMetrics } from './metrics.ts';
+import type { Delivery } from './origin.ts';
 
 const Params = Type.Object({ id: Type.String({ maxLength: 64 }), variant: Type.String({ maxLength: 64 }) });
 
@@ -13,9 +13,7 @@ const Params = Type.Object({ id: Type.String({ maxLength: 64 }), variant: Type.S
  * decide like the CloudFront Function and serve like S3 (strong ETag, Range, conditional requests, immutable
  * cache policy). And /_edge/{key}: what CloudFront's origin group asks the API for when S3 lacks a key.
  */
-export function deliveryRoutes(app: App, deps: ApiDeps): void {
-  const metrics = createDeliveryMetrics(deps);
-  const delivery = createDelivery(deps, metrics);
+export function deliveryRoutes(app: App, deps: ApiDeps, delivery: Delivery, metrics: DeliveryMetrics): void {
   app.register(async (scope) => {
     // One hook for every delivery response: errors are never cached by a shared cache (refusals by nobody),
     // and each response is counted once, whatever path produced it.

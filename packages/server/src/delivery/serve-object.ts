@@ -75,7 +75,7 @@ export async function serveObject(
     const held: HotObject = {
       body: Buffer.concat(chunks),
       etag: opened.headers.ETag ?? '',
-      lastModified: opened.headers.LastModified ?? new Date(),
+      lastModifiedText: (opened.headers.LastModified ?? new Date()).toUTCString(),
       contentType: opened.headers.ContentType ?? hints.contentType,
     };
     deps.hot.set(key, held);
@@ -99,6 +99,30 @@ export async function serveObject(
   return reply.send(opened.body);
 }
 
+/** 304 when If-None-Match matches the held object's ETag, else 200. */
+export function heldStatus(ifNoneMatch: string | undefined, held: HotObject): 200 | 304 {
+  return ifNoneMatch !== undefined && etagMatches(ifNoneMatch, held.etag) ? 304 : 200;
+}
+
+/** The headers of an answer from a held object (the lean path sends the same ones). */
+export function heldHeaders(
+  held: HotObject,
+  status: 200 | 304,
+  cacheControl: string,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    'cache-control': cacheControl,
+    'accept-ranges': 'bytes',
+    etag: held.etag,
+    'last-modified': held.lastModifiedText,
+  };
+  if (status === 200) {
+    headers['content-type'] = held.contentType;
+    headers['content-length'] = String(held.body.length);
+  }
+  return headers;
+}
+
 /** Answers from an object held in memory: 200 or, when If-None-Match matches, 304. */
 function sendHeld(
   request: FastifyRequest,
@@ -107,15 +131,10 @@ function sendHeld(
   held: HotObject,
   hints: ObjectHints,
 ): FastifyReply {
-  const ifNoneMatch = request.headers['if-none-match'];
-  const status = ifNoneMatch !== undefined && etagMatches(ifNoneMatch, held.etag) ? 304 : 200;
-  reply
-    .header('cache-control', hints.cacheControl ?? IMMUTABLE)
-    .header('accept-ranges', 'bytes')
-    .header('etag', held.etag)
-    .header('last-modified', held.lastModified.toUTCString());
+  const status = heldStatus(request.headers['if-none-match'], held);
+  reply.headers(heldHeaders(held, status, hints.cacheControl ?? IMMUTABLE));
   if (status === 304) return reply.code(304).send();
-  reply.code(200).header('content-type', held.contentType).header('content-length', String(held.body.length));
+  reply.code(200);
   if (request.method === 'HEAD') return reply.send();
   metrics.bytes.inc(held.body.length);
   return reply.send(held.body);

@@ -6,7 +6,7 @@ import { EventHub } from '../api/event-hub.ts';
 import { createApiMetrics } from '../api/metrics.ts';
 import type { App } from '../api/types.ts';
 import { type Config, localEndpointHost } from '../config.ts';
-import { openDatabase } from '../db/connect.ts';
+import { openDatabase, openSyncReader } from '../db/connect.ts';
 import { listenForStatusEvents } from '../db/event-listener.ts';
 import { ImageRepository } from '../db/images.ts';
 import { resolveSigningKeys } from '../delivery/dev-keys.ts';
@@ -51,7 +51,9 @@ export async function runApiRole(
   });
   const { db, dialect } = await openDatabase(config.databaseUrl);
   const metrics = createApiMetrics(() => queue.depth());
-  const images = new ImageRepository(db, dialect);
+  // Delivery's lean path reads the image's record without waiting (SQLite only).
+  const reader = openSyncReader(config.databaseUrl);
+  const images = new ImageRepository(db, dialect, reader ? { reader } : {});
   const distributionId = config.delivery.distributionId;
   const cdn = distributionId
     ? createCloudFrontInvalidator(distributionId, log.child({ component: 'cloudfront' }))
@@ -96,6 +98,7 @@ export async function runApiRole(
     presigner.destroy();
     await queue.close();
     await db.destroy();
+    reader?.close();
   };
   await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
     // The port is taken (or refused): release what was opened, then say so.
