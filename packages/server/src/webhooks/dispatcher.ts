@@ -4,7 +4,7 @@ import type { Db } from '../db/connect.ts';
 import type { ImageRepository } from '../db/images.ts';
 import type { ImageStatus } from '../db/schema.ts';
 import { toImageView } from '../domain/image-view.ts';
-import { webhookHeaders, webhookKey } from './signing.ts';
+import { type WebhookSigner, webhookHeaders, webhookSigner } from './signing.ts';
 
 /**
  * The status changes the application hears about. `ready` and `failed` end processing and `deleted`
@@ -196,7 +196,8 @@ interface Claimed {
 export class WebhookDispatcher {
   private readonly o: Required<Omit<WebhookDispatcherOptions, 'webhook'>>;
   private readonly url: string | undefined;
-  private readonly key: Buffer | undefined;
+  /** Signs each delivery; made once (the key decoded once). */
+  private readonly signer: WebhookSigner | undefined;
   private readonly log: Logger;
   private readonly tailer: Loop;
   private readonly sender: Loop;
@@ -215,7 +216,8 @@ export class WebhookDispatcher {
     // An attempt must end before its lease does, or another process could send it at the same time.
     this.o.leaseMs = Math.max(this.o.leaseMs, this.o.timeoutMs + 5 * SECOND);
     this.url = options.webhook.url;
-    this.key = options.webhook.url && options.webhook.secret ? webhookKey(options.webhook.secret) : undefined;
+    this.signer =
+      options.webhook.url && options.webhook.secret ? webhookSigner(options.webhook.secret) : undefined;
     this.log = options.log.child({ component: 'webhooks' });
     const onError = (what: string) => (err: unknown) =>
       this.log.warn({ err }, `webhooks: ${what} failed; retrying`);
@@ -225,7 +227,7 @@ export class WebhookDispatcher {
 
   /** True when DARKROOM_WEBHOOK_URL is set. */
   get enabled(): boolean {
-    return this.url !== undefined && this.key !== undefined;
+    return this.url !== undefined && this.signer !== undefined;
   }
 
   /**
@@ -411,7 +413,7 @@ export class WebhookDispatcher {
       const res = await fetch(this.url!, {
         method: 'POST',
         headers: {
-          ...webhookHeaders(this.key!, msgId, timestamp, d.payload),
+          ...webhookHeaders(this.signer!, msgId, timestamp, d.payload),
           'content-type': 'application/json',
           'user-agent': 'Darkroom-Webhooks/1',
         },

@@ -1,17 +1,19 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 
 /**
- * Standard Webhooks signatures (https://www.standardwebhooks.com): every request carries
- * `webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature`, which is
- * `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, possibly several space-separated (key rotation).
+ * Standard Webhooks signatures (https://www.standardwebhooks.com), made and checked by the spec's own
+ * `standardwebhooks` library: every request carries `webhook-id`, `webhook-timestamp` (unix seconds) and
+ * `webhook-signature`, `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, possibly several
+ * space-separated (key rotation).
  *
  * Secrets: `whsec_<base64>` (the form the spec and its libraries use) means the key is the
- * base64-decoded part; any other string is used as its UTF-8 bytes. DARKROOM_WEBHOOK_SECRET and the
- * application must use the same string.
+ * base64-decoded part; any other string is used as its UTF-8 bytes (the library would base64-decode it,
+ * so Darkroom hands it the key itself). DARKROOM_WEBHOOK_SECRET and the application must use the same
+ * string; an application on the library passes `webhookKey(secret)` with `{ format: 'raw' }`, or the
+ * `whsec_` string as it is.
  */
 
-/** How far a webhook's timestamp may be from the receiver's clock before it is refused (replay window). */
-export const DEFAULT_TOLERANCE_SECONDS = 5 * 60;
+export { WebhookVerificationError };
 
 /** The HMAC key a secret stands for: the decoded part of `whsec_<base64>`, else the string's UTF-8 bytes. */
 export function webhookKey(secret: string): Buffer {
@@ -26,21 +28,28 @@ export function webhookKey(secret: string): Buffer {
   return Buffer.from(secret, 'utf8');
 }
 
+/** The library's signer and verifier for one key. */
+export type WebhookSigner = Webhook;
+
+/** A Standard Webhooks signer and verifier for a secret (a string as above, or the key itself). */
+export function webhookSigner(secret: string | Buffer): WebhookSigner {
+  return new Webhook(typeof secret === 'string' ? webhookKey(secret) : secret, { format: 'raw' });
+}
+
 /** The `webhook-signature` value for one message: `v1,<base64>`. */
 export function signWebhook(
-  secret: string | Buffer,
+  secret: string | Buffer | Webhook,
   id: string,
   timestampSeconds: number,
   body: string | Uint8Array,
 ): string {
-  const key = typeof secret === 'string' ? webhookKey(secret) : secret;
-  const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.`).update(body).digest('base64');
-  return `v1,${mac}`;
+  const signer = secret instanceof Webhook ? secret : webhookSigner(secret);
+  return signer.sign(id, new Date(timestampSeconds * 1000), body);
 }
 
 /** The headers Darkroom sends with a webhook (besides content-type). */
 export function webhookHeaders(
-  secret: string | Buffer,
+  secret: string | Buffer | Webhook,
   id: string,
   timestampSeconds: number,
   body: string,
@@ -52,62 +61,32 @@ export function webhookHeaders(
   };
 }
 
-/** Why verifyWebhook refused a request. */
-export class WebhookVerificationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WebhookVerificationError';
-  }
-}
-
 /** Headers as Node's `req.headers`, a fetch `Headers`, or a plain object (names matched case-insensitively). */
 export type HeaderSource = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
 
-function header(headers: HeaderSource, name: string): string | undefined {
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
-  for (const [k, v] of Object.entries(headers as Record<string, string | readonly string[] | undefined>)) {
-    if (k.toLowerCase() === name) return Array.isArray(v) ? v.join(' ') : (v as string | undefined);
+/** The three webhook headers as the library takes them: a plain object of strings. */
+function plainHeaders(headers: HeaderSource): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entries =
+    typeof (headers as Headers).get === 'function'
+      ? [...(headers as Headers).entries()]
+      : Object.entries(headers as Record<string, string | readonly string[] | undefined>);
+  for (const [k, v] of entries) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(' ') : (v as string);
   }
-  return undefined;
+  return out;
 }
 
 /**
- * What an application runs on each webhook: checks the signature (in constant time, against every
- * `v1,` signature in the header) and that the timestamp is within `toleranceSeconds` of now, then
- * returns the parsed JSON body. Throws WebhookVerificationError otherwise. Pass the body exactly as
- * received (the raw bytes or string, not re-serialised JSON).
+ * What an application runs on each webhook (the library's `verify`): checks the signature in constant
+ * time against every `v1,` signature in the header, and that the timestamp is within five minutes of
+ * now, then returns the parsed JSON body. Throws WebhookVerificationError otherwise. Pass the body
+ * exactly as received (the raw bytes or string, not re-serialised JSON).
  */
 export function verifyWebhook<T = unknown>(
   secret: string,
   headers: HeaderSource,
   body: string | Uint8Array,
-  opts: { nowSeconds?: number; toleranceSeconds?: number } = {},
 ): T {
-  const id = header(headers, 'webhook-id');
-  const timestamp = header(headers, 'webhook-timestamp');
-  const signatures = header(headers, 'webhook-signature');
-  if (!id || !timestamp || !signatures) throw new WebhookVerificationError('missing webhook headers');
-  if (!/^\d{1,15}$/.test(timestamp)) throw new WebhookVerificationError('invalid webhook-timestamp');
-  const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
-  const tolerance = opts.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
-  if (Math.abs(now - Number(timestamp)) > tolerance) {
-    throw new WebhookVerificationError('webhook-timestamp outside the tolerance window');
-  }
-  const expected = Buffer.from(
-    signWebhook(secret, id, Number(timestamp), body).slice('v1,'.length),
-    'base64',
-  );
-  const match = signatures.split(' ').some((candidate) => {
-    const [version, value] = candidate.split(',', 2);
-    if (version !== 'v1' || !value) return false;
-    const given = Buffer.from(value, 'base64');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
-  if (!match) throw new WebhookVerificationError('no matching signature');
-  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new WebhookVerificationError('body is not JSON');
-  }
+  return webhookSigner(secret).verify(body, plainHeaders(headers)) as T;
 }
