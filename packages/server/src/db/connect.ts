@@ -89,6 +89,10 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
+    // A checked-out client (a transaction between its queries) that loses its server emits 'error' on
+    // itself, where the pool's idle listener no longer is: uncaught, it killed the process (seen in
+    // database-outage.test.ts). Its queries still fail and the pool drops it on release.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   }
