@@ -197,6 +197,11 @@ describe(`aws s3 (${version})`, () => {
     fs.writeFileSync(path.join(dir, 'one.txt'), 'one');
     fs.writeFileSync(path.join(dir, 'nested', 'two.bin'), bytes(70_000, 2));
     fs.writeFileSync(path.join(dir, 'three.json'), '{"n":3}');
+    // S3 keeps whole seconds, so a file written in the second it is uploaded looks newer than its object and
+    // a second sync sends it again (on Amazon S3 too). A user's files are older than that.
+    const minuteAgo = new Date(Date.now() - 60_000);
+    for (const rel of ['one.txt', 'nested/two.bin', 'three.json'])
+      fs.utimesSync(path.join(dir, rel), minuteAgo, minuteAgo);
     const first = await aws('s3', 'sync', dir, `s3://${Bucket}/synced`);
     expect(first.stdout.match(/^upload: /gm)).toHaveLength(3);
     // Unchanged files are skipped: this relies on ListObjects sizes and LastModified being right.
