@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { etagMatches, type HotObject, HotObjects } from './hot-objects.ts';
+import { createHotObjects, etagMatches, type HotObject } from './hot-objects.ts';
 
 const object = (bytes: number): HotObject => ({
   body: Buffer.alloc(bytes),
@@ -10,24 +10,24 @@ const object = (bytes: number): HotObject => ({
 
 describe('HotObjects', () => {
   it('stays within its byte bound, evicting the least recently used', () => {
-    const hot = new HotObjects(300, 200);
+    const hot = createHotObjects(300, 200);
     hot.set('a', object(100));
     hot.set('b', object(100));
     hot.set('c', object(100));
     expect(hot.get('a')).toBeDefined(); // now the most recent
     hot.set('d', object(100));
-    expect(hot.size).toBe(300);
+    expect(hot.calculatedSize).toBe(300);
     expect(hot.get('b')).toBeUndefined();
     expect(['a', 'c', 'd'].every((k) => hot.get(k))).toBe(true);
   });
 
   it('never holds an object above the per-object limit, and replaces a key in place', () => {
-    const hot = new HotObjects(1000, 200);
+    const hot = createHotObjects(1000, 200);
     hot.set('big', object(201));
     expect(hot.get('big')).toBeUndefined();
     hot.set('x', object(150));
     hot.set('x', object(50));
-    expect(hot.size).toBe(50);
+    expect(hot.calculatedSize).toBe(50);
   });
 });
 

@@ -12,7 +12,7 @@ import { storedVariants } from '../domain/image-view.ts';
 import { parseVariants } from '../pipeline/index.ts';
 import { IMMUTABLE, privateFor } from './cache-policy.ts';
 import { createLocalEdge } from './edge.ts';
-import { type HotObject, HotObjects } from './hot-objects.ts';
+import { createHotObjects, type HotObject } from './hot-objects.ts';
 import type { DeliveryMetrics } from './metrics.ts';
 import { RenderBusy, Renderer, type RenderJob, RenderSourceMissing, renderSource } from './renderer.ts';
 import { heldHeaders, heldStatus, type ServeDeps, serveObject } from './serve-object.ts';
@@ -112,7 +112,7 @@ export function createDelivery(deps: ApiDeps, metrics: DeliveryMetrics): Deliver
     metrics,
     // 64 MiB of objects up to 1 MiB (a few hundred typical variants) per API process: enough for the
     // hot set an origin sees behind a CDN, small next to the worker's memory.
-    hot: new HotObjects(64 * 1024 ** 2, 1024 ** 2),
+    hot: createHotObjects(64 * 1024 ** 2, 1024 ** 2),
   };
   const renderer = new Renderer({
     storage: deps.storage,

@@ -67,7 +67,7 @@ export async function serveObject(
     simple &&
     request.method === 'GET' &&
     opened.status === 200 &&
-    (opened.headers.ContentLength ?? Number.POSITIVE_INFINITY) <= deps.hot.maxObjectBytes
+    (opened.headers.ContentLength ?? Number.POSITIVE_INFINITY) <= deps.hot.maxEntrySize
   ) {
     // Read whole before any header is set, so a failed read is an error response, not an immutable one.
     const chunks: Buffer[] = [];
