@@ -3,6 +3,17 @@
 export { isAnimated } from './animation.ts';
 export { type ClientErrorCode, UploadError } from './errors.ts';
 export { fingerprint } from './fingerprint.ts';
+export {
+  escapeAttribute,
+  type ImageHtmlOptions,
+  imgHtml,
+  type PictureSource,
+  pictureHtml,
+  type ResponsiveImage,
+  type ResponsiveImageOptions,
+  responsiveImage,
+  thumbhashDataUrl,
+} from './picture.ts';
 export { prepareImage } from './processor.ts';
 export { checkFiles, DEFAULT_ALLOWED_TYPES, formatBytes } from './restrictions.ts';
 export { createIndexedDbResumeStore, createMemoryResumeStore } from './resume-store.ts';
