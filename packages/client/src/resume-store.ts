@@ -1,3 +1,4 @@
+import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import type { ResumeRecord, ResumeStore } from './types.ts';
 
 /** Resume records in memory: Node's default, and tests. Survives the uploader, not the process. */
@@ -21,53 +22,45 @@ export function createMemoryResumeStore(): ResumeStore {
 
 const STORE = 'uploads';
 
-function request<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
+interface ResumeSchema extends DBSchema {
+  [STORE]: { key: string; value: ResumeRecord };
 }
 
 /**
  * Resume records in IndexedDB (the browser default). Records may hold the Blob being sent, so a
  * reload can continue without asking for the file again; when the browser can no longer read it the
- * upload asks for the file (`needs-file`).
+ * upload asks for the file (`needs-file`). The database's layout (version 1, one store keyed by
+ * `imageId`) is the one earlier versions wrote, so their interrupted uploads still resume.
  */
-export function createIndexedDbResumeStore(
-  name = 'darkroom-uploads',
-  factory: IDBFactory | undefined = globalThis.indexedDB,
-): ResumeStore {
-  if (!factory) throw new Error('IndexedDB is not available here; use createMemoryResumeStore()');
-  let db: Promise<IDBDatabase> | undefined;
+export function createIndexedDbResumeStore(name = 'darkroom-uploads'): ResumeStore {
+  if (!globalThis.indexedDB)
+    throw new Error('IndexedDB is not available here; use createMemoryResumeStore()');
+  let db: Promise<IDBPDatabase<ResumeSchema>> | undefined;
   const open = () => {
-    db ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const req = factory.open(name, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: 'imageId' });
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
+    db ??= openDB<ResumeSchema>(name, 1, {
+      upgrade: (database) => database.createObjectStore(STORE, { keyPath: 'imageId' }),
     });
     return db;
   };
-  const tx = async (mode: IDBTransactionMode) => (await open()).transaction(STORE, mode).objectStore(STORE);
   return {
     async get(id) {
-      return (await request((await tx('readonly')).get(id))) as ResumeRecord | undefined;
+      return (await open()).get(STORE, id);
     },
     async put(record) {
       try {
-        await request((await tx('readwrite')).put(record));
+        await (await open()).put(STORE, record);
       } catch (err) {
         // Some browsers refuse Blobs in IndexedDB (private modes): keep the record without the bytes.
         if (!record.blob) throw err;
         const { blob: _dropped, ...rest } = record;
-        await request((await tx('readwrite')).put(rest));
+        await (await open()).put(STORE, rest);
       }
     },
     async delete(id) {
-      await request((await tx('readwrite')).delete(id));
+      await (await open()).delete(STORE, id);
     },
     async list() {
-      return (await request((await tx('readonly')).getAll())) as ResumeRecord[];
+      return (await open()).getAll(STORE);
     },
   };
 }

@@ -1,8 +1,10 @@
 // Resume after a reload, with IndexedDB (fake-indexeddb) and an in-memory fake of the API and storage:
 // records survive the uploader, storage's part list wins over the record, and a lost File asks the
 // user to pick it again.
+// idb needs IndexedDB's globals (IDBRequest, …) as a browser has them; each test stubs a fresh indexedDB.
+import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createIndexedDbResumeStore,
   createUploader,
@@ -12,6 +14,10 @@ import {
 import type { SendRequest, SendResponse, Transport } from '../src/send.ts';
 
 const PART = 1000;
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
 
 /** A fake Darkroom API + storage holding multipart parts in memory. */
 function fakeServer() {
@@ -128,8 +134,9 @@ async function until(check: () => boolean | Promise<boolean>) {
 
 describe('resume store (IndexedDB)', () => {
   it('keeps records, with the Blob being sent, across store instances (a reload)', async () => {
-    const factory = new IDBFactory();
-    const store = createIndexedDbResumeStore('t', factory);
+    // A fresh, empty IndexedDB per test, as idb opens the global one.
+    vi.stubGlobal('indexedDB', new IDBFactory());
+    const store = createIndexedDbResumeStore('t');
     const record = {
       imageId: 'a',
       endpoint: 'http://api',
@@ -147,7 +154,7 @@ describe('resume store (IndexedDB)', () => {
       updatedAt: 1,
     } satisfies ResumeRecord;
     await store.put(record);
-    const reloaded = createIndexedDbResumeStore('t', factory);
+    const reloaded = createIndexedDbResumeStore('t');
     const [got] = await reloaded.list();
     expect(got).toMatchObject({ imageId: 'a', parts: [{ partNumber: 1, etag: '"e"', size: 5 }] });
     expect(new Uint8Array(await got!.blob!.arrayBuffer())).toEqual(content(8));
@@ -159,14 +166,15 @@ describe('resume store (IndexedDB)', () => {
 describe('resuming an interrupted multipart upload', () => {
   it("continues from storage's part list, not the record's, and never resends stored parts", async () => {
     const server = fakeServer();
-    const factory = new IDBFactory();
+    // A fresh, empty IndexedDB per test, as idb opens the global one.
+    vi.stubGlobal('indexedDB', new IDBFactory());
     const data = content(4500); // 5 parts
-    const first = crashingUploader(server, createIndexedDbResumeStore('r', factory), [1, 2]);
+    const first = crashingUploader(server, createIndexedDbResumeStore('r'), [1, 2]);
     const crashed = first.upload(new File([data], 'big.png', { type: 'image/png' }), { process: false });
-    await until(async () => (await createIndexedDbResumeStore('r', factory).list())[0]?.parts.length === 2);
+    await until(async () => (await createIndexedDbResumeStore('r').list())[0]?.parts.length === 2);
 
     // After the "reload": a fresh store over the same database.
-    const store = createIndexedDbResumeStore('r', factory);
+    const store = createIndexedDbResumeStore('r');
     const [record] = await store.list();
     expect(record).toMatchObject({ imageId: crashed.imageId, partCount: 5, processed: false });
     expect(record!.parts.map((p) => p.partNumber)).toEqual([1, 2]);
@@ -199,16 +207,17 @@ describe('resuming an interrupted multipart upload', () => {
 
   it('asks for the file when the stored bytes cannot be read, refuses another file, then continues', async () => {
     const server = fakeServer();
-    const factory = new IDBFactory();
+    // A fresh, empty IndexedDB per test, as idb opens the global one.
+    vi.stubGlobal('indexedDB', new IDBFactory());
     const data = content(3500);
     const picked = new File([data], 'photo.heic', { type: 'image/heic', lastModified: 42 });
-    const first = crashingUploader(server, createIndexedDbResumeStore('n', factory), [1]);
+    const first = crashingUploader(server, createIndexedDbResumeStore('n'), [1]);
     first.upload(picked, { process: false });
-    await until(async () => (await createIndexedDbResumeStore('n', factory).list())[0]?.parts.length === 1);
+    await until(async () => (await createIndexedDbResumeStore('n').list())[0]?.parts.length === 1);
 
     // A store whose Blob is unreadable, as a File from before a reload is when the file changed or
     // the browser dropped the handle (NotReadableError).
-    const inner = createIndexedDbResumeStore('n', factory);
+    const inner = createIndexedDbResumeStore('n');
     const lostBlob = {
       size: 3500,
       slice: () => ({ arrayBuffer: () => Promise.reject(new DOMException('gone', 'NotReadableError')) }),
@@ -246,14 +255,15 @@ describe('resuming an interrupted multipart upload', () => {
 
   it('reports resume_unavailable and forgets the record when the upload is gone from the server', async () => {
     const server = fakeServer();
-    const factory = new IDBFactory();
-    const first = crashingUploader(server, createIndexedDbResumeStore('g', factory), [1]);
+    // A fresh, empty IndexedDB per test, as idb opens the global one.
+    vi.stubGlobal('indexedDB', new IDBFactory());
+    const first = crashingUploader(server, createIndexedDbResumeStore('g'), [1]);
     const crashed = first.upload(new File([content(2500)], 'a.png', { type: 'image/png' }), {
       process: false,
     });
-    await until(async () => (await createIndexedDbResumeStore('g', factory).list())[0]?.parts.length === 1);
+    await until(async () => (await createIndexedDbResumeStore('g').list())[0]?.parts.length === 1);
     server.plans.delete(crashed.imageId!); // the janitor removed the stale upload
-    const store = createIndexedDbResumeStore('g', factory);
+    const store = createIndexedDbResumeStore('g');
     const second = createUploader({
       endpoint: 'http://api',
       token: 't',
