@@ -1,6 +1,6 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
@@ -9,10 +9,13 @@ import { mintToken } from './auth/jwt.ts';
 import type { App } from './types.ts';
 
 /**
- * The web app (packages/web, built by Vite into packages/web/dist) served at `/` by the API process, and
- * the development-only `GET /dev/token` it signs in with. Same depth under src/ and dist/, so one path works.
+ * The web app (the @darkroom/web package, built by Vite into its dist/) served at `/` by the API process,
+ * and the development-only `GET /dev/token` it signs in with. Found through the package, wherever npm put it.
  */
-export const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web/dist');
+export const WEB_DIST = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('@darkroom/web/package.json')),
+  'dist',
+);
 
 /** The fixed user the development token route signs in as. */
 export const DEV_USER = 'dev';
@@ -22,7 +25,7 @@ const DEV_TOKEN_TTL_SECONDS = 3600;
 export interface WebAppOptions {
   /** Mint tokens on GET /dev/token (only `darkroom start` asks for it; see devTokenRouteEnabled). */
   devTokens: boolean;
-  /** Where the built app lives (tests); default packages/web/dist. */
+  /** Where the built app lives (tests); default the @darkroom/web package's dist/. */
   distDir?: string;
 }
 
