@@ -43,6 +43,27 @@ export function deliverySecurityHeaders(contentType: string | undefined): Record
   };
 }
 
+/**
+ * The headers the hooks below give an API response, for a route that writes its own (the hijacked SSE
+ * stream, which no onSend hook sees): without them a page of another allowed origin cannot read it.
+ */
+export function rawApiHeaders(
+  origin: string | undefined,
+  corsOrigins: readonly string[],
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': API_CSP,
+  };
+  if (origin !== undefined && corsOrigins.includes(origin)) {
+    headers['access-control-allow-origin'] = origin;
+    headers['access-control-expose-headers'] = EXPOSED_HEADERS;
+  }
+  if (corsOrigins.length > 0) headers.vary = 'origin';
+  return headers;
+}
+
 /** Registers the headers on `app` (root context, so every route and the 404 handler get them). */
 export function securityHeaders(
   app: FastifyInstance,

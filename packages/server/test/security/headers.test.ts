@@ -119,6 +119,26 @@ describe('CORS', () => {
     expect(other.headers.get('access-control-allow-origin')).toBe('https://admin.example.com');
   });
 
+  it('lets the configured origin read the event stream (written past the hooks), and no other', async () => {
+    const open = async (origin: string) => {
+      const abort = new AbortController();
+      const res = await fetch(`${t.url}/v1/events`, {
+        headers: { authorization: `Bearer ${await t.token('ana')}`, origin },
+        signal: abort.signal,
+      });
+      abort.abort();
+      return res;
+    };
+    const res = await open(APP);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    expect(res.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(res.headers.get('vary')).toContain('origin');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toBe(API_CSP);
+    expect((await open(EVIL)).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('by default allows only the origin of DARKROOM_PUBLIC_BASE_URL', async () => {
     const d = await startTestApi('sqlite');
     try {

@@ -4,6 +4,7 @@ import { imageView } from '../../domain/uploads.ts';
 import { ApiError } from '../errors.ts';
 import type { EventHub, StatusEvent } from '../event-hub.ts';
 import { errors } from '../schemas.ts';
+import { rawApiHeaders } from '../security-headers.ts';
 import type { ApiDeps, App } from '../types.ts';
 
 const HEARTBEAT_MS = 15_000;
@@ -43,6 +44,7 @@ export function eventsRoute(app: App, deps: ApiDeps & { hub: EventHub }): void {
       const res = reply.raw;
       reply.hijack();
       res.writeHead(200, {
+        ...rawApiHeaders(request.headers.origin, deps.config.corsOrigins),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
         connection: 'keep-alive',
