@@ -93,10 +93,22 @@ export async function buildApi(
   app.addSchema(ErrorBody);
   app.addSchema(Image);
 
+  // One adder per method, route and status, found by a string key: prom-client hashes and checks the
+  // labels on every inc() otherwise. Bounded: Node's parser knows a few dozen methods, routes are the
+  // declared ones (or 'unmatched'), statuses a few dozen.
+  const observed = new Map<string, { add(): void; observe(seconds: number): void }>();
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    deps.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    deps.metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    const key = `${request.method} ${reply.statusCode} ${request.routeOptions.url ?? 'unmatched'}`;
+    let series = observed.get(key);
+    if (!series) {
+      const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched' };
+      const counter = deps.metrics.requests.tally({ ...labels, status: String(reply.statusCode) });
+      const histogram = deps.metrics.duration.labels(labels);
+      series = { add: () => counter.add(), observe: (seconds) => histogram.observe(seconds) };
+      observed.set(key, series);
+    }
+    series.add();
+    series.observe(reply.elapsedTime / 1000);
   });
 
   await app.register(swagger, {

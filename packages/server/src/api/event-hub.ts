@@ -79,6 +79,16 @@ export class EventHub {
     private readonly options: EventHubOptions = { pollMs: 250 },
   ) {}
 
+  /**
+   * No stream is open and the log can be read synchronously (SQLite with a reader): the hub reads
+   * nothing, neither on commits nor by polling, since every event would be delivered to nobody. The
+   * first subscriber moves `last` to the newest committed event before it listens, which is where a
+   * read delivering to nobody would have left it; an API without streams then costs no reads per intent.
+   */
+  private get asleep(): boolean {
+    return this.listeners.size === 0 && this.images.readsNow && !this.reading;
+  }
+
   async start(): Promise<void> {
     this.last = await this.images.lastEventId();
     this.running = true;
@@ -115,6 +125,12 @@ export class EventHub {
 
   /** Subscribes to an owner's events; returns the unsubscribe function. `onClose` runs at stop(). */
   subscribe(owner: string, listener: Listener, onClose: () => void): () => void {
+    const wasAsleep = this.running && this.asleep;
+    if (wasAsleep) {
+      // Everything committed so far went to nobody; the next reads start after it.
+      const newest = this.images.lastEventIdNow();
+      if (newest !== false) this.last = Math.max(this.last, newest);
+    }
     let set = this.listeners.get(owner);
     if (!set) {
       set = new Set();
@@ -122,6 +138,8 @@ export class EventHub {
     }
     set.add(listener);
     this.closers.add(onClose);
+    // Polling resumes now that someone listens (other processes' commits reach the hub only that way).
+    if (wasAsleep) this.schedule();
     return () => {
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(owner);
@@ -131,7 +149,7 @@ export class EventHub {
 
   /** Reads the log now (or right after the read under way): events were committed. */
   private wake(): void {
-    if (!this.running) return;
+    if (!this.running || this.asleep) return;
     if (this.reading) {
       this.again = true;
       return;
@@ -157,6 +175,7 @@ export class EventHub {
   private schedule(): void {
     if (!this.running) return;
     clearTimeout(this.timer);
+    if (this.asleep) return;
     this.timer = setTimeout(() => void this.poll(), this.nextReadMs());
     this.timer.unref();
   }

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type CompiledQuery, sql } from 'kysely';
 import type { Db } from './connect.ts';
 
 interface Pending<T> {
@@ -20,8 +20,16 @@ const MAX_BATCH = 64;
 export class GroupCommit {
   private queue: Pending<unknown>[] = [];
   private draining = false;
+  /** Compiled once: a raw Kysely statement is rebuilt and recompiled on every execute otherwise. */
+  private readonly savepoint: CompiledQuery<unknown>;
+  private readonly rollbackTo: CompiledQuery<unknown>;
+  private readonly release: CompiledQuery<unknown>;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.savepoint = sql`SAVEPOINT unit`.compile(db);
+    this.rollbackTo = sql`ROLLBACK TO unit`.compile(db);
+    this.release = sql`RELEASE unit`.compile(db);
+  }
 
   /** Runs `fn` inside the next batch's transaction and settles once that transaction commits. */
   run<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
@@ -45,14 +53,14 @@ export class GroupCommit {
     try {
       await this.db.transaction().execute(async (trx) => {
         for (const unit of batch) {
-          await sql`SAVEPOINT unit`.execute(trx);
+          await trx.executeQuery(this.savepoint);
           try {
             outcomes.push({ ok: true, value: await unit.fn(trx) });
           } catch (err) {
-            await sql`ROLLBACK TO unit`.execute(trx);
+            await trx.executeQuery(this.rollbackTo);
             outcomes.push({ ok: false, err });
           }
-          await sql`RELEASE unit`.execute(trx);
+          await trx.executeQuery(this.release);
         }
       });
     } catch (err) {

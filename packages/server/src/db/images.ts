@@ -1,4 +1,4 @@
-import { type CompiledQuery, sql } from 'kysely';
+import { type CompiledQuery, type QueryResult, sql } from 'kysely';
 import type { Db, Dialect, SyncReader } from './connect.ts';
 import { GroupCommit } from './group-commit.ts';
 import type { ImageStatus, ImagesTable } from './schema.ts';
@@ -55,6 +55,20 @@ export function newImageRow(
   };
 }
 
+/** Every column of an image row, in the order the compiled insert binds them. */
+const IMAGE_COLUMNS_TEMPLATE: ImageRow = newImageRow({
+  id: '',
+  owner: '',
+  filename: '',
+  content_type: '',
+  declared_bytes: 0,
+  upload_method: 'put',
+});
+const IMAGE_COLUMNS = Object.keys(IMAGE_COLUMNS_TEMPLATE) as (keyof ImageRow)[];
+
+/** The statements {@link ImageRepository} compiles once, by engine and name. */
+const compiledStatements = new Map<string, CompiledQuery<unknown>>();
+
 /** What an owner has in flight, for the per-owner limits. */
 export interface OwnerUsage {
   intentsLastMinute: number;
@@ -65,6 +79,7 @@ export interface OwnerUsage {
 }
 
 const MINUTE = 60_000;
+const LAST_EVENT_ID_SQL = 'SELECT max(id) AS id FROM image_events';
 const INTENT_LOG_KEEP = 60 * MINUTE;
 const PRUNE_EVERY = 256;
 let intentsSincePrune = 0;
@@ -97,6 +112,25 @@ export class ImageRepository {
     this.scope = opts.scope;
     this.reader = opts.reader;
     this.groupCommit = dialect === 'sqlite' && !db.isTransaction ? new GroupCommit(db) : undefined;
+  }
+
+  /**
+   * Runs a statement of the upload-intent path compiled once per engine, with `parameters` in the order
+   * of the placeholders `build` compiled. Building and compiling a Kysely query cost more than SQLite
+   * running it, and these run several times per intent.
+   */
+  private runCompiled<R>(
+    name: string,
+    build: (db: Db) => CompiledQuery<unknown>,
+    parameters: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    const key = `${this.dialect} ${name}`;
+    let query = compiledStatements.get(key);
+    if (!query) {
+      query = build(this.db);
+      compiledStatements.set(key, query);
+    }
+    return this.db.executeQuery<R>({ ...(query as CompiledQuery<R>), parameters });
   }
 
   /** Runs `fn` with a repository on `trx`; once `run` (the transaction) has committed, tells the hubs. */
@@ -139,17 +173,22 @@ export class ImageRepository {
   ): Promise<OwnerUsage> {
     // One statement: inside the owner's transaction every round trip is time other intents wait.
     const since = now - MINUTE;
-    const { rows } = await sql<{
+    const { rows } = await this.runCompiled<{
       intents: number;
       oldest: number | null;
       pending: number;
       bytes: number | null;
-    }>`
+    }>(
+      'usage',
+      (db) =>
+        sql`
       SELECT
-        (SELECT count(*) FROM (SELECT 1 FROM intent_log WHERE owner = ${owner} AND created_at > ${since} LIMIT ${caps.perMinute}) i) AS intents,
-        (SELECT min(created_at) FROM intent_log WHERE owner = ${owner} AND created_at > ${since}) AS oldest,
-        (SELECT count(*) FROM (SELECT 1 FROM images WHERE owner = ${owner} AND status = 'pending' LIMIT ${caps.maxPending}) p) AS pending,
-        (SELECT bytes FROM owner_usage WHERE owner = ${owner}) AS bytes`.execute(this.db);
+        (SELECT count(*) FROM (SELECT 1 FROM intent_log WHERE owner = ${''} AND created_at > ${0} LIMIT ${0}) i) AS intents,
+        (SELECT min(created_at) FROM intent_log WHERE owner = ${''} AND created_at > ${0}) AS oldest,
+        (SELECT count(*) FROM (SELECT 1 FROM images WHERE owner = ${''} AND status = 'pending' LIMIT ${0}) p) AS pending,
+        (SELECT bytes FROM owner_usage WHERE owner = ${''}) AS bytes`.compile(db),
+      [owner, since, caps.perMinute, owner, since, owner, caps.maxPending, owner],
+    );
     const row = rows[0]!;
     return {
       intentsLastMinute: Number(row.intents),
@@ -162,16 +201,25 @@ export class ImageRepository {
   /** Adds `delta` to the owner's stored-bytes total. */
   private async addBytes(owner: string, delta: number): Promise<void> {
     if (delta === 0) return;
-    await this.db
-      .insertInto('owner_usage')
-      .values({ owner, bytes: delta })
-      .onConflict((oc) => oc.column('owner').doUpdateSet({ bytes: sql`owner_usage.bytes + ${delta}` }))
-      .execute();
+    await this.runCompiled(
+      'addBytes',
+      (db) =>
+        db
+          .insertInto('owner_usage')
+          .values({ owner: '', bytes: 0 })
+          .onConflict((oc) => oc.column('owner').doUpdateSet({ bytes: sql`owner_usage.bytes + ${0}` }))
+          .compile(),
+      [owner, delta, delta],
+    );
   }
 
   /** Records an intent; now and then prunes the log beyond the window any limit looks at. */
   async logIntent(owner: string, now: number): Promise<void> {
-    await this.db.insertInto('intent_log').values({ owner, created_at: now }).execute();
+    await this.runCompiled(
+      'logIntent',
+      (db) => db.insertInto('intent_log').values({ owner: '', created_at: 0 }).compile(),
+      [owner, now],
+    );
     // Pruning on every intent would add a statement to each; old rows only cost a little space.
     if (++intentsSincePrune >= PRUNE_EVERY) {
       intentsSincePrune = 0;
@@ -184,17 +232,26 @@ export class ImageRepository {
 
   /** Inserts a new image; its declared size counts against the owner's quota from now on. */
   async insert(row: ImageRow): Promise<void> {
-    await this.db.insertInto('images').values(row).execute();
+    await this.runCompiled(
+      'insertImage',
+      (db) => db.insertInto('images').values(IMAGE_COLUMNS_TEMPLATE).compile(),
+      IMAGE_COLUMNS.map((c) => row[c] ?? null),
+    );
     await this.addBytes(row.owner, row.declared_bytes);
     await this.logEvent(row.owner, row.id, row.status, row.created_at);
   }
 
   /** Appends a status change to the owner's event log (what GET /v1/events streams). */
   private async logEvent(owner: string, imageId: string, status: ImageStatus, at: number): Promise<void> {
-    await this.db
-      .insertInto('image_events')
-      .values({ owner, image_id: imageId, status, created_at: at })
-      .execute();
+    await this.runCompiled(
+      'logEvent',
+      (db) =>
+        db
+          .insertInto('image_events')
+          .values({ owner: '', image_id: '', status: 'pending', created_at: 0 })
+          .compile(),
+      [owner, imageId, status, at],
+    );
     // Inside one of our transactions the hubs hear of it after the commit; otherwise it is committed.
     if (this.scope) this.scope.loggedEvents = true;
     else statusEventsCommitted();
@@ -273,6 +330,20 @@ export class ImageRepository {
       .select((eb) => eb.fn.max('id').as('id'))
       .executeTakeFirst();
     return Number(row?.id ?? 0);
+  }
+
+  /** Whether {@link lastEventIdNow} can answer (SQLite with a reader). */
+  get readsNow(): boolean {
+    return this.reader !== undefined;
+  }
+
+  /**
+   * {@link lastEventId} read synchronously from the last committed state (SQLite with a reader), `false`
+   * where the engine does not allow it.
+   */
+  lastEventIdNow(): number | false {
+    if (!this.reader) return false;
+    return Number(this.reader.get<{ id: number | null }>(LAST_EVENT_ID_SQL, [])?.id ?? 0);
   }
 
   /** The owner's image, or undefined (also when it belongs to someone else). */
