@@ -1,6 +1,7 @@
 // useUpload(): one upload at a time over the SDK's uploader, as React state: what it is doing, the bytes
 // sent, the image's status on the server until it is ready, and cancel / retry / resume.
 import type {
+  ClientErrorCode,
   ImageJson,
   ImageStatus,
   PrepareResult,
@@ -12,7 +13,7 @@ import type {
   UploadProgress,
   UploadState,
 } from '@darkroom/client';
-import { IMAGE_ERROR_CODES } from '@darkroom/contract';
+import type { ImageErrorCode } from '@darkroom/contract';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useDarkroom } from './context.ts';
 
@@ -77,16 +78,19 @@ const IDLE: UploadSnapshot = {
 const SERVER_STATES: ReadonlySet<UploadState> = new Set(['pending', 'uploaded', 'processing', 'ready']);
 /**
  * Failures another attempt cannot fix: the file itself was refused (type, size, unreadable) or the
- * worker could not develop it (corrupt, not an image: every image failure code).
+ * worker found it is not a usable image. Upload-side ones (checksum, size mismatch) and processing
+ * errors or timeouts may pass, so they stay retryable.
  */
 const PERMANENT: ReadonlySet<string> = new Set([
-  ...IMAGE_ERROR_CODES,
   'unsupported_type',
+  'too_many_pixels',
+  'corrupt_image',
   'too_large',
+  'empty_file',
   'too_small',
   'too_many_files',
   'file_unreadable',
-]);
+] satisfies (ImageErrorCode | ClientErrorCode)[]);
 
 /** Where a handle's bytes came from, to start it again. */
 interface Attempt {
@@ -127,6 +131,9 @@ export function useUpload(options: UseUploadOptions = {}): UseUploadResult {
       update((s) => {
         const image = c.image ?? s.image;
         const state = c.state;
+        // The SDK reports a failed image twice: with the worker's reason, then as processing_failed.
+        // The first says why.
+        const error = s.state === 'failed' && state === 'failed' && s.error ? s.error : c.error;
         return {
           ...s,
           state,
@@ -135,9 +142,8 @@ export function useUpload(options: UseUploadOptions = {}): UseUploadResult {
           status: c.image?.status ?? (SERVER_STATES.has(state) ? (state as ImageStatus) : s.status),
           progress: progressOf(handle.progress),
           prepared: handle.prepared ?? s.prepared,
-          error: c.error,
-          canRetry:
-            (state === 'failed' || state === 'cancelled') && !(c.error && PERMANENT.has(c.error.code)),
+          error,
+          canRetry: (state === 'failed' || state === 'cancelled') && !(error && PERMANENT.has(error.code)),
         };
       }),
     );

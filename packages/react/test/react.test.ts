@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { ImageJson } from '@darkroom/client';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import sharp from 'sharp';
 import { createServer, type ViteDevServer } from 'vite';
@@ -55,6 +56,8 @@ beforeAll(async () => {
     DARKROOM_CORS_ORIGINS: viteUrl,
     DARKROOM_MULTIPART_THRESHOLD: String(PART),
     DARKROOM_MULTIPART_PART_SIZE: String(PART),
+    // The defaults plus a variant stored only as AVIF: it goes into a <picture>'s <source>.
+    DARKROOM_VARIANTS: 'thumb:320,medium:1280,large:2560,small:480:avif',
   });
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
@@ -81,6 +84,14 @@ async function openPage(): Promise<{ page: Page; errors: string[] }> {
   return { page, errors };
 }
 
+/** The image with `?tag` on every variant URL: new URLs for the browser's cache, the same objects. */
+function withQuery(image: ImageJson, tag: string): ImageJson {
+  const variants = Object.fromEntries(
+    Object.entries(image.variants).map(([name, v]) => [name, { ...v, url: `${v.url}?${tag}` }]),
+  );
+  return { ...image, variants };
+}
+
 const upload = (page: Page) => page.locator('output#upload');
 
 describe('@darkroom/react in Chromium', () => {
@@ -105,20 +116,21 @@ describe('@darkroom/react in Chromium', () => {
     expect(states[0]).toBe('idle');
     expect(states).toContain('uploading');
     expect(states.at(-1)).toBe('ready');
-    const image = (await stack.api('GET', `/v1/images/${id}`)).json as {
-      width: number;
-      height: number;
-      variants: Record<string, { url: string; width: number }>;
-    };
+    const image = (await stack.api('GET', `/v1/images/${id}`)).json as unknown as ImageJson;
+    expect(Object.keys(image.variants).sort()).toEqual(['large', 'medium', 'small', 'thumb']);
+    const candidates = (names: string[]) =>
+      names.map((n) => `${image.variants[n]!.url} ${image.variants[n]!.width}w`).join(', ');
 
     const img = page.locator('img.by-image');
     await img.waitFor();
     expect(await img.getAttribute('data-state')).toBe('placeholder');
-    const expectedSrcset = Object.values(image.variants)
-      .sort((a, b) => a.width - b.width)
-      .map((v) => `${v.url} ${v.width}w`)
-      .join(', ');
+    // The WebP variants in the <img>; the AVIF one joins them in the <source> for browsers that take it.
+    const expectedSrcset = candidates(['thumb', 'medium', 'large']);
     expect(await img.getAttribute('srcset')).toBe(expectedSrcset);
+    const source = page.locator('picture:has(img.by-image) > source');
+    expect(await source.getAttribute('type')).toBe('image/avif');
+    expect(await source.getAttribute('srcset')).toBe(candidates(['thumb', 'small', 'medium', 'large']));
+    expect(await source.getAttribute('sizes')).toBe('400px');
     expect(await img.getAttribute('sizes')).toBe('400px');
     expect(await img.getAttribute('alt')).toBe('Uploaded photo');
     expect(Number(await img.getAttribute('width'))).toBe(image.width);
@@ -129,7 +141,7 @@ describe('@darkroom/react in Chromium', () => {
     });
     expect(before.background).toMatch(/^url\("data:image\/png;base64,/);
     expect(before.width).toBe(400);
-    expect(before.height).toBeCloseTo((400 * image.height) / image.width, 1);
+    expect(before.height).toBeCloseTo((400 * image.height!) / image.width!, 1);
     const belowBefore = await page.locator('#below').boundingBox();
     expect(held.length, 'the browser asked for a variant').toBeGreaterThan(0);
 
@@ -164,6 +176,73 @@ describe('@darkroom/react in Chromium', () => {
     expect(await byId.getAttribute('sizes')).toBe('200px');
     await expect.poll(() => byId.getAttribute('data-state'), { timeout: 20_000 }).toBe('loaded');
     expect((await byId.boundingBox())?.width).toBe(200);
+
+    // The SDK's framework-free pictureHtml(): the same attributes, the same stable box.
+    holding = true;
+    // A fresh cache key: the React images above already loaded these URLs.
+    await page.evaluate((img) => window.renderPlain(img), withQuery(image, 'plain'));
+    const plain = page.locator('img.plain');
+    expect(await plain.getAttribute('srcset')).toBe(
+      ['thumb', 'medium', 'large']
+        .map((n) => `${image.variants[n]!.url}?plain ${image.variants[n]!.width}w`)
+        .join(', '),
+    );
+    expect(await page.locator('#plain picture > source').getAttribute('type')).toBe('image/avif');
+    expect(await plain.getAttribute('alt')).toBe('Plain HTML');
+    const plainBefore = await plain.evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      return { width: box.width, height: box.height, background: getComputedStyle(el).backgroundImage };
+    });
+    expect(plainBefore.width).toBe(300);
+    expect(plainBefore.height).toBeCloseTo((300 * image.height!) / image.width!, 1);
+    expect(plainBefore.background).toMatch(/^url\("data:image\/png;base64,/);
+    const belowPlain = await page.locator('#below-plain').boundingBox();
+    await expect.poll(() => held.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    holding = false;
+    for (const route of held.splice(0)) await route.continue();
+    await expect.poll(() => plain.getAttribute('data-state'), { timeout: 20_000 }).toBe('loaded');
+    const plainAfter = await plain.boundingBox();
+    expect({ width: plainAfter?.width, height: plainAfter?.height }).toEqual({
+      width: plainBefore.width,
+      height: plainBefore.height,
+    });
+    expect(await page.locator('#below-plain').boundingBox()).toEqual(belowPlain);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('cancel() stops an upload and removes its intent; retry() after it starts over; a corrupt file cannot be retried', async () => {
+    const { page, errors } = await openPage();
+    let holding = true;
+    const held: Route[] = [];
+    await page.route(`${stack.s3Url}/**`, async (route) => {
+      if (holding && route.request().method() === 'PUT') held.push(route);
+      else await route.continue();
+    });
+    await page.evaluate(([p]) => window.uploadPath(p!, 'heron.jpg', 'image/jpeg'), [PHOTO]);
+    await expect.poll(() => held.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    const out = upload(page);
+    expect(await out.getAttribute('data-state')).toBe('uploading');
+    const cancelled = (await out.getAttribute('data-image-id'))!;
+    await page.evaluate(() => window.cancelUpload());
+    await expect.poll(() => out.getAttribute('data-state')).toBe('cancelled');
+    expect(await out.getAttribute('data-error')).toBe('cancelled');
+    expect(await out.getAttribute('data-can-retry')).toBe('true');
+    expect((await stack.api('GET', `/v1/images/${cancelled}`)).status).toBe(404);
+    for (const route of held.splice(0)) await route.abort().catch(() => {});
+
+    holding = false;
+    await page.evaluate(() => window.retryUpload());
+    await expect.poll(() => out.getAttribute('data-state'), { timeout: 60_000 }).toBe('ready');
+    expect(await out.getAttribute('data-image-id')).not.toBe(cancelled);
+
+    await page.evaluate(
+      ([p]) => window.uploadPath(p!, 'not-an-image.jpg', 'image/jpeg'),
+      [path.join(TESTDATA, 'hostile/not-an-image.jpg')],
+    );
+    await expect.poll(() => out.getAttribute('data-state'), { timeout: 60_000 }).toBe('failed');
+    expect(['corrupt_image', 'unsupported_type']).toContain(await out.getAttribute('data-error'));
+    expect(await out.getAttribute('data-can-retry')).toBe('false');
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
@@ -216,9 +295,9 @@ describe('@darkroom/react in Chromium', () => {
     const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
     expect(sha(body)).toBe(sha(fs.readFileSync(file)));
     // One image: the retry made no second intent.
-    const list = (await stack.api('GET', '/v1/images')).json as { images: { id: string }[] };
+    const list = (await stack.api('GET', '/v1/images')).json as { images: { id: string; status: string }[] };
     expect(list.images.filter((i) => i.id === id)).toHaveLength(1);
-    expect(list.images).toHaveLength(2);
+    expect(list.images.filter((i) => i.status === 'ready')).toHaveLength(3);
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);

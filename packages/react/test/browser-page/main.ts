@@ -1,7 +1,7 @@
 // Test page for react.test.ts: a small React app over a real Darkroom server. `?endpoint=…&token=…`.
 // useUpload() drives one upload; its states land in window.states; once ready, <DarkroomImage image> and
 // <DarkroomImage id> render it. Layout shifts are summed by a PerformanceObserver.
-import { createUploader } from '@darkroom/client';
+import { createUploader, type ImageJson, pictureHtml } from '@darkroom/client';
 import { DarkroomImage, DarkroomProvider, useUpload } from '@darkroom/react';
 import { createElement as h, useEffect } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -14,6 +14,9 @@ declare global {
     /** Uploads the file at `path` (served by Vite's /@fs/) through useUpload(). */
     uploadPath(path: string, name: string, type: string): Promise<void>;
     retryUpload(): Promise<void>;
+    cancelUpload(): Promise<void>;
+    /** Puts the SDK's framework-free pictureHtml() of `image` into #plain (300 px wide). */
+    renderPlain(image: ImageJson): void;
   }
 }
 
@@ -42,6 +45,7 @@ function App() {
     window.retryUpload = async () => {
       await u.retry();
     };
+    window.cancelUpload = () => u.cancel();
   });
   useEffect(() => {
     window.states.push(u.state);
@@ -87,6 +91,16 @@ function App() {
       : null,
   );
 }
+
+window.renderPlain = (image) => {
+  const plain = document.getElementById('plain')!;
+  plain.innerHTML = `${pictureHtml(image, { alt: 'Plain HTML', sizes: '300px', className: 'plain', loading: 'eager' })}<p id="below-plain">Below</p>`;
+  const img = plain.querySelector('img')!;
+  // The helper's markup is static: a page drops the placeholder once the image has loaded.
+  img.addEventListener('load', () => {
+    img.dataset.state = 'loaded';
+  });
+};
 
 createRoot(document.getElementById('root')!).render(h(DarkroomProvider, { uploader }, h(App)));
 window.reactReady = true;
