@@ -23,6 +23,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { testImage } from '@darkroom/testdata';
+import sharp from 'sharp';
 import ts from 'typescript';
 import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import {
@@ -52,13 +53,20 @@ const REGION = 'us-east-1';
 const API_CORE = '0';
 const OTHER_CORE = '1';
 const SAMPLE_MS = 50;
-/** The largest real JPEGs in testdata/ (no ~5 MB photo exists there). */
-const PHOTOS = [
+/**
+ * The largest real JPEGs in testdata/ (1.9-2.4 MB each). Phones write ~5 MB photos, so each is re-encoded
+ * at phone-like quality (see {@link phoneSized}) before the run.
+ */
+const SOURCES = [
   'orientation/apple-iphone-5_orientation3_gps.jpg',
   'photos/canon-eos-5d-mark-iii_22mp.jpg',
   'photos/HMD_Nokia_8.3_5G.jpg',
   'photos/oppo-r7-plus_13mp_gps.jpg',
 ].map(testImage);
+/** What a phone photo weighs (the issue's "~5 MB"). */
+const PHOTO_TARGET_BYTES = 5_000_000;
+/** JPEG settings of a phone camera's "high quality": q95, no chroma subsampling. */
+const PHONE_JPEG = { quality: 95, chromaSubsampling: '4:4:4', mozjpeg: false } as const;
 const SVG_FILE = path.join(benchDir, 'upload-paths.svg');
 
 // ---------------------------------------------------------------------------------------------------
@@ -142,25 +150,65 @@ function request(
 interface Photo {
   name: string;
   bytes: Buffer;
+  /** The real photo's size, and the upscale and pixel size that made this one ~5 MB. */
+  source: { bytes: number; scale: number; width: number; height: number };
   /** The whole multipart/form-data body for the traditional path, built once. */
   multipart: Buffer;
 }
 
 const BOUNDARY = '----darkroom-bench-boundary-7f3a9c';
 
-/** Loads the photos and their multipart bodies (a text field and the file part, as a browser form sends). */
-async function loadPhotos(): Promise<Photo[]> {
+/**
+ * A ~5 MB phone-sized photo derived from a real one: resampled (Lanczos) by the factor that brings it to
+ * ~5 MB and encoded as a JPEG at q95 without chroma subsampling, as a phone's high-quality setting writes
+ * them (EXIF kept, orientation included). Always resampled: re-encoding a JPEG on its own 8x8 grid costs
+ * little (its coefficients are already quantised), so it would stay ~2.5 MB at any quality. The factor
+ * starts at 1.2 and is corrected twice (size grows about linearly with the pixel count). Deterministic:
+ * the same source and sharp build give the same bytes.
+ */
+async function phoneSized(
+  file: string,
+): Promise<{ bytes: Buffer; scale: number; width: number; height: number }> {
+  const meta = await sharp(file).metadata();
+  const sourceWidth = meta.width ?? 0;
+  const encode = async (scale: number) => {
+    let width = Math.round(sourceWidth * scale);
+    if (width === sourceWidth) width += 1;
+    return sharp(file)
+      .resize({ width, kernel: 'lanczos3' })
+      .keepMetadata()
+      .jpeg(PHONE_JPEG)
+      .toBuffer({ resolveWithObject: true });
+  };
+  let scale = 1.2;
+  let out = await encode(scale);
+  for (let i = 0; i < 2 && Math.abs(out.data.length / PHOTO_TARGET_BYTES - 1) > 0.03; i++) {
+    scale = Math.round(scale * Math.sqrt(PHOTO_TARGET_BYTES / out.data.length) * 1000) / 1000;
+    out = await encode(scale);
+  }
+  return { bytes: out.data, scale, width: out.info.width, height: out.info.height };
+}
+
+/** Derives the photos into `dir` and builds their multipart bodies (a text field and the file part, as a browser form sends). */
+async function loadPhotos(dir: string): Promise<Photo[]> {
   return Promise.all(
-    PHOTOS.map(async (file) => {
-      const bytes = await fsp.readFile(file);
+    SOURCES.map(async (file) => {
+      const { bytes, scale, width, height } = await phoneSized(file);
       const name = path.basename(file);
+      // On disk too, as a phone's photo is before its upload (and to look at after a run, if kept).
+      await fsp.writeFile(path.join(dir, name), bytes);
       const head = Buffer.from(
         `--${BOUNDARY}\r\nContent-Disposition: form-data; name="visibility"\r\n\r\npublic\r\n` +
           `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n` +
           'Content-Type: image/jpeg\r\n\r\n',
       );
       const tail = Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
-      return { name, bytes, multipart: Buffer.concat([head, bytes, tail]) };
+      return {
+        name,
+        bytes,
+        source: { bytes: (await fsp.stat(file)).size, scale, width, height },
+        multipart: Buffer.concat([head, bytes, tail]),
+      };
     }),
   );
 }
@@ -428,12 +476,13 @@ async function main(): Promise<void> {
     apiData: path.join(workRoot, 'api-data'),
     tradTemp: path.join(workRoot, 'trad-tmp'),
     tradData: path.join(workRoot, 'trad-data'),
+    photos: path.join(workRoot, 'photos'),
   };
   for (const d of Object.values(dirs)) fs.mkdirSync(d);
   const children: Child[] = [];
   let compiled: string | undefined;
   try {
-    const photos = await loadPhotos();
+    const photos = await loadPhotos(dirs.photos);
     const [s3Port, sqsPort] = [await freePort(), await freePort()];
     const env = {
       PATH: process.env.PATH,
@@ -607,19 +656,24 @@ async function main(): Promise<void> {
       },
     ];
     const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-    const sizes = photos.map((p) => `\`${p.name}\` ${fmt(p.bytes.length / 1e6, 2)} MB`).join(', ');
+    const sizes = photos
+      .map(
+        (p) =>
+          `\`${p.name}\` ${fmt(p.source.bytes / 1e6, 2)} MB → ${fmt(p.bytes.length / 1e6, 2)} MB (×${p.source.scale}, ${p.source.width}×${p.source.height})`,
+      )
+      .join(', ');
     const meanMB = photos.reduce((a, p) => a + p.bytes.length, 0) / photos.length / 1e6;
     await fsp.writeFile(
       SVG_FILE,
       chart(
         metrics,
-        `Upload paths: ${CLIENTS} clients, ${DURATION_S} s each, ${photos.length} real JPEGs (mean ${fmt(meanMB, 1)} MB)`,
+        `Upload paths: ${CLIENTS} clients, ${DURATION_S} s each, ${photos.length} phone-sized JPEGs from real photos (mean ${fmt(meanMB, 1)} MB)`,
       ),
     );
     const reproduce = `${DURATION_S === 60 ? '' : `BENCH_DURATION=${DURATION_S} `}npm run bench:upload-paths`;
     const section = `${SECTION}
 
-Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), Linux ${os.release()}, Node ${process.version}. ${CLIENTS} concurrent clients (one user each, keep-alive), ${DURATION_S} s per path after ${WARMUP_S} s of warm-up each, in the same run: traditional ${DURATION_S / 2} s, darkroom ${DURATION_S} s, traditional ${DURATION_S / 2} s, so drift hits both. Photos: the ${photos.length} largest real JPEGs in \`testdata/\` (mean ${fmt(meanMB, 2)} MB: ${sizes}). The corpus has no ~5 MB photo, so each upload carries less than half the issue's 5 MB. Each client cycles through the photos.
+Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), Linux ${os.release()}, Node ${process.version}. ${CLIENTS} concurrent clients (one user each, keep-alive), ${DURATION_S} s per path after ${WARMUP_S} s of warm-up each, in the same run: traditional ${DURATION_S / 2} s, darkroom ${DURATION_S} s, traditional ${DURATION_S / 2} s, so drift hits both. Photos: phone-sized (~5 MB) JPEGs derived at the start of the run, into a temp dir, from the ${photos.length} largest real photos in \`testdata/\` (mean ${fmt(meanMB, 2)} MB: ${sizes}): each is resampled with Lanczos by the factor shown and encoded at q95 without chroma subsampling (a phone's high-quality setting), EXIF kept; the factor starts at 1.2 and is corrected twice towards 5 MB (\`phoneSized\` in \`bench/upload-paths.ts\`; deterministic for a given sharp build). Each client cycles through the photos.
 
 Same storage for both: one \`darkroom s3\` (SigV4, MD5 + fsync per object, ObjectCreated events) and one \`darkroom sqs\`, spawned and pinned to core ${OTHER_CORE} with the load generator (this script). The process under test is pinned alone to core ${API_CORE}. Both paths store each photo as \`uploads/<uuid>\` in the same bucket, so S3 and SQS do the same work either way. No worker runs, because processing is not part of the claim.
 
