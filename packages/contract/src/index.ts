@@ -34,6 +34,7 @@ export {
   ACCEPTED_UPLOAD_TYPES,
   CompleteUpload,
   CreatedUpload,
+  ExistingUpload,
   MultipartUpload,
   PartsRequest,
   PartUrl,
@@ -43,6 +44,7 @@ export {
   StoredParts,
   UploadInstructions,
   UploadIntent,
+  type UploadIntentAnswer,
   UploadMethod,
 } from './uploads.ts';
 export {

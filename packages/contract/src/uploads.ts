@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Visibility } from './image.ts';
+import { Image, Visibility } from './image.ts';
 
 /**
  * The image types uploaded as they are: the API's default DARKROOM_ALLOWED_TYPES, what the SDK sends
@@ -47,7 +47,14 @@ export const UploadIntent = Type.Object(
       Type.String({
         minLength: 44,
         maxLength: 64,
-        description: 'SHA-256 of the bytes, hex or base64; storage verifies it (put)',
+        description:
+          'SHA-256 of the bytes, hex or base64; storage (put) or the worker verifies it. When one of your ready images of the same visibility already holds these bytes, the answer is that image (200) unless `copy` is true',
+      }),
+    ),
+    copy: Type.Optional(
+      Type.Boolean({
+        description:
+          'Store these bytes as a new image even when one of your ready images already holds them (default false)',
       }),
     ),
     thumbhash: Type.Optional(
@@ -102,6 +109,20 @@ export const CreatedUpload = Type.Object({
   upload: UploadInstructions,
 });
 export type CreatedUpload = Static<typeof CreatedUpload>;
+
+/**
+ * The 200 of POST /v1/uploads: one of the caller's ready images, of the visibility asked for, already
+ * holds bytes of the intent's `sha256` (as the worker verified them), so nothing is recorded, uploaded
+ * or processed. Its filename is the one it was stored with.
+ */
+export const ExistingUpload = Type.Object({
+  image: Image,
+  existing: Type.Literal(true),
+});
+export type ExistingUpload = Static<typeof ExistingUpload>;
+
+/** What POST /v1/uploads answers: instructions for a new upload (201), or the image already stored (200). */
+export type UploadIntentAnswer = CreatedUpload | ExistingUpload;
 
 /** The body of POST /v1/uploads/{id}/parts: up to 100 part numbers at a time. */
 export const PartsRequest = Type.Object(

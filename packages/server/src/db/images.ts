@@ -356,6 +356,31 @@ export class ImageRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * The owner's oldest ready image of `visibility` whose original has SHA-256 `sha256` (base64, as the
+   * worker computed it) and `bytes` bytes (at most `bytes` when `upTo`), or undefined.
+   */
+  async findReadyBySha256(
+    owner: string,
+    sha256: string,
+    visibility: ImageRow['visibility'],
+    bytes: number,
+    upTo = false,
+  ): Promise<ImageRow | undefined> {
+    return this.db
+      .selectFrom('images')
+      .selectAll()
+      .where('owner', '=', owner)
+      .where('sha256', '=', sha256)
+      .where('status', '=', 'ready')
+      .where('visibility', '=', visibility)
+      .where('bytes', upTo ? '<=' : '=', bytes)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
   /** The delivery lookup, compiled once for this engine; each request runs it with its id. */
   private deliveryQuery(): CompiledQuery<DeliveryRow> {
     // Building and compiling a Kysely query costs more than SQLite answering it, and this runs on every

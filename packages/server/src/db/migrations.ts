@@ -150,6 +150,13 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
         FOR EACH STATEMENT EXECUTE FUNCTION darkroom_image_events_notify()`.execute(db);
     },
   },
+  '0007_images_owner_sha256': {
+    async up(db: Kysely<unknown>) {
+      // Issue 17.16, the same photo stored once: an intent carrying a SHA-256 looks for the owner's ready
+      // image holding those bytes. A ready image's sha256 is the worker's own digest of its original.
+      await db.schema.createIndex('images_owner_sha256').on('images').columns(['owner', 'sha256']).execute();
+    },
+  },
 });
 
 /** Brings the schema up to date; safe to run from several processes at once (Kysely locks). */

@@ -15,6 +15,10 @@ export interface ImagesTable {
   declared_bytes: number;
   /** The size storage reported once the original arrived. */
   bytes: number | null;
+  /**
+   * SHA-256 of the original, base64: the client's claim (checked by storage or the worker) until the image
+   * is ready; on a ready image, the digest the worker computed of the original it developed.
+   */
   sha256: string | null;
   client_thumbhash: string | null;
   visibility: Visibility;

@@ -4,6 +4,7 @@ import {
   originalKey,
   type UploadInstructions,
   type UploadIntent,
+  type UploadIntentAnswer,
   variantPrefix,
 } from '@darkroom/contract';
 import type { Config } from '../config.ts';
@@ -122,18 +123,50 @@ async function checkLimits(repo: ImageRepository, owner: string, size: number, c
   }
 }
 
-/** POST /v1/uploads: records a pending image and returns how to send its bytes straight to storage. */
+/**
+ * The owner's ready image that already holds the intent's bytes, if any: same SHA-256 (the worker's digest
+ * of the stored original, never a client's claim), same size (at most the declared one for POST, whose
+ * size is a maximum) and the visibility asked for.
+ */
+async function storedAlready(
+  deps: UploadDeps,
+  owner: string,
+  input: UploadIntent,
+  sha256: string,
+  method: UploadMethod,
+): Promise<ImageRow | undefined> {
+  return deps.images.findReadyBySha256(
+    owner,
+    sha256,
+    input.visibility ?? 'public',
+    input.size,
+    method === 'post',
+  );
+}
+
+/**
+ * POST /v1/uploads: records a pending image and returns how to send its bytes straight to storage; or,
+ * when one of the owner's ready images already holds these bytes (and no `copy` is asked for), that image.
+ */
 export async function createUploadIntent(
   deps: UploadDeps,
   owner: string,
   input: UploadIntent,
-): Promise<{ image: { id: string; status: 'pending' }; upload: UploadInstructions }> {
+): Promise<UploadIntentAnswer> {
   const { config, images, storage } = deps;
   let method: UploadMethod | 'unknown' = input.method ?? 'unknown';
   try {
     checkDeclared(input, config);
     method = chooseMethod(input, config);
     const sha256 = input.sha256 === undefined ? undefined : normaliseSha256(input.sha256);
+    if (sha256 !== undefined && input.copy !== true) {
+      // Nothing is recorded, so no limit applies: the answer costs the owner nothing.
+      const existing = await storedAlready(deps, owner, input, sha256, method);
+      if (existing) {
+        deps.onIntent?.(method, 'existing');
+        return { image: imageView(deps, existing), existing: true };
+      }
+    }
     const now = Date.now();
     const id = randomUUID();
     const key = originalKey(id);

@@ -188,10 +188,11 @@ async function develop(
   const workDir = await fsp.mkdtemp(path.join(deps.workRoot, `${id}-`));
   try {
     const original = path.join(workDir, 'original');
-    const sha = row.sha256 ? createHash('sha256') : undefined;
+    // Always hashed: a ready image's sha256 is this digest, which intents for the same bytes are matched on.
+    const sha = createHash('sha256');
     // If-Match: storage hands over the approved original or nothing, never what a replay put there since.
     const got = await timed(deps, 'download', () =>
-      deps.storage.downloadTo(originalKey(id), original, sha && ((c) => sha.update(c)), { ifMatch: etag }),
+      deps.storage.downloadTo(originalKey(id), original, (c) => sha.update(c), { ifMatch: etag }),
     );
     if (!got) {
       return fail(
@@ -202,7 +203,8 @@ async function develop(
         claim,
       );
     }
-    if (sha && sha.digest('base64') !== row.sha256) {
+    const sha256 = sha.digest('base64');
+    if (row.sha256 && sha256 !== row.sha256) {
       return fail(
         deps,
         row,
@@ -260,6 +262,7 @@ async function develop(
       dominant_color: developed.dominantColor,
       transparent: developed.transparent ? 1 : 0,
       variants: JSON.stringify(variants),
+      sha256,
       error_code: null,
       error_message: null,
     });
