@@ -1,10 +1,10 @@
 import type {
   ApiErrorCode,
-  CreatedUpload,
   ImageList,
   PartUrls,
   StoredParts,
   UploadIntent,
+  UploadIntentAnswer,
 } from '@darkroom/contract';
 import { type ClientErrorCode, cancelledError, UploadError } from './errors.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
@@ -84,9 +84,9 @@ export class ApiClient implements ApiClientLike {
     );
   }
 
-  /** POST /v1/uploads. */
+  /** POST /v1/uploads: upload instructions (201), or the caller's ready image with these bytes (200). */
   createUpload(body: UploadIntent, signal?: AbortSignal) {
-    return this.request<CreatedUpload>('POST', '/v1/uploads', body, signal);
+    return this.request<UploadIntentAnswer>('POST', '/v1/uploads', body, signal);
   }
 
   /** POST /v1/uploads/{id}/parts: presigned URLs for these parts. */

@@ -115,6 +115,8 @@ export interface StatusChange {
   image?: ImageJson;
   /** For `failed` / `cancelled`: why. */
   error?: { code: ClientErrorCode; message: string };
+  /** On `ready`: the server already held these bytes as this image of the owner's; nothing was sent. */
+  existing?: true;
 }
 
 /** Per-upload options. */
@@ -126,6 +128,11 @@ export interface UploadOptions {
   visibility?: Visibility;
   /** Force an upload method; default lets the server choose (multipart above its threshold). */
   method?: UploadMethod;
+  /**
+   * Store a new image even when one of the owner's ready images already holds the same bytes. Default
+   * false: such an upload finishes at once with that image (`handle.existing`), sending nothing.
+   */
+  copy?: boolean;
   /** Processing before upload; `false` sends the file as is. Default: the uploader's setting. */
   process?: ProcessOptions | false;
   /** Parallel multipart parts. Default: the uploader's (4). */
@@ -223,6 +230,8 @@ export interface UploadHandle {
   readonly progress: UploadProgress;
   /** Set once processing finished. */
   readonly prepared: PrepareResult | undefined;
+  /** True when the server already held these bytes: `result` is that image and nothing was sent. */
+  readonly existing: boolean;
   /** The final image JSON (ready, or uploaded when `wait: false`); rejects with an `UploadError`. */
   readonly result: Promise<ImageJson>;
   on(event: 'progress', listener: (p: UploadProgress) => void): () => void;

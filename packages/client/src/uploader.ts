@@ -81,6 +81,7 @@ class Handle implements UploadHandle {
   imageId: string | undefined;
   state: UploadState = 'checking';
   prepared: PrepareResult | undefined;
+  existing = false;
   progress: UploadProgress = { sent: 0, total: 0, fraction: 0, parts: [] };
   readonly result: Promise<ImageJson>;
   private readonly abort = new AbortController();
@@ -349,6 +350,14 @@ async function finish(h: Handle, ctx: Context, id: string, completed: ImageJson)
   throw new UploadError('processing_failed', error.message);
 }
 
+/** The server already holds these bytes as one of the owner's ready images: the upload is that image. */
+function alreadyStored(h: Handle, image: ImageJson): ImageJson {
+  h.existing = true;
+  h.markStored();
+  h.setState('ready', { image, existing: true });
+  return image;
+}
+
 /** One PUT or POST to storage, retried with backoff; an expired URL cannot be renewed (the intent is one-shot). */
 async function sendSingle(h: Handle, ctx: Context, upload: UploadInstructions, body: Blob): Promise<void> {
   if (upload.method === 'multipart') throw new Error('unreachable');
@@ -458,10 +467,12 @@ async function runUpload(
       : {}),
     ...(options.visibility ? { visibility: options.visibility } : {}),
     ...(options.method ? { method: options.method } : {}),
+    ...(options.copy ? { copy: true } : {}),
   };
   const intent = await ctx.api.createUpload(body, h.signal);
   const id = intent.image.id;
   h.imageId = id;
+  if ('existing' in intent) return alreadyStored(h, intent.image);
   ctx.active.add(id);
   try {
     if (h.signal.aborted) throw cancelledError();
