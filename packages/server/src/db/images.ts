@@ -367,18 +367,25 @@ export class ImageRepository {
     bytes: number,
     upTo = false,
   ): Promise<ImageRow | undefined> {
-    return this.db
-      .selectFrom('images')
-      .selectAll()
-      .where('owner', '=', owner)
-      .where('sha256', '=', sha256)
-      .where('status', '=', 'ready')
-      .where('visibility', '=', visibility)
-      .where('bytes', upTo ? '<=' : '=', bytes)
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(1)
-      .executeTakeFirst();
+    // Compiled once: the SDK sends a sha256 with every intent, so this runs before most of them.
+    const { rows } = await this.runCompiled<ImageRow>(
+      upTo ? 'readyBySha256UpTo' : 'readyBySha256',
+      (db) =>
+        db
+          .selectFrom('images')
+          .selectAll()
+          .where('owner', '=', '')
+          .where('sha256', '=', '')
+          .where('status', '=', 'ready')
+          .where('visibility', '=', 'public')
+          .where('bytes', upTo ? '<=' : '=', 0)
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(1)
+          .compile(),
+      [owner, sha256, 'ready', visibility, bytes, 1],
+    );
+    return rows[0];
   }
 
   /** The delivery lookup, compiled once for this engine; each request runs it with its id. */
