@@ -10,10 +10,6 @@ const api = process.env.DARKROOM_API_URL ?? 'http://127.0.0.1:3000';
 export default defineConfig({
   root: here,
   base: '/',
-  resolve: {
-    // The SDK ships as TypeScript source: bundle it (and its Web Worker) from there, no separate build.
-    alias: { '@darkroom/client': path.resolve(here, '../client/src/index.ts') },
-  },
   worker: { format: 'es' },
   build: {
     outDir: 'dist',

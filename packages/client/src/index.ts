@@ -1,4 +1,5 @@
 // Darkroom client SDK: process images on the device, upload straight to storage, follow their status.
+// The browser entry (export condition `browser`); Node's (node.ts) adds what only Node has.
 
 export { isAnimated } from './animation.ts';
 export { type ClientErrorCode, UploadError } from './errors.ts';
@@ -17,7 +18,6 @@ export {
 export { prepareImage } from './processor.ts';
 export { checkFiles, DEFAULT_ALLOWED_TYPES, formatBytes } from './restrictions.ts';
 export { createIndexedDbResumeStore, createMemoryResumeStore } from './resume-store.ts';
-export { createFileResumeStore } from './resume-store-file.ts';
 export type { SendRequest, SendResponse, Transport } from './send.ts';
 export type * from './types.ts';
 export { createUploader } from './uploader.ts';

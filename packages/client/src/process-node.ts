@@ -2,29 +2,14 @@ import { rgbaToThumbHash } from 'thumbhash';
 import { toBase64 } from './hash.ts';
 import type { Processor, ProcessorResult } from './prepare.ts';
 
-// sharp's types are not a dependency of the SDK; this is the part of its API used here.
-interface SharpChain {
-  rotate(): SharpChain;
-  resize(o: { width: number; height: number; fit: 'inside'; withoutEnlargement: boolean }): SharpChain;
-  webp(o: { quality: number; effort?: number }): SharpChain;
-  jpeg(o: { quality: number; mozjpeg?: boolean }): SharpChain;
-  ensureAlpha(): SharpChain;
-  raw(): SharpChain;
-  toBuffer(o: {
-    resolveWithObject: true;
-  }): Promise<{ data: Uint8Array; info: { width: number; height: number } }>;
-}
-type SharpFactory = (input: Uint8Array, options?: { failOn?: string; animated?: boolean }) => SharpChain;
-
-// In a variable so browser bundlers never try to bundle sharp.
-const SHARP = 'sharp';
+type SharpFactory = typeof import('sharp').default;
 
 let loaded: Promise<SharpFactory | undefined> | undefined;
 
-/** sharp, when it can be imported here (it is optional); undefined otherwise. */
+/** sharp, when it is installed (an optional peer dependency); undefined otherwise. */
 export function loadSharp(): Promise<SharpFactory | undefined> {
-  loaded ??= import(/* @vite-ignore */ SHARP).then(
-    (m: { default: SharpFactory }) => m.default,
+  loaded ??= import('sharp').then(
+    (m) => m.default,
     () => undefined,
   );
   return loaded;

@@ -1,7 +1,5 @@
+import fs from 'node:fs';
 import type { ResumeRecord, ResumeStore } from './types.ts';
-
-// In a variable so browser bundlers never try to resolve Node's built-ins.
-const FS = 'node:fs';
 
 /**
  * Resume records in a JSON file (Node; `darkroom upload`). Bytes are not kept: on resume the file is
@@ -10,16 +8,15 @@ const FS = 'node:fs';
  */
 export function createFileResumeStore(file: string): ResumeStore {
   let chain: Promise<unknown> = Promise.resolve();
-  const fs = async (): Promise<typeof import('node:fs')> => import(/* @vite-ignore */ FS);
   const read = async (): Promise<Record<string, ResumeRecord>> => {
     try {
-      return JSON.parse(await (await fs()).promises.readFile(file, 'utf8')) as Record<string, ResumeRecord>;
+      return JSON.parse(await fs.promises.readFile(file, 'utf8')) as Record<string, ResumeRecord>;
     } catch {
       return {};
     }
   };
   const write = async (records: Record<string, ResumeRecord>) => {
-    const { promises } = await fs();
+    const { promises } = fs;
     const tmp = `${file}.${process.pid}.tmp`;
     await promises.mkdir(file.replace(/[/\\][^/\\]*$/, '') || '.', { recursive: true });
     await promises.writeFile(tmp, JSON.stringify(records, null, 2));

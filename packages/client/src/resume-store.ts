@@ -64,8 +64,3 @@ export function createIndexedDbResumeStore(name = 'darkroom-uploads'): ResumeSto
     },
   };
 }
-
-/** The default store: IndexedDB where it exists, memory otherwise. */
-export function defaultResumeStore(): ResumeStore {
-  return globalThis.indexedDB ? createIndexedDbResumeStore() : createMemoryResumeStore();
-}

@@ -27,11 +27,6 @@ export interface SendResponse {
 /** Sends bytes to a presigned URL: XHR in browsers (upload progress), node:http(s) in Node. */
 export type Transport = (req: SendRequest) => Promise<SendResponse>;
 
-/** True in a browser (or worker) with XMLHttpRequest; false in Node. */
-export function hasXhr(): boolean {
-  return typeof XMLHttpRequest !== 'undefined';
-}
-
 /** The S3 error code and message of an XML error body. */
 export function s3Error(text: string): { code?: string; message?: string } {
   return {

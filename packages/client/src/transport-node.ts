@@ -1,13 +1,10 @@
-import type * as Http from 'node:http';
-import type * as Stream from 'node:stream';
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 import { FormDataEncoder } from 'form-data-encoder';
 import { cancelledError, UploadError } from './errors.ts';
 import type { SendRequest, SendResponse } from './send.ts';
-
-// Specifiers in variables so browser bundlers never try to resolve Node's built-ins.
-const HTTP = 'node:http';
-const HTTPS = 'node:https';
-const STREAM = 'node:stream';
 
 /**
  * A multipart/form-data body (fields, then the file) as one Blob, so its length is known up front. The
@@ -32,8 +29,6 @@ function formBody(fields: Record<string, string>, file: Blob): { body: Blob; con
 export async function nodeTransport(req: SendRequest): Promise<SendResponse> {
   if (req.signal?.aborted) throw cancelledError();
   const url = new URL(req.url);
-  const http: typeof Http = await import(/* @vite-ignore */ url.protocol === 'https:' ? HTTPS : HTTP);
-  const { Readable }: typeof Stream = await import(/* @vite-ignore */ STREAM);
   let body = req.body;
   const headers: Record<string, string> = { ...req.headers };
   let overhead = 0;
@@ -45,24 +40,28 @@ export async function nodeTransport(req: SendRequest): Promise<SendResponse> {
   }
   headers['content-length'] = String(body.size);
   return new Promise<SendResponse>((resolve, reject) => {
-    const request = http.request(url, { method: req.method, headers, signal: req.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          etag: typeof res.headers.etag === 'string' ? res.headers.etag : undefined,
-          text: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      res.on('error', (err) =>
-        reject(
-          new UploadError('network_error', 'The connection to storage failed.', undefined, undefined, {
-            cause: err,
+    const request = (url.protocol === 'https:' ? https : http).request(
+      url,
+      { method: req.method, headers, signal: req.signal },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            etag: typeof res.headers.etag === 'string' ? res.headers.etag : undefined,
+            text: Buffer.concat(chunks).toString('utf8'),
           }),
-        ),
-      );
-    });
+        );
+        res.on('error', (err) =>
+          reject(
+            new UploadError('network_error', 'The connection to storage failed.', undefined, undefined, {
+              cause: err,
+            }),
+          ),
+        );
+      },
+    );
     request.on('error', (err) => {
       if (req.signal?.aborted) reject(cancelledError());
       else
@@ -78,7 +77,7 @@ export async function nodeTransport(req: SendRequest): Promise<SendResponse> {
     });
     let sent = 0;
     // Blob.stream() is a web stream; fromWeb gives backpressure-aware piping into the request.
-    const source = Readable.fromWeb(body.stream() as unknown as import('node:stream/web').ReadableStream);
+    const source = Readable.fromWeb(body.stream() as unknown as ReadableStream);
     source.on('data', (chunk: Buffer) => {
       sent += chunk.length;
       req.onProgress?.(Math.max(0, Math.min(req.body.size, sent - overhead)));

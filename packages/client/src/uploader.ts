@@ -1,10 +1,10 @@
 import type { UploadInstructions, UploadIntent } from '@darkroom/contract';
+import { platform } from '#platform';
 import { ApiClient } from './api-client.ts';
 import { cancelledError, UploadError } from './errors.ts';
 import { fingerprint, sameFile } from './fingerprint.ts';
 import { partRange, type StoredPart, uploadParts } from './multipart.ts';
 import { type Processor, prepare, renameFor } from './prepare.ts';
-import { defaultConvertTypes, defaultProcessor } from './processor.ts';
 import {
   checkFile,
   checkFiles,
@@ -15,11 +15,9 @@ import {
   typeAllowed,
   typeLabel,
 } from './restrictions.ts';
-import { defaultResumeStore } from './resume-store.ts';
 import { type RetryPolicy, retryPolicy, withRetry } from './retry.ts';
 import { isExpired, storageError, type Transport } from './send.ts';
 import { type StatusEvent, StatusStream } from './status-stream.ts';
-import { defaultTransport } from './transport.ts';
 import type {
   ImageJson,
   PartProgress,
@@ -39,15 +37,11 @@ import type {
 } from './types.ts';
 
 const TERMINAL = new Set(['ready', 'failed', 'deleted']);
-// Specifiers in variables so browser bundlers never try to resolve Node's built-ins.
-const FS = 'node:fs';
-const PATH = 'node:path';
-
 /** Everything a handle needs from its uploader. */
 interface Context {
   api: ApiClient;
   policy: RetryPolicy;
-  transport: () => Promise<Transport>;
+  transport: Transport;
   processor: () => Promise<Processor | undefined>;
   store: ResumeStore | undefined;
   stream: StatusStream | undefined;
@@ -58,21 +52,6 @@ interface Context {
 }
 
 type Listener<T> = (value: T) => void;
-
-/** Opens a path in Node as a File (lazily read from disk). */
-async function openPath(p: string): Promise<File> {
-  const fs: typeof import('node:fs') = await import(/* @vite-ignore */ FS);
-  const path: typeof import('node:path') = await import(/* @vite-ignore */ PATH);
-  const stat = await fs.promises.stat(p);
-  const blob = await fs.openAsBlob(p);
-  return new File([blob], path.basename(p), { lastModified: Math.floor(stat.mtimeMs) });
-}
-
-/** The absolute form of a Node path (kept in resume records). */
-async function absolutePath(p: string): Promise<string> {
-  const path: typeof import('node:path') = await import(/* @vite-ignore */ PATH);
-  return path.resolve(p);
-}
 
 let handles = 0;
 
@@ -252,7 +231,7 @@ async function openInput(input: UploadInput, options: UploadOptions, ctx: Contex
   let file: Blob;
   if (typeof input === 'string') {
     try {
-      file = await openPath(input);
+      file = await platform.openPath(input);
     } catch (err) {
       throw new UploadError(
         'file_unreadable',
@@ -361,7 +340,7 @@ function alreadyStored(h: Handle, image: ImageJson): ImageJson {
 /** One PUT or POST to storage, retried with backoff; an expired URL cannot be renewed (the intent is one-shot). */
 async function sendSingle(h: Handle, ctx: Context, upload: UploadInstructions, body: Blob): Promise<void> {
   if (upload.method === 'multipart') throw new Error('unreachable');
-  const send = await ctx.transport();
+  const send = ctx.transport;
   h.startProgress(body.size, body.size, 1);
   await withRetry(
     async () => {
@@ -402,7 +381,7 @@ async function sendMultipart(
   parallel: number,
 ): Promise<ImageJson> {
   h.startProgress(body.size, record.partSize, record.partCount, done);
-  const send = await ctx.transport();
+  const send = ctx.transport;
   // Record writes are serialised: parts finish concurrently.
   let saving = Promise.resolve();
   const parts = await uploadParts({
@@ -501,7 +480,7 @@ async function runUpload(
       ...(processOptions !== false ? { process: processOptions } : {}),
       parts: [],
       blob: prepared.blob,
-      ...(typeof input === 'string' ? { sourcePath: await absolutePath(input) } : {}),
+      ...(typeof input === 'string' ? { sourcePath: platform.absolutePath(input) } : {}),
       createdAt: now,
       updatedAt: now,
     };
@@ -609,7 +588,7 @@ async function runResume(
     let body: Blob;
     const path = typeof file === 'string' ? file : !file && !record.blob ? record.sourcePath : undefined;
     const given =
-      path !== undefined ? await openPath(path).catch(() => undefined) : (file as Blob | undefined);
+      path !== undefined ? await platform.openPath(path).catch(() => undefined) : (file as Blob | undefined);
     if (given) body = await bytesFromFile(h, ctx, record, given);
     else if (await readable(record.blob, record.size)) body = record.blob!;
     else {
@@ -658,27 +637,23 @@ export function createUploader(options: UploaderOptions): Uploader {
   const policy = retryPolicy(options.retry);
   const fetchImpl = options.fetch ?? ((...args: Parameters<typeof fetch>) => globalThis.fetch(...args));
   const api = new ApiClient(options.endpoint, options.token, policy, fetchImpl);
-  let transport: Promise<Transport> | undefined;
   let processor: Promise<Processor | undefined> | undefined;
   const stream = options.liveStatus === false ? undefined : new StatusStream(api, fetchImpl);
   const ctx: Context = {
     api,
     policy,
-    transport: () => {
-      transport ??= options.transport ? Promise.resolve(options.transport) : defaultTransport();
-      return transport;
-    },
+    transport: options.transport ?? platform.transport,
     processor: () => {
-      processor ??= defaultProcessor();
+      processor ??= platform.processor();
       return processor;
     },
-    store: options.resumeStore === false ? undefined : (options.resumeStore ?? defaultResumeStore()),
+    store: options.resumeStore === false ? undefined : (options.resumeStore ?? platform.resumeStore()),
     stream,
     options,
     restrictions: {
       ...options.restrictions,
       convertTypes:
-        options.restrictions?.convertTypes ?? (options.process === false ? [] : defaultConvertTypes()),
+        options.restrictions?.convertTypes ?? (options.process === false ? [] : platform.convertTypes),
     },
     active: new Set(),
   };

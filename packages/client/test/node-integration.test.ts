@@ -426,7 +426,8 @@ describe('the SDK in Node, with part URLs that expire in a second', () => {
     // Stored; the worker may already have started on it (notifications race /complete).
     expect(image.bytes).toBe(bigPng.length);
     expect(['uploaded', 'processing', 'ready']).toContain(image.status);
-    expect(answers.filter((s) => s === 403)).toHaveLength(partCount);
+    // Each part's stalled first try expired; on a loaded machine a fresh URL (1 s) can expire again.
+    expect(answers.filter((s) => s === 403).length).toBeGreaterThanOrEqual(partCount);
     expect(answers.filter((s) => s === 200)).toHaveLength(partCount);
   });
 });

@@ -286,7 +286,7 @@ describe('resume store (JSON file, Node)', () => {
     const path = await import('node:path');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-resume-'));
     const file = path.join(dir, 'nested', 'resume.json');
-    const { createFileResumeStore } = await import('../src/index.ts');
+    const { createFileResumeStore } = await import('../src/node.ts');
     const store = createFileResumeStore(file);
     expect(await store.list()).toEqual([]);
     const record: ResumeRecord = {
