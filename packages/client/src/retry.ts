@@ -1,3 +1,6 @@
+// Retry with backoff, by hand on purpose: p-retry (7.x is the last for Node 20; 8+ needs Node 22) cannot
+// take a delay from the error, so it cannot wait what a 429/503's Retry-After asks, and its jitter only
+// stretches a delay (1–2×) where full jitter spreads clients that failed together; both matter here.
 import { cancelledError, isRetryable, UploadError } from './errors.ts';
 import type { RetryOptions } from './types.ts';
 
