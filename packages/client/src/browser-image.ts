@@ -65,12 +65,17 @@ export function fitInside(width: number, height: number, maxEdge: number): { wid
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
-function draw(bitmap: ImageBitmap, width: number, height: number): OffscreenCanvas {
+function draw(
+  bitmap: ImageBitmap,
+  width: number,
+  height: number,
+  smoothing: ImageSmoothingQuality = 'high',
+): OffscreenCanvas {
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('no 2d context');
   ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = 'high';
+  ctx.imageSmoothingQuality = smoothing;
   ctx.drawImage(bitmap, 0, 0, width, height);
   return canvas;
 }
@@ -84,8 +89,8 @@ export function thumbhashOf(bitmap: ImageBitmap): string {
 }
 
 /**
- * Resizes (in halving steps, which looks better than one big drawImage) and encodes. WebP when the
- * browser can encode it (convertToBlob falls back to PNG silently when it cannot), else JPEG.
+ * Resizes in one step and encodes. WebP when the browser can encode it (convertToBlob falls back to
+ * PNG silently when it cannot), else JPEG.
  */
 export async function processInBrowser(
   blob: Blob,
@@ -103,15 +108,13 @@ export async function processInBrowser(
     const thumbhash = thumbhashOf(bitmap);
     if (mode === 'thumbhash') return { ...source, thumbhash };
     const target = fitInside(bitmap.width, bitmap.height, options.maxEdge);
-    let current: ImageBitmap | OffscreenCanvas = bitmap;
-    let w = bitmap.width;
-    let h = bitmap.height;
-    while (w / 2 >= target.width && h / 2 >= target.height) {
-      w = Math.round(w / 2);
-      h = Math.round(h / 2);
-      current = draw(current as ImageBitmap, w, h);
-    }
-    const canvas = draw(current as ImageBitmap, target.width, target.height);
+    // One resize from the full decode (halving first and resizing again filtered twice and came out
+    // much softer: bench:browser, issue 16.7). Chromium's 'high' smoothing samples a downscale from
+    // mipmaps, blending in the half-size level the more the image shrinks: needed from 2× down, where
+    // bilinear skips pixels and aliases, but above half size it only softens, and bilinear's 2×2 taps
+    // still reach every source pixel. createImageBitmap's resizeQuality gives the same pixels, slower.
+    const smoothing = target.width * 2 <= bitmap.width ? 'high' : 'low';
+    const canvas = draw(bitmap, target.width, target.height, smoothing);
     const wanted = options.format === 'jpeg' ? 'image/jpeg' : 'image/webp';
     let out = await canvas.convertToBlob({ type: wanted, quality: options.quality });
     if (out.type !== wanted) {
