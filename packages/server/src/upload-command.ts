@@ -52,6 +52,8 @@ interface Row {
   image?: ImageJson;
   error?: string;
   resumed?: boolean;
+  /** The owner already had these bytes: the upload is that image, and nothing was sent. */
+  existing?: boolean;
 }
 
 const BAR = 24;
@@ -67,7 +69,8 @@ function label(row: Row, fit: boolean): string {
     row.sentBytes !== undefined && row.originalBytes !== undefined
       ? `${formatBytes(row.originalBytes)} → ${formatBytes(row.sentBytes)}`
       : '';
-  const status = `${row.resumed ? 'resumed, ' : ''}${row.error ? `${row.state}: ${row.error}` : row.state}`;
+  const state = row.existing ? `${row.state} (already uploaded)` : row.state;
+  const status = `${row.resumed ? 'resumed, ' : ''}${row.error ? `${row.state}: ${row.error}` : state}`;
   const name = fit && row.name.length > 32 ? `${row.name.slice(0, 31)}…` : row.name;
   return `${name.padEnd(32)} ${bar(row.fraction)} ${pct} ${sizes.padEnd(22)} ${status}`;
 }
@@ -179,6 +182,11 @@ export async function runUploadCommand(
     handle.on('status', (s) => {
       row.state = s.state;
       if (s.error) row.error = s.error.message;
+      // Honest bytes: an image the owner already had sent nothing.
+      if (s.existing) {
+        row.existing = true;
+        row.sentBytes = 0;
+      }
       // A terminal cannot ask for the file again: the path no longer reads; give up on this one.
       if (s.state === 'needs-file') void handle.cancel();
       scheduleDraw();
@@ -237,7 +245,11 @@ export async function runUploadCommand(
     `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${succeeded.length} ${good}, ${failed} failed; ` +
       `sent ${formatBytes(sent)} of ${formatBytes(original)} original (${saved}% saved by processing) in ${seconds} s\n`,
   );
-  for (const r of succeeded) if (r.image) out.write(`${good}: ${r.file}: ${imageUrl(endpoint, r.image)}\n`);
+  for (const r of succeeded) {
+    if (!r.image) continue;
+    const note = r.existing ? ' (already uploaded: the same bytes, stored once)' : '';
+    out.write(`${r.existing ? 'ready' : good}: ${r.file}: ${imageUrl(endpoint, r.image)}${note}\n`);
+  }
   if (succeeded.length > 0 && owner === DEV_USER) {
     out.write(
       `Gallery: ${endpoint.replace(/\/$/, '')}/ (the web app, signed in as "${DEV_USER}" in development)\n`,

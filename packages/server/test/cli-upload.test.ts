@@ -86,6 +86,23 @@ describe('darkroom upload', () => {
     expect(other.output()).not.toContain('Gallery:');
   });
 
+  it('says a photo the user already stored is already uploaded, and that it sent nothing (issue 17.16)', async () => {
+    const file = path.join(TESTDATA, 'photos/DSCN0010.jpg');
+    const first = upload([file], ['--sub', 'cli-erin']);
+    expect(await first.exited).toBe(0);
+    expect(first.output()).not.toContain('already uploaded');
+    const again = upload([file], ['--sub', 'cli-erin']);
+    expect(await again.exited).toBe(0);
+    const out = again.output();
+    expect(out).toMatch(/DSCN0010\.jpg .* → 0 bytes .*ready \(already uploaded\)/);
+    expect(out).toMatch(/1 file: 1 ready, 0 failed; sent 0 bytes of /);
+    expect(out).toMatch(
+      /ready: \S+DSCN0010\.jpg: http\S+ \(already uploaded: the same bytes, stored once\)\n/,
+    );
+    const list = await stack.call('GET', '/v1/images', { as: 'cli-erin' });
+    expect((list.json.images as unknown[]).length).toBe(1);
+  });
+
   it('exits 1 when any upload fails, naming the file and the reason; --no-process sends bytes as they are', async () => {
     const good = path.join(TESTDATA, 'photos/DSCN0010.jpg');
     const refused = path.join(TESTDATA, 'hostile/mp3jpg.mp3');
