@@ -15,6 +15,7 @@ export {
   responsiveImage,
   thumbhashDataUrl,
 } from './picture.ts';
+export { renameFor } from './prepare.ts';
 export { prepareImage } from './processor.ts';
 export { checkFiles, DEFAULT_ALLOWED_TYPES, formatBytes } from './restrictions.ts';
 export { createIndexedDbResumeStore, createMemoryResumeStore } from './resume-store.ts';

@@ -2,6 +2,8 @@
 // pastes (kept for this tab only).
 
 const STORAGE_KEY = 'darkroom.token';
+/** Set by "Sign out": this tab asks for a token instead of taking a development one. */
+const SIGNED_OUT_KEY = 'darkroom.signed-out';
 /** Ask for a new development token when the current one has less than this left. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
 
@@ -35,8 +37,12 @@ async function fetchDevToken(): Promise<DevToken | undefined> {
   return (await res.json()) as DevToken;
 }
 
-/** A session from the development route, or from a token saved in this tab; undefined when neither exists. */
+/**
+ * A session from the development route, or from a token saved in this tab; undefined when neither exists
+ * or the person signed out of this tab.
+ */
 export async function startSession(): Promise<Session | undefined> {
+  if (sessionStorage.getItem(SIGNED_OUT_KEY)) return undefined;
   const dev = await fetchDevToken().catch(() => undefined);
   if (dev) {
     let current = dev;
@@ -61,10 +67,27 @@ export function sessionFromToken(raw: string): Session | undefined {
   const { sub, exp } = claims(token);
   if (!sub || (exp !== undefined && exp * 1000 < Date.now())) return undefined;
   sessionStorage.setItem(STORAGE_KEY, token);
+  sessionStorage.removeItem(SIGNED_OUT_KEY);
   return { sub, development: false, token: async () => token };
 }
 
 /** Forgets a pasted token (the server refused it). */
 export function forgetToken(): void {
   sessionStorage.removeItem(STORAGE_KEY);
+}
+
+/** Signs this tab out: the token is forgotten and no development token is taken until asked for. */
+export function signOut(): void {
+  forgetToken();
+  sessionStorage.setItem(SIGNED_OUT_KEY, 'true');
+}
+
+/** After a sign-out: takes development tokens again (the next start fetches one). */
+export function allowDevelopmentToken(): void {
+  sessionStorage.removeItem(SIGNED_OUT_KEY);
+}
+
+/** True when this server hands out development tokens (offered again after a sign-out). */
+export async function developmentTokensOffered(): Promise<boolean> {
+  return (await fetchDevToken().catch(() => undefined)) !== undefined;
 }

@@ -7,8 +7,22 @@ import { thumbHashToDataURL } from 'thumbhash';
 import { byId, bytes, h, messageOf, reserveAspect } from './dom.ts';
 
 const PAGE_SIZE = 24;
-/** Tile widths the grid lays out at (CSS), so the browser picks a variant from srcset. */
-const TILE_SIZES = '(max-width: 480px) 50vw, 240px';
+/**
+ * Tiles keep their image's aspect ratio within these bounds (cropped beyond them): a panorama is a wide
+ * tile, not a thin strip, and a tall image does not take a whole row's height in width.
+ */
+const MIN_TILE_ASPECT = 0.5;
+const MAX_TILE_ASPECT = 3;
+/** The tallest a row gets (CSS --row is at most 13rem; a row grows a little to fill its width). */
+const MAX_ROW_PX = 320;
+/** Dates as this browser's language writes them. */
+const DATE_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** The aspect ratio a tile lays out at: the image's own, bounded; square until the size is known. */
+export function tileAspect(image: Pick<ImageJson, 'width' | 'height'>): number {
+  if (!image.width || !image.height) return 1;
+  return Math.min(MAX_TILE_ASPECT, Math.max(MIN_TILE_ASPECT, image.width / image.height));
+}
 
 /** A thumbhash (base64) as a data: URL, or undefined when it cannot be decoded. */
 export function placeholderUrl(thumbhash: string | null | undefined): string | undefined {
@@ -52,7 +66,8 @@ const STATUS_TEXT: Record<ImageStatus, string> = {
  * `frame.dataset.state` says what shows: `empty`, `placeholder` or `loaded` (the browser tests read it).
  */
 export function paintFrame(frame: HTMLElement, image: ImageJson, mode: 'tile' | 'large'): void {
-  reserveAspect(frame, image.width, image.height);
+  if (mode === 'tile') frame.style.setProperty('aspect-ratio', String(tileAspect(image)));
+  else reserveAspect(frame, image.width, image.height);
   // A transparent image shows its backdrop: a light checkerboard, never its dominant colour (dark ink on
   // a dark backdrop is invisible), whatever the theme.
   frame.classList.toggle('transparent', image.transparent === true);
@@ -79,7 +94,8 @@ export function paintFrame(frame: HTMLElement, image: ImageJson, mode: 'tile' | 
     frame.dataset.state = 'error';
   });
   if (mode === 'tile') {
-    photo.sizes = TILE_SIZES;
+    // A tile is about its aspect ratio times the row height wide (the justified rows stretch it a little).
+    photo.sizes = `${Math.round(tileAspect(image) * MAX_ROW_PX)}px`;
     photo.srcset = srcset(image);
   } else {
     const src = largeVariant(image);
@@ -203,21 +219,36 @@ export class Gallery {
 
   #paint(li: HTMLLIElement, image: ImageJson): void {
     li.dataset.status = image.status;
+    // Justified rows (CSS): a tile grows in proportion to its aspect ratio, so every tile of a row is
+    // equally tall.
+    li.style.setProperty('--aspect', String(tileAspect(image)));
     let button = li.querySelector<HTMLButtonElement>('button.tile-button');
     if (!button) {
-      button = h('button', { type: 'button', class: 'tile-button' }, h('span', { class: 'frame' }));
+      button = h(
+        'button',
+        { type: 'button', class: 'tile-button' },
+        h('span', { class: 'frame' }, h('span', { class: 'badge' })),
+        h('span', { class: 'tile-name' }),
+      );
       button.addEventListener('click', () => {
         const current = this.#tiles.get(image.id)?.image;
         if (current) this.#details.open(current);
       });
-      li.append(button, h('span', { class: 'badge' }));
+      li.append(button);
     }
     const frame = button.querySelector<HTMLElement>('.frame')!;
     paintFrame(frame, image, 'tile');
+    const name = button.querySelector<HTMLElement>('.tile-name')!;
+    name.textContent = image.filename;
+    name.title = image.filename;
+    const reason = image.status === 'failed' ? image.error : undefined;
     const label = `${image.filename}: ${STATUS_TEXT[image.status]}${image.error ? ` (${image.error.message})` : ''}`;
     button.setAttribute('aria-label', `${label}. Show details`);
-    const badge = li.querySelector<HTMLElement>('.badge')!;
-    badge.textContent = image.status === 'ready' ? '' : STATUS_TEXT[image.status];
+    const badge = button.querySelector<HTMLElement>('.badge')!;
+    // A failed tile says why, in the API's words; the code stays readable for support and tests.
+    badge.replaceChildren(h('span', { class: 'badge-status' }, STATUS_TEXT[image.status]));
+    if (reason) badge.append(h('span', { class: 'tile-reason', 'data-code': reason.code }, reason.message));
+    badge.title = reason ? `${STATUS_TEXT[image.status]}: ${reason.message} (${reason.code})` : '';
     badge.hidden = image.status === 'ready';
   }
 
@@ -280,7 +311,7 @@ class Details {
       ['File size', bytes(image.bytes)],
       ['Format', image.format ?? image.contentType],
       ['Visibility', image.visibility],
-      ['Uploaded', new Date(image.createdAt).toLocaleString()],
+      ['Uploaded', DATE_FORMAT.format(new Date(image.createdAt))],
     ];
     if (image.dominantColor) {
       const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });

@@ -1,7 +1,15 @@
 // Darkroom's web app: sign in (development token or a pasted one), then uploads and the gallery.
 import './styles.css';
 import { createUploader } from '@darkroom/client';
-import { forgetToken, type Session, sessionFromToken, startSession } from './auth.ts';
+import {
+  allowDevelopmentToken,
+  developmentTokensOffered,
+  forgetToken,
+  type Session,
+  sessionFromToken,
+  signOut,
+  startSession,
+} from './auth.ts';
 import { byId, messageOf } from './dom.ts';
 import { Gallery } from './gallery.ts';
 import { Uploads } from './uploads.ts';
@@ -26,6 +34,13 @@ function run(session: Session): void {
     if (e.image) gallery.upsert(e.image);
     else void gallery.refresh(e.imageId, e.status);
   });
+  const signOutButton = byId<HTMLButtonElement>('sign-out');
+  signOutButton.hidden = false;
+  signOutButton.addEventListener('click', () => {
+    signOut();
+    // A fresh page: no uploads, events or tiles of the signed-out user are left behind.
+    location.reload();
+  });
   byId('uploader').hidden = false;
   byId('gallery').hidden = false;
   void gallery.loadMore();
@@ -49,6 +64,16 @@ function askForToken(): void {
   const input = byId<HTMLTextAreaElement>('token-input');
   section.hidden = false;
   input.focus();
+  // Signed out of a development server: offer the development user again beside the token field.
+  void developmentTokensOffered().then((offered) => {
+    if (!offered) return;
+    byId('signin-help').hidden = true;
+    byId('signin-dev').hidden = false;
+  });
+  byId('signin-dev-button').addEventListener('click', () => {
+    allowDevelopmentToken();
+    location.reload();
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const session = sessionFromToken(input.value);
@@ -65,6 +90,21 @@ function askForToken(): void {
   input.addEventListener('input', () => input.setCustomValidity(''));
 }
 
+/**
+ * Words for how files get in: a phone or tablet has no drop target and no Ctrl+V, so it is told to
+ * choose photos; with a mouse (even on a touch laptop) it is told to drop or paste them.
+ */
+function describeInputs(): void {
+  if (matchMedia('(any-pointer: fine)').matches) {
+    const paste = /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘V' : 'Ctrl+V';
+    byId('drop-help').textContent = `or paste them (${paste}), or`;
+  } else {
+    byId('drop-label').textContent = 'Add photos';
+    byId('drop-help').textContent = 'from your library or camera:';
+  }
+}
+
+describeInputs();
 const session = await startSession();
 if (session) run(session);
 else askForToken();

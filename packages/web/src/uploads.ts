@@ -4,7 +4,9 @@ import {
   DEFAULT_ALLOWED_TYPES,
   type ImageJson,
   type PrepareResult,
+  type ProcessOptions,
   type ResumeRecord,
+  renameFor,
   type StatusChange,
   type Uploader,
   type UploadHandle,
@@ -58,6 +60,27 @@ const RELEASES_SLOT: ReadonlySet<UploadState> = new Set([
 ]);
 
 const TERMINAL: ReadonlySet<UploadState> = new Set(['ready', 'failed', 'cancelled']);
+/** Cards "Clear finished" removes: done or cancelled. A failed card stays until dismissed: it says why. */
+const FINISHED: ReadonlySet<string> = new Set(['ready', 'cancelled']);
+
+/** What "Shrink on this device" does, spelled out to the person by shrinkHelp. */
+const SHRINK: Required<Pick<ProcessOptions, 'maxEdge' | 'format'>> = { maxEdge: 2560, format: 'webp' };
+/** Where the shrink choice is remembered across reloads ("on" / "off"). */
+const SHRINK_KEY = 'darkroom.shrink';
+
+/** The one line under the shrink checkbox. */
+function shrinkHelp(): string {
+  return `Resizes photos to at most ${SHRINK.maxEdge} px and converts them to ${SHRINK.format === 'webp' ? 'WebP' : 'JPEG'} before uploading: less to send.`;
+}
+
+/** localStorage, or nothing where it is unavailable (storage disabled, some private modes). */
+function storage(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What the gallery is told about uploads, so new images show up (placeholder first) while they develop. */
 export interface GallerySink {
@@ -221,7 +244,11 @@ class Card {
     this.li.dataset.savedBytes = String(Math.max(0, saved));
     if (p.processed && saved > 0) {
       const pct = Math.round((saved / p.originalBytes) * 100);
-      this.#saved.textContent = `Shrunk on this device: ${bytes(p.originalBytes)} → ${bytes(p.bytes)}, saved ${bytes(saved)} (${pct} %)`;
+      // The SDK names what it sends after its new format (IMG_1.jpg → IMG_1.webp): say so, so the name in
+      // the gallery is no surprise.
+      const sentAs = renameFor(this.filename, p.contentType);
+      const renamed = sentAs === this.filename ? '' : `, sent as ${sentAs}`;
+      this.#saved.textContent = `Shrunk on this device: ${bytes(p.originalBytes)} → ${bytes(p.bytes)}, saved ${bytes(saved)} (${pct} %)${renamed}`;
     } else {
       const reason = p.keptOriginalReason;
       const why = reason ? ` (${KEPT_REASON[reason] ?? reason.replace(/_/g, ' ')})` : '';
@@ -299,6 +326,10 @@ export class Uploads {
   readonly #shrink = byId<HTMLInputElement>('shrink');
   readonly #input = byId<HTMLInputElement>('file-input');
   readonly #files = new WeakMap<Card, { file?: Blob; record?: ResumeRecord }>();
+  /** Every card shown, for "Clear finished". */
+  readonly #shown = new Set<Card>();
+  readonly #cardsBar = byId('cards-bar');
+  readonly #clearFinished = byId<HTMLButtonElement>('clear-finished');
   /** Uploads holding a slot, and the cards waiting for one (first in, first out). */
   #active = 0;
   readonly #waiting: { card: Card; go: () => void }[] = [];
@@ -307,6 +338,15 @@ export class Uploads {
     this.#uploader = uploader;
     this.#gallery = gallery;
     this.#input.accept = ACCEPT;
+    this.#rememberShrink();
+    this.#clearFinished.addEventListener('click', () => this.clearFinished());
+    // Cards change state on their own (events, retries): the button follows their data-state.
+    new MutationObserver(() => this.#showClearFinished()).observe(this.#cards, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ['data-state'],
+    });
     const zone = byId('dropzone');
     byId('pick').addEventListener('click', () => this.#input.click());
     this.#input.addEventListener('change', () => {
@@ -371,6 +411,31 @@ export class Uploads {
     for (const file of accepted) this.#start(file);
   }
 
+  /** Removes every finished card (done or cancelled) at once; failed and running ones stay. */
+  clearFinished(): void {
+    for (const card of this.#shown) {
+      if (!FINISHED.has(card.li.dataset.state ?? '')) continue;
+      this.#shown.delete(card);
+      card.destroy();
+    }
+    this.#showClearFinished();
+  }
+
+  #showClearFinished(): void {
+    const finished = [...this.#shown].filter((c) => FINISHED.has(c.li.dataset.state ?? '')).length;
+    this.#cardsBar.hidden = finished === 0;
+    this.#clearFinished.textContent = `Clear finished (${finished})`;
+  }
+
+  /** Explains the shrink option and keeps the person's choice across reloads (on unless turned off). */
+  #rememberShrink(): void {
+    byId('shrink-help').textContent = shrinkHelp();
+    this.#shrink.checked = storage()?.getItem(SHRINK_KEY) !== 'off';
+    this.#shrink.addEventListener('change', () => {
+      storage()?.setItem(SHRINK_KEY, this.#shrink.checked ? 'on' : 'off');
+    });
+  }
+
   /** Shows interrupted uploads (a reload, a closed tab) with Resume and Discard. */
   async showResumes(): Promise<void> {
     const records = await this.#uploader.pendingResumes().catch(() => []);
@@ -415,7 +480,10 @@ export class Uploads {
       name,
       {
         retry: (c) => this.#retry(c),
-        dismiss: (c) => c.destroy(),
+        dismiss: (c) => {
+          this.#shown.delete(c);
+          c.destroy();
+        },
         unqueue: (c) => {
           const at = this.#waiting.findIndex((w) => w.card === c);
           if (at >= 0) this.#waiting.splice(at, 1);
@@ -423,12 +491,13 @@ export class Uploads {
       },
       this.#gallery,
     );
+    this.#shown.add(card);
     this.#cards.prepend(card.li);
     return card;
   }
 
   #options() {
-    return { process: this.#shrink.checked ? {} : (false as const) };
+    return { process: this.#shrink.checked ? { ...SHRINK } : (false as const) };
   }
 
   #start(file: File): void {

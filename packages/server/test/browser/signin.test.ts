@@ -80,6 +80,16 @@ describe('sign-in without the development route', () => {
         headers: { authorization: `Bearer ${await mintToken(SECRET, { sub: 'alice', ttlSeconds: 60 })}` },
       });
       expect(res.status).toBe(200);
+      // Sign out: back to the sign-in form, the token forgotten (a reload does not sign in again), and no
+      // development user offered on a server that has none.
+      await page.click('#sign-out');
+      await page.waitForSelector('#signin:not([hidden])');
+      expect(await page.locator('#uploader').isHidden()).toBe(true);
+      await page.reload();
+      await page.waitForSelector('#signin:not([hidden])');
+      expect(await page.locator('#signin-dev').isHidden()).toBe(true);
+      expect(await page.locator('#signin-help').isVisible()).toBe(true);
+      expect(await page.evaluate(() => sessionStorage.getItem('darkroom.token'))).toBeNull();
       expect(errors).toEqual([]);
     } finally {
       await context.close();

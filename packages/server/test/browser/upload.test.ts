@@ -360,7 +360,12 @@ describe('web app in Chromium', () => {
     const id = (await card.getAttribute('data-image-id'))!;
     const tile = page.locator(`li.tile[data-image-id="${id}"]`);
     await expect.poll(() => tile.getAttribute('data-status'), { timeout: 10_000 }).toBe('failed');
-    expect(await tile.locator('.badge').textContent()).toBe('Failed');
+    expect(await tile.locator('.badge-status').textContent()).toBe('Failed');
+    // The tile says why, in the API's words (issue 17).
+    const { json } = await stack.api('GET', `/v1/images/${id}`);
+    expect(await tile.locator('.tile-reason').textContent()).toBe(
+      (json.error as { message: string }).message,
+    );
     await screenshot(page, '07-failed');
   }, 90_000);
 
