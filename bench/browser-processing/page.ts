@@ -33,6 +33,23 @@ export interface BenchOptions {
   libUrl: string;
 }
 
+/** One point of the rate–distortion sweep: a library's output at one quality. */
+export interface SweepPoint {
+  library: 'sdk' | 'bic';
+  quality: number;
+  bytes: number;
+  ms: number;
+  /** The output, base64, for SSIM in Node. */
+  base64: string;
+}
+
+export interface SweepOptions {
+  photoUrl: string;
+  maxEdge: number;
+  qualities: number[];
+  libUrl: string;
+}
+
 let longest = 0;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) longest = Math.max(longest, e.duration);
@@ -98,5 +115,38 @@ async function run(name: string, runs: number, once: () => Promise<Blob>): Promi
     ),
   );
   return results;
+};
+(window as unknown as { runSweep: (o: SweepOptions) => Promise<SweepPoint[]> }).runSweep = async (o) => {
+  const blob = await (await fetch(o.photoUrl)).blob();
+  const file = new File([blob], 'photo.jpg', { type: 'image/jpeg', lastModified: 0 });
+  const processor = browserProcessor();
+  if (!processor) throw new Error('this browser cannot process images (no OffscreenCanvas)');
+  const libraries = {
+    sdk: async (quality: number) => {
+      const r = await processor(file, { maxEdge: o.maxEdge, format: 'webp', quality }, 'encode');
+      if (!r.output) throw new Error(`SDK could not encode: ${r.reason}`);
+      return r.output.blob;
+    },
+    bic: (quality: number) =>
+      imageCompression(file, {
+        maxWidthOrHeight: o.maxEdge,
+        fileType: 'image/webp',
+        initialQuality: quality,
+        useWebWorker: true,
+        libURL: o.libUrl,
+      }),
+  };
+  const points: SweepPoint[] = [];
+  for (const quality of o.qualities) {
+    // Both libraries at each quality in turn, so the machine's drifting load hits both alike.
+    for (const library of ['sdk', 'bic'] as const) {
+      const t = performance.now();
+      const out = await libraries[library](quality);
+      const ms = performance.now() - t;
+      if (out.type !== 'image/webp') throw new Error(`${library} gave ${out.type} at quality ${quality}`);
+      points.push({ library, quality, bytes: out.size, ms, base64: await base64(out) });
+    }
+  }
+  return points;
 };
 document.documentElement.dataset.ready = 'true';
