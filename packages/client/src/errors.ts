@@ -47,3 +47,33 @@ export function isRetryable(err: unknown): boolean {
 export function cancelledError(): UploadError {
   return new UploadError('cancelled', 'The upload was cancelled.');
 }
+
+/**
+ * Failures that fail the same way however often they are retried: the file itself (corrupt, not an image,
+ * too large, a type the server refuses) or a request the server will never take. Codes from the contract's
+ * catalogue (API_ERRORS, IMAGE_ERROR_CODES) and the SDK's own refusals before any byte is sent.
+ */
+const PERMANENT: ReadonlySet<ClientErrorCode> = new Set<ClientErrorCode>([
+  'unsupported_type',
+  'too_large',
+  'too_many_pixels',
+  'corrupt_image',
+  'empty_file',
+  'too_small',
+  'too_many_files',
+  'invalid_request',
+  'file_unreadable',
+]);
+
+/** True when retrying cannot help (say why instead of offering Retry). */
+export function isPermanent(code: string): boolean {
+  return PERMANENT.has(code as ClientErrorCode);
+}
+
+/** True for the failures that mean "the server or the network is away for now" (wait, then resume). */
+export function isOutage(err: unknown): boolean {
+  if (!(err instanceof UploadError)) return false;
+  if (err.code === 'network_error' || err.code === 'timeout') return true;
+  // 429 is the server pacing this client, not an outage: withRetry already waited what it asked.
+  return err.status !== undefined && err.status >= 500;
+}

@@ -2,7 +2,7 @@
 // The browser entry (export condition `browser`); Node's (node.ts) adds what only Node has.
 
 export { isAnimated } from './animation.ts';
-export { type ClientErrorCode, UploadError } from './errors.ts';
+export { type ClientErrorCode, isPermanent, UploadError } from './errors.ts';
 export { fingerprint } from './fingerprint.ts';
 export {
   escapeAttribute,

@@ -13,6 +13,8 @@ export type { ImageStatus, ImageVariant };
  * The state of one upload handle, in order. `preparing` = processing on this device (resize, re-encode,
  * hash); `pending` = intent created; `uploading` = bytes on the wire; then the server's statuses.
  * `needs-file` = a resumed upload whose bytes this browser can no longer read: call `handle.provideFile()`.
+ * `offline` = the server or the network is away: the upload waits quietly (a light probe, `online`
+ * events) and resumes the same intent on its own once the server answers (`handle.retryNow()` probes now).
  */
 export type UploadState =
   | 'checking'
@@ -24,7 +26,8 @@ export type UploadState =
   | 'ready'
   | 'failed'
   | 'cancelled'
-  | 'needs-file';
+  | 'needs-file'
+  | 'offline';
 
 /** A token, or a function returning a fresh one (called before each API request; cache it yourself). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -104,6 +107,11 @@ export interface UploadProgress {
   total: number;
   /** sent / total, 0..1. */
   fraction: number;
+  /**
+   * Of `sent`, the bytes storage already held when this handle started (a resumed upload's stored
+   * parts): `sent - alreadyStored` is what this handle sent.
+   */
+  alreadyStored: number;
   parts: PartProgress[];
 }
 
@@ -218,6 +226,11 @@ export interface UploaderOptions {
   fetch?: typeof fetch;
   /** What sends bytes to storage (tests, instrumentation). Default: XHR in browsers, node:http(s) in Node. */
   transport?: Transport;
+  /**
+   * How long an upload stays `offline` (server or network away) before it fails with the outage's error,
+   * its resume record kept. Default: it waits until the server answers or it is cancelled.
+   */
+  offlineGiveUpMs?: number;
 }
 
 /** An upload in progress. */
@@ -241,6 +254,8 @@ export interface UploadHandle {
   cancel(): Promise<void>;
   /** For a `needs-file` handle: the file picked again; resumes if it is the same file. */
   provideFile(file: Blob): void;
+  /** For an `offline` handle: probe the server now instead of at the next scheduled probe. */
+  retryNow(): void;
 }
 
 /** Result of `checkFiles`. */
@@ -268,6 +283,12 @@ export interface Uploader {
    * `handle.provideFile(file)`). In Node `file` may be a path.
    */
   resume(record: ResumeRecord, file?: Blob | string, options?: UploadOptions): UploadHandle;
+  /**
+   * Tries a failed upload again: a multipart upload resumes the same intent (only the parts storage lacks
+   * are sent); otherwise the old intent is aborted and the file uploaded afresh. Check `isPermanent` on
+   * the failure first: a corrupt file fails again.
+   */
+  retry(failed: UploadHandle, options?: UploadOptions): UploadHandle;
   /** Forgets an interrupted upload and aborts it on the server. */
   discardResume(record: ResumeRecord): Promise<void>;
   /** Subscribes to the owner's status events (SSE); returns an unsubscribe function. */

@@ -1,10 +1,11 @@
 import type { UploadInstructions, UploadIntent } from '@darkroom/contract';
 import { platform } from '#platform';
 import { ApiClient } from './api-client.ts';
-import { cancelledError, UploadError } from './errors.ts';
+import { type ClientErrorCode, cancelledError, isOutage, UploadError } from './errors.ts';
 import { fingerprint, sameFile } from './fingerprint.ts';
 import { partRange, type StoredPart, uploadParts } from './multipart.ts';
 import { type Processor, prepare, renameFor } from './prepare.ts';
+import { healthProbe, waitUntilReachable } from './reachability.ts';
 import {
   checkFile,
   checkFiles,
@@ -40,6 +41,8 @@ const TERMINAL = new Set(['ready', 'failed', 'deleted']);
 /** Everything a handle needs from its uploader. */
 interface Context {
   api: ApiClient;
+  /** fetch for the reachability probe (the API client's). */
+  fetch: typeof fetch;
   policy: RetryPolicy;
   transport: Transport;
   processor: () => Promise<Processor | undefined>;
@@ -61,7 +64,13 @@ class Handle implements UploadHandle {
   state: UploadState = 'checking';
   prepared: PrepareResult | undefined;
   existing = false;
-  progress: UploadProgress = { sent: 0, total: 0, fraction: 0, parts: [] };
+  progress: UploadProgress = { sent: 0, total: 0, fraction: 0, alreadyStored: 0, parts: [] };
+  /** A multipart upload's resume record once its intent exists: what a retry resumes. */
+  record: ResumeRecord | undefined;
+  /** Why the handle failed (set when it did). */
+  failure: UploadError | undefined;
+  /** Where this upload's bytes go (the reachability probe checks it too). */
+  storageOrigin: string | undefined;
   readonly result: Promise<ImageJson>;
   private readonly abort = new AbortController();
   private readonly listeners = {
@@ -74,11 +83,16 @@ class Handle implements UploadHandle {
   private cancelling: Promise<void> | undefined;
   /** Set once bytes are stored: cancelling then only stops following the image. */
   private stored = false;
+  /** Bytes storage held when this handle first counted progress (kept across outages). */
+  private storedAtStart: number | undefined;
+  private readonly wakers = new Set<() => void>();
 
   constructor(
     private readonly ctx: Context,
-    private readonly options: UploadOptions,
+    readonly options: UploadOptions,
     run: (h: Handle) => Promise<ImageJson>,
+    /** What `upload()` was given, for a retry that has to start afresh (undefined for resumes). */
+    readonly input?: UploadInput,
   ) {
     if (options.signal) {
       if (options.signal.aborted) queueMicrotask(() => void this.cancel());
@@ -104,6 +118,7 @@ class Handle implements UploadHandle {
           this.setState('cancelled', { error: { code: 'cancelled', message: 'The upload was cancelled.' } });
           throw cancelledError();
         }
+        this.failure = error;
         this.setState('failed', { error: { code: error.code, message: error.message } });
         throw error;
       },
@@ -151,7 +166,8 @@ class Handle implements UploadHandle {
         done: finished.has(n),
       });
     }
-    this.progress = { sent: 0, total, fraction: 0, parts };
+    this.storedAtStart ??= parts.reduce((s, p) => s + (p.done ? p.total : 0), 0);
+    this.progress = { sent: 0, total, fraction: 0, alreadyStored: this.storedAtStart, parts };
     this.updateProgress(true);
   }
 
@@ -177,6 +193,21 @@ class Handle implements UploadHandle {
 
   markStored(): void {
     this.stored = true;
+  }
+
+  /** True once the bytes are in storage. */
+  get isStored(): boolean {
+    return this.stored;
+  }
+
+  retryNow(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  /** Listens for `retryNow` (the offline wait); returns the unsubscribe function. */
+  onWake(listener: () => void): () => void {
+    this.wakers.add(listener);
+    return () => this.wakers.delete(listener);
   }
 
   /** Waits for `provideFile` (state needs-file). */
@@ -253,6 +284,34 @@ async function openInput(input: UploadInput, options: UploadOptions, ctx: Contex
   return { file, name, contentType };
 }
 
+/**
+ * Runs `attempt` until it succeeds. An outage (network, 5xx after the usual retries) puts the handle
+ * `offline` and waits quietly until the server answers again, then runs `attempt(true)` (which resumes
+ * rather than starts over) in the state the handle was in. Any other error is the caller's.
+ */
+async function untilDone<T>(h: Handle, ctx: Context, attempt: (again: boolean) => Promise<T>): Promise<T> {
+  for (let again = false; ; again = true) {
+    try {
+      return await attempt(again);
+    } catch (err) {
+      if (h.signal.aborted || !isOutage(err)) throw err;
+      const before = h.state;
+      const { code, message } = err as UploadError;
+      h.setState('offline', { error: { code, message } });
+      const limit = ctx.options.offlineGiveUpMs;
+      const back = await waitUntilReachable({
+        probe: healthProbe(ctx.api.endpoint, () => h.storageOrigin, ctx.fetch, h.signal),
+        signal: h.signal,
+        onWake: (l) => h.onWake(l),
+        giveUpAt: limit === undefined ? undefined : Date.now() + limit,
+      });
+      // Given up: the outage's own error, with the resume record kept for a later run.
+      if (!back) throw err;
+      h.setState(before);
+    }
+  }
+}
+
 /** Follows the image until it is ready or failed (SSE events, with polling as a safety net). */
 async function waitForImage(
   h: Handle,
@@ -276,7 +335,7 @@ async function waitForImage(
   try {
     for (let polls = 0; ; polls++) {
       if (!latest) {
-        const fetched = await ctx.api.getImage(id, h.signal);
+        const fetched = await untilDone(h, ctx, () => ctx.api.getImage(id, h.signal));
         // An event that arrived while the GET was in flight is newer: keep it.
         latest ??= fetched;
       }
@@ -326,7 +385,18 @@ async function finish(h: Handle, ctx: Context, id: string, completed: ImageJson)
   }
   const error = image.error ?? { code: 'processing_failed', message: `The image is ${image.status}.` };
   h.setState('failed', { image, error });
-  throw new UploadError('processing_failed', error.message);
+  // The image's own code (corrupt_image, too_many_pixels…) says whether trying again can help.
+  throw new UploadError(error.code as ClientErrorCode, error.message);
+}
+
+/** The origin of a storage URL (undefined when there is none or it does not parse). */
+function originOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The server already holds these bytes as one of the owner's ready images: the upload is that image. */
@@ -341,6 +411,7 @@ function alreadyStored(h: Handle, image: ImageJson): ImageJson {
 async function sendSingle(h: Handle, ctx: Context, upload: UploadInstructions, body: Blob): Promise<void> {
   if (upload.method === 'multipart') throw new Error('unreachable');
   const send = ctx.transport;
+  h.storageOrigin = originOf(upload.url);
   h.startProgress(body.size, body.size, 1);
   await withRetry(
     async () => {
@@ -391,7 +462,11 @@ async function sendMultipart(
     done,
     parallel,
     signal: h.signal,
-    presign: (numbers) => ctx.api.presignParts(id, numbers, h.signal),
+    presign: async (numbers) => {
+      const urls = await ctx.api.presignParts(id, numbers, h.signal);
+      h.storageOrigin ??= originOf(urls.parts[0]?.url);
+      return urls;
+    },
     send,
     policy: ctx.policy,
     onPartProgress: (n, sent) => h.partProgress(n, sent),
@@ -448,7 +523,7 @@ async function runUpload(
     ...(options.method ? { method: options.method } : {}),
     ...(options.copy ? { copy: true } : {}),
   };
-  const intent = await ctx.api.createUpload(body, h.signal);
+  const intent = await untilDone(h, ctx, () => ctx.api.createUpload(body, h.signal));
   const id = intent.image.id;
   h.imageId = id;
   if ('existing' in intent) return alreadyStored(h, intent.image);
@@ -459,9 +534,12 @@ async function runUpload(
     const upload = intent.upload;
     h.setState('uploading');
     if (upload.method !== 'multipart') {
-      await sendSingle(h, ctx, upload, prepared.blob);
-      // Confirms the object and hands it to the workers even where storage sends no notifications.
-      return finish(h, ctx, id, await ctx.api.complete(id, undefined, h.signal));
+      const completed = await untilDone(h, ctx, async () => {
+        await sendSingle(h, ctx, upload, prepared.blob);
+        // Confirms the object and hands it to the workers even where storage sends no notifications.
+        return ctx.api.complete(id, undefined, h.signal);
+      });
+      return finish(h, ctx, id, completed);
     }
     const now = Date.now();
     const record: ResumeRecord = {
@@ -485,14 +563,18 @@ async function runUpload(
       updatedAt: now,
     };
     await ctx.store?.put(record).catch(() => {});
-    const completed = await sendMultipart(
-      h,
-      ctx,
-      id,
-      prepared.blob,
-      record,
-      [],
-      options.parallel ?? ctx.options.parallel ?? 4,
+    h.record = record;
+    const parallel = options.parallel ?? ctx.options.parallel ?? 4;
+    const completed = await untilDone(h, ctx, async (again) =>
+      sendMultipart(
+        h,
+        ctx,
+        id,
+        prepared.blob,
+        record,
+        again ? await storedParts(h, ctx, record) : [],
+        parallel,
+      ),
     );
     return finish(h, ctx, id, completed);
   } finally {
@@ -559,6 +641,45 @@ async function bytesFromFile(h: Handle, ctx: Context, record: ResumeRecord, file
   return again.blob;
 }
 
+/** What storage holds of the upload; one that can no longer be resumed fails with `resume_unavailable`. */
+async function listStored(h: Handle, ctx: Context, id: string) {
+  try {
+    return await ctx.api.listParts(id, h.signal);
+  } catch (err) {
+    if (err instanceof UploadError && (err.status === 404 || err.status === 409)) {
+      await ctx.store?.delete(id).catch(() => {});
+      throw new UploadError(
+        'resume_unavailable',
+        `This upload can no longer be resumed (${err.message}); upload the file again.`,
+        err.status,
+      );
+    }
+    throw err;
+  }
+}
+
+/** Storage's list is the truth: a part counts only if storage has it at the planned size. */
+function adoptStored(
+  record: ResumeRecord,
+  stored: Awaited<ReturnType<ApiClient['listParts']>>,
+): StoredPart[] {
+  const done = stored.parts
+    .filter((p) => {
+      const { start, end } = partRange(p.partNumber, stored.partSize, record.size);
+      return p.size === end - start;
+    })
+    .map((p) => ({ partNumber: p.partNumber, etag: p.etag, size: p.size }));
+  record.parts = done;
+  record.partSize = stored.partSize;
+  record.partCount = stored.partCount;
+  return done;
+}
+
+/** The parts storage already holds of this handle's upload (after an outage). */
+async function storedParts(h: Handle, ctx: Context, record: ResumeRecord): Promise<StoredPart[]> {
+  return adoptStored(record, await listStored(h, ctx, record.imageId));
+}
+
 async function runResume(
   h: Handle,
   ctx: Context,
@@ -571,20 +692,7 @@ async function runResume(
   ctx.active.add(id);
   try {
     h.setState('checking');
-    let stored: Awaited<ReturnType<ApiClient['listParts']>>;
-    try {
-      stored = await ctx.api.listParts(id, h.signal);
-    } catch (err) {
-      if (err instanceof UploadError && (err.status === 404 || err.status === 409)) {
-        await ctx.store?.delete(id).catch(() => {});
-        throw new UploadError(
-          'resume_unavailable',
-          `This upload can no longer be resumed (${err.message}); upload the file again.`,
-          err.status,
-        );
-      }
-      throw err;
-    }
+    const stored = await untilDone(h, ctx, () => listStored(h, ctx, id));
     let body: Blob;
     const path = typeof file === 'string' ? file : !file && !record.blob ? record.sourcePath : undefined;
     const given =
@@ -606,25 +714,19 @@ async function runResume(
       record.blob = body;
       await ctx.store?.put(record).catch(() => {});
     }
-    // Storage's list is the truth: a part counts only if storage has it at the planned size.
-    const done = stored.parts
-      .filter((p) => {
-        const { start, end } = partRange(p.partNumber, stored.partSize, record.size);
-        return p.size === end - start;
-      })
-      .map((p) => ({ partNumber: p.partNumber, etag: p.etag, size: p.size }));
-    record.parts = done;
-    record.partSize = stored.partSize;
-    record.partCount = stored.partCount;
+    h.record = record;
     h.setState('uploading');
-    const completed = await sendMultipart(
-      h,
-      ctx,
-      id,
-      body,
-      record,
-      done,
-      options.parallel ?? ctx.options.parallel ?? 4,
+    const parallel = options.parallel ?? ctx.options.parallel ?? 4;
+    const completed = await untilDone(h, ctx, async (again) =>
+      sendMultipart(
+        h,
+        ctx,
+        id,
+        body,
+        record,
+        adoptStored(record, again ? await listStored(h, ctx, id) : stored),
+        parallel,
+      ),
     );
     return await finish(h, ctx, id, completed);
   } finally {
@@ -641,6 +743,7 @@ export function createUploader(options: UploaderOptions): Uploader {
   const stream = options.liveStatus === false ? undefined : new StatusStream(api, fetchImpl);
   const ctx: Context = {
     api,
+    fetch: fetchImpl,
     policy,
     transport: options.transport ?? platform.transport,
     processor: () => {
@@ -660,7 +763,44 @@ export function createUploader(options: UploaderOptions): Uploader {
   return {
     api,
     upload(file, uploadOptions = {}) {
-      return new Handle(ctx, uploadOptions, (h) => runUpload(h, ctx, file, uploadOptions));
+      return new Handle(ctx, uploadOptions, (h) => runUpload(h, ctx, file, uploadOptions), file);
+    },
+    retry(failed, uploadOptions) {
+      if (!(failed instanceof Handle)) throw new TypeError('retry() takes a handle of this uploader.');
+      const options = uploadOptions ?? failed.options;
+      const record = failed.record;
+      // The same intent, from where storage stopped: the parts it holds are not sent again.
+      const resumable =
+        failed.state === 'failed' && !failed.isStored && failed.failure?.code !== 'resume_unavailable';
+      if (record && resumable) {
+        return new Handle(ctx, options, (h) => runResume(h, ctx, record, undefined, options));
+      }
+      // Nothing to resume (a single PUT, or the server forgot the upload): the old intent must not stay
+      // pending (it counts against the owner's pending limit), so it goes before the fresh upload.
+      const oldId = failed.isStored ? undefined : failed.imageId;
+      const input = failed.input ?? record?.blob ?? record?.sourcePath;
+      if (input === undefined) throw new TypeError('This upload has no file left to send again.');
+      const fresh =
+        failed.input === undefined && record
+          ? {
+              ...options,
+              filename: record.filename,
+              contentType: record.contentType,
+              process: false as const,
+            }
+          : options;
+      return new Handle(
+        ctx,
+        fresh,
+        async (h) => {
+          if (oldId) {
+            await api.abort(oldId).catch(() => {});
+            await ctx.store?.delete(oldId).catch(() => {});
+          }
+          return runUpload(h, ctx, input, fresh);
+        },
+        input,
+      );
     },
     checkFiles(files) {
       return checkFiles(files, ctx.restrictions);

@@ -3,6 +3,7 @@
 import {
   DEFAULT_ALLOWED_TYPES,
   type ImageJson,
+  isPermanent,
   type PrepareResult,
   type ProcessOptions,
   type ResumeRecord,
@@ -33,6 +34,7 @@ const STATE_TEXT: Record<UploadState, string> = {
   failed: 'Failed',
   cancelled: 'Cancelled',
   'needs-file': 'Pick this file again to continue',
+  offline: 'Offline, will resume: the server cannot be reached; the upload continues on its own when it can',
 };
 
 /** Why the SDK sent the original, in words (PrepareResult.keptOriginalReason). */
@@ -99,7 +101,10 @@ class Card {
   readonly #status: HTMLElement;
   readonly #cancel: HTMLButtonElement;
   readonly #retry: HTMLButtonElement;
+  readonly #retryNow: HTMLButtonElement;
   readonly #dismiss: HTMLButtonElement;
+  /** Screen readers hear progress here every 25 %; the visible numbers update continuously. */
+  readonly #announce: HTMLElement;
   readonly #repick: HTMLElement;
   #handle: UploadHandle | undefined;
   #previewUrl: string | undefined;
@@ -130,12 +135,16 @@ class Card {
     this.#status = h('p', { class: 'card-status', 'aria-live': 'polite' });
     this.#cancel = h('button', { type: 'button', class: 'card-cancel' }, 'Cancel');
     this.#retry = h('button', { type: 'button', class: 'card-retry', hidden: true }, 'Retry');
+    this.#retryNow = h('button', { type: 'button', class: 'card-retry-now', hidden: true }, 'Retry now');
+    this.#announce = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.#dismiss = h('button', { type: 'button', class: 'card-dismiss', hidden: true }, 'Dismiss');
     this.#repick = h('div', { class: 'card-repick', hidden: true });
-    for (const b of [this.#cancel, this.#retry, this.#dismiss])
+    for (const b of [this.#cancel, this.#retry, this.#retryNow, this.#dismiss])
       b.setAttribute('aria-describedby', `${id}-name`);
     this.#cancel.addEventListener('click', () => void this.cancel());
     this.#retry.addEventListener('click', () => actions.retry(this));
+    // An offline upload resumes by itself; this only probes the server now instead of at the next probe.
+    this.#retryNow.addEventListener('click', () => this.#handle?.retryNow());
     this.#dismiss.addEventListener('click', () => actions.dismiss(this));
     this.li = h(
       'li',
@@ -149,8 +158,9 @@ class Card {
         this.#numbers,
         this.#saved,
         this.#status,
+        this.#announce,
         this.#repick,
-        h('div', { class: 'card-actions' }, this.#cancel, this.#retry, this.#dismiss),
+        h('div', { class: 'card-actions' }, this.#cancel, this.#retryNow, this.#retry, this.#dismiss),
       ),
     );
   }
@@ -193,7 +203,7 @@ class Card {
       (err: unknown) => {
         if (this.#handle !== handle) return;
         const code = (err as { code?: string }).code;
-        this.#setState(code === 'cancelled' ? 'cancelled' : 'failed', messageOf(err));
+        this.#setState(code === 'cancelled' ? 'cancelled' : 'failed', messageOf(err), code);
       },
     );
   }
@@ -204,6 +214,7 @@ class Card {
     this.li.dataset.state = 'queued';
     this.#cancel.hidden = false;
     this.#retry.hidden = true;
+    this.#retryNow.hidden = true;
     this.#dismiss.hidden = true;
     this.#status.textContent = 'Waiting for the uploads ahead of it…';
   }
@@ -226,16 +237,19 @@ class Card {
     return this.#handle;
   }
 
+  /** One progress model: the bar, the numbers and what screen readers hear all come from the SDK's bytes. */
   #onProgress(p: UploadProgress): void {
-    const pct = p.total > 0 ? Math.floor(p.fraction * 100) : 0;
+    const pct = p.total > 0 ? Math.floor((p.sent / p.total) * 100) : 0;
     this.#progress.value = pct;
     this.li.dataset.progress = String(pct);
-    this.#numbers.textContent = p.total > 0 ? `${bytes(p.sent)} of ${bytes(p.total)} (${pct} %)` : '';
+    const resumed = p.alreadyStored > 0 ? `, ${bytes(p.alreadyStored)} already stored` : '';
+    this.#numbers.textContent =
+      p.total > 0 ? `${bytes(p.sent)} of ${bytes(p.total)} (${pct} %${resumed})` : '';
     // Screen readers hear progress every 25 %, not every event.
     const step = Math.floor(pct / 25);
     if (this.li.dataset.state === 'uploading' && step > this.#lastAnnounced) {
       this.#lastAnnounced = step;
-      this.#status.textContent = `Uploading… ${pct} %`;
+      this.#announce.textContent = `${this.filename}: ${pct} % sent`;
     }
   }
 
@@ -266,11 +280,16 @@ class Card {
       this.#galleryKnows = true;
       void this.gallery.refresh(s.imageId, 'pending');
     }
+    const previous = this.li.dataset.imageId;
+    if (s.imageId && previous && s.imageId !== previous) {
+      // A retry that had to start afresh: the old intent is gone, and so is its placeholder.
+      void this.gallery.refresh(previous, 'deleted');
+    }
     if (s.imageId) this.li.dataset.imageId = s.imageId;
     // A cancelled upload's intent is gone from the server: take its placeholder out of the gallery too.
     if (s.state === 'cancelled' && s.imageId) void this.gallery.refresh(s.imageId, 'deleted');
     if (s.state === 'needs-file') this.#askForFile(handle);
-    this.#setState(s.state, s.error?.message);
+    this.#setState(s.state, s.error?.message, s.error?.code);
   }
 
   #askForFile(handle: UploadHandle): void {
@@ -293,22 +312,29 @@ class Card {
     this.#repick.hidden = false;
   }
 
-  #setState(state: UploadState, detail?: string): void {
+  #setState(state: UploadState, detail?: string, code?: string): void {
     if (this.li.dataset.state === state && !detail) return;
     this.li.dataset.state = state;
     const terminal = TERMINAL.has(state);
+    // A corrupt file, not an image, too large, a refused type: trying again fails the same way.
+    const permanent = state === 'failed' && code !== undefined && isPermanent(code);
+    if (code && state === 'failed') this.li.dataset.errorCode = code;
+    else delete this.li.dataset.errorCode;
+    this.li.classList.toggle('is-permanent', permanent);
     this.#cancel.hidden = terminal;
-    this.#retry.hidden = state !== 'failed' && state !== 'cancelled';
+    this.#retry.hidden = (state !== 'failed' && state !== 'cancelled') || permanent;
+    this.#retryNow.hidden = state !== 'offline';
     this.#dismiss.hidden = !terminal;
     if (state !== 'needs-file') this.#repick.hidden = true;
     if (state === 'ready') {
       this.#progress.value = 100;
       this.li.dataset.progress = '100';
     }
-    const text = STATE_TEXT[state];
+    const text = permanent ? 'Cannot be uploaded' : STATE_TEXT[state];
     // A cancel the person asked for needs no explanation; a failure always says why.
     this.#status.textContent = detail && state === 'failed' ? `${text}: ${detail}` : text;
     this.li.classList.toggle('is-error', state === 'failed');
+    this.li.classList.toggle('is-offline', state === 'offline');
   }
 
   destroy(): void {
@@ -514,7 +540,14 @@ export class Uploads {
     this.#run(card, () => this.#uploader.resume(record));
   }
 
+  /** Tries again: the SDK resumes the same upload (only missing parts) or, failing that, starts afresh. */
   #retry(card: Card): void {
+    const failed = card.handle;
+    if (failed) {
+      this.#run(card, () => this.#uploader.retry(failed));
+      return;
+    }
+    // Cancelled while queued: it never started.
     const source = this.#files.get(card);
     if (source?.file) this.#run(card, () => this.#uploader.upload(source.file!, this.#options()));
     else if (source?.record) this.#run(card, () => this.#uploader.resume(source.record!));

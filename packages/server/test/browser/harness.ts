@@ -46,6 +46,10 @@ export interface BrowserStack {
   /** An API token for the development user, to check through the API what the UI did. */
   token(): Promise<string>;
   api(method: string, p: string): Promise<{ status: number; json: Record<string, unknown> }>;
+  /** Kills `darkroom start` at once (SIGKILL: the API and storage vanish mid-request), keeping its data. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports, data dir and keys (after `kill`). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,7 +69,7 @@ export async function startDarkroom(env: Record<string, string> = {}): Promise<B
     DARKROOM_WORKER_CONCURRENCY: '2',
     ...env,
   };
-  const darkroom = runDarkroom(['start'], fullEnv, REPO);
+  let darkroom = runDarkroom(['start'], fullEnv, REPO);
   try {
     await darkroom.waitForOutput('Darkroom is running', 40_000);
   } catch (err) {
@@ -86,7 +90,9 @@ export async function startDarkroom(env: Record<string, string> = {}): Promise<B
     s3Url,
     s3,
     bucket: 'darkroom',
-    darkroom,
+    get darkroom() {
+      return darkroom;
+    },
     dataDir,
     token,
     async api(method, p) {
@@ -96,6 +102,14 @@ export async function startDarkroom(env: Record<string, string> = {}): Promise<B
       });
       const text = await res.text();
       return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    async kill() {
+      darkroom.child.kill('SIGKILL');
+      await darkroom.exited;
+    },
+    async restart() {
+      darkroom = runDarkroom(['start'], fullEnv, REPO);
+      await darkroom.waitForOutput('Darkroom is running', 40_000);
     },
     async stop() {
       s3.destroy();
