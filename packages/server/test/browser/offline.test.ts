@@ -26,6 +26,8 @@ let browser: Browser;
 let context: BrowserContext;
 let tmp: string;
 let file: string;
+/** Another file for the Retry test: the same bytes again would be answered with the stored image. */
+let other: string;
 
 beforeAll(async () => {
   assertPrerequisites();
@@ -44,6 +46,8 @@ beforeAll(async () => {
     .png({ compressionLevel: 1 })
     .toFile(file);
   expect(fs.statSync(file).size).toBeGreaterThan(2 * PART);
+  other = path.join(tmp, 'noise-2.png');
+  await sharp(file).flop().png({ compressionLevel: 1 }).toFile(other);
   stack = await startDarkroom({
     DARKROOM_MULTIPART_THRESHOLD: String(PART),
     DARKROOM_MULTIPART_PART_SIZE: String(PART),
@@ -158,7 +162,7 @@ describe('uploads through an outage in the web app', () => {
       } else await route.continue();
     });
     await page.locator('#shrink').uncheck();
-    await page.setInputFiles('#file-input', [file]);
+    await page.setInputFiles('#file-input', [other]);
     const card = page.locator('li.card').first();
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('failed');
     const id = (await card.getAttribute('data-image-id'))!;
