@@ -356,6 +356,11 @@ export function buildCli(): Command {
       'where interrupted large uploads are remembered, to continue them when run again (default: DARKROOM_DATA_DIR/upload-resume.json)',
     )
     .option('--no-resume', 'neither continue nor remember interrupted uploads')
+    .option(
+      '--offline-wait <seconds>',
+      'how long to wait for an unreachable server or storage to come back before a file fails (its upload can be continued by running the command again)',
+      '60',
+    )
     .action(
       async (
         files: string[],
@@ -368,11 +373,17 @@ export function buildCli(): Command {
           wait: boolean;
           resume: boolean;
           resumeFile?: string;
+          offlineWait: string;
         },
       ) => {
         const config = configOrExit();
         if (opts.visibility !== undefined && opts.visibility !== 'public' && opts.visibility !== 'private') {
           process.stderr.write('darkroom: --visibility must be public or private\n');
+          process.exit(2);
+        }
+        const offlineWaitSeconds = Number(opts.offlineWait);
+        if (!/^\d+(\.\d+)?$/.test(opts.offlineWait) || !Number.isFinite(offlineWaitSeconds)) {
+          process.stderr.write('darkroom: --offline-wait must be a number of seconds, e.g. 60\n');
           process.exit(2);
         }
         try {
@@ -382,6 +393,7 @@ export function buildCli(): Command {
             ...opts,
             visibility: opts.visibility as 'public' | 'private' | undefined,
             resumeFile: opts.resume ? opts.resumeFile : false,
+            offlineWaitSeconds,
           });
           // Keep-alive sockets must not hold the terminal once the summary is out.
           process.exit(code);

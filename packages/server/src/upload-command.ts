@@ -33,6 +33,8 @@ export interface UploadCommandOptions {
    * them; `false` disables it. Default `{DARKROOM_DATA_DIR}/upload-resume.json`.
    */
   resumeFile?: string | false;
+  /** How long an unreachable server or storage may stay away before a file fails. Default 60 s. */
+  offlineWaitSeconds?: number;
 }
 
 interface Output {
@@ -48,7 +50,12 @@ interface Row {
   state: UploadState | 'queued';
   fraction: number;
   originalBytes?: number;
+  /** Size of what is uploaded (after processing). */
   sentBytes?: number;
+  /** Bytes this run put on the wire for the file, failed attempts included. */
+  sentThisRun: number;
+  /** Bytes storage already held from an earlier run (a resumed upload's stored parts). */
+  alreadyStored: number;
   image?: ImageJson;
   error?: string;
   resumed?: boolean;
@@ -133,6 +140,7 @@ export async function runUploadCommand(
     process: opts.process ? {} : false,
     resumeStore,
     liveStatus: opts.wait,
+    offlineGiveUpMs: (opts.offlineWaitSeconds ?? 60) * 1000,
   });
   // Interrupted multipart uploads of these very files (Ctrl-C, a crash, a lost network) continue.
   const interrupted = await uploader.pendingResumes();
@@ -141,6 +149,8 @@ export async function runUploadCommand(
     name: path.basename(file),
     state: 'queued',
     fraction: 0,
+    sentThisRun: 0,
+    alreadyStored: 0,
   }));
   const tty = Boolean(out.isTTY);
   let drawn = 0;
@@ -177,6 +187,9 @@ export async function runUploadCommand(
     });
     handle.on('progress', (p) => {
       row.fraction = p.fraction;
+      row.alreadyStored = p.alreadyStored;
+      // Only ever up: a part sent twice (a retry) counts once, like the bar.
+      row.sentThisRun = Math.max(row.sentThisRun, p.sent - p.alreadyStored);
       scheduleDraw();
     });
     handle.on('status', (s) => {
@@ -237,13 +250,16 @@ export async function runUploadCommand(
   const succeeded = rows.filter((r) => r.image && r.state !== 'failed' && r.state !== 'cancelled');
   const failed = rows.length - succeeded.length;
   const original = rows.reduce((s, r) => s + (r.originalBytes ?? 0), 0);
-  const sent = succeeded.reduce((s, r) => s + (r.sentBytes ?? 0), 0);
+  // Honest bytes: what this run sent, failed files included, apart from what an earlier run stored.
+  const sent = rows.reduce((s, r) => s + r.sentThisRun, 0);
+  const stored = rows.reduce((s, r) => s + r.alreadyStored, 0);
   const saved =
     original > 0 ? Math.round((1 - rows.reduce((s, r) => s + (r.sentBytes ?? 0), 0) / original) * 100) : 0;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   out.write(
     `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${succeeded.length} ${good}, ${failed} failed; ` +
-      `sent ${formatBytes(sent)} of ${formatBytes(original)} original (${saved}% saved by processing) in ${seconds} s\n`,
+      `sent ${formatBytes(sent)}${stored > 0 ? ` (${formatBytes(stored)} already stored by an earlier run)` : ''} ` +
+      `of ${formatBytes(original)} original (${saved}% saved by processing) in ${seconds} s\n`,
   );
   for (const r of succeeded) {
     if (!r.image) continue;

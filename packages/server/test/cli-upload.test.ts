@@ -1,6 +1,7 @@
 // `darkroom upload FILE…`: the compiled CLI (run `npm run build` first) uploading through the client SDK
 // against an in-process stack; one line per file when stdout is not a TTY, a summary, the exit code.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createFileResumeStore, createUploader } from '@darkroom/client';
@@ -122,6 +123,43 @@ describe('darkroom upload', () => {
   });
 });
 
+describe('darkroom upload, server unreachable', () => {
+  it('gives up after --offline-wait seconds with the reason, instead of waiting for ever', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const run = runDarkroom(
+      [
+        'upload',
+        '--endpoint',
+        `http://127.0.0.1:${closed}`,
+        '--no-resume',
+        '--offline-wait',
+        '1',
+        path.join(TESTDATA, 'photos/DSCN0010.jpg'),
+      ],
+      { DARKROOM_JWT_SECRET: JWT_SECRET, DARKROOM_LOG_LEVEL: 'silent' },
+    );
+    expect(await run.exited, run.output()).toBe(1);
+    expect(run.output()).toMatch(/1 file: 0 ready, 1 failed; sent 0 bytes /);
+    expect(run.output()).toMatch(/failed: \S+DSCN0010\.jpg: \S/);
+  });
+
+  it('refuses an --offline-wait that is not a number of seconds', async () => {
+    const run = runDarkroom(
+      ['upload', '--offline-wait', 'soon', path.join(TESTDATA, 'photos/DSCN0010.jpg')],
+      {
+        DARKROOM_JWT_SECRET: JWT_SECRET,
+      },
+    );
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/--offline-wait must be a number of seconds/);
+  });
+});
+
 describe('darkroom upload, resuming', () => {
   it('continues an interrupted multipart upload of the same file when run again', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-cli-resume-'));
@@ -165,7 +203,10 @@ describe('darkroom upload, resuming', () => {
     );
     expect(await run.exited, run.output()).toBe(0);
     expect(run.output()).toMatch(/noise\.png .*100%.*resumed, ready/);
-    expect(run.output()).toMatch(/1 file: 1 ready, 0 failed/);
+    // Honest bytes: this run sent the rest only, and says how much an earlier run had stored.
+    expect(run.output()).toMatch(
+      /1 file: 1 ready, 0 failed; sent \S+ \S+ \(\S+ \S+ already stored by an earlier run\) of /,
+    );
     const image = await mpStack.waitSettled('cli-carol', handle.imageId!);
     expect(image).toMatchObject({ status: 'ready', bytes: png.length });
     expect(JSON.parse(fs.readFileSync(resumeFile, 'utf8'))).toEqual({});
