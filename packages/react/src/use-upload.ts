@@ -1,19 +1,18 @@
 // useUpload(): one upload at a time over the SDK's uploader, as React state: what it is doing, the bytes
 // sent, the image's status on the server until it is ready, and cancel / retry / resume.
-import type {
-  ClientErrorCode,
-  ImageJson,
-  ImageStatus,
-  PrepareResult,
-  ResumeRecord,
-  StatusChange,
-  Uploader,
-  UploadHandle,
-  UploadOptions,
-  UploadProgress,
-  UploadState,
+import {
+  type ImageJson,
+  type ImageStatus,
+  isPermanent,
+  type PrepareResult,
+  type ResumeRecord,
+  type StatusChange,
+  type Uploader,
+  type UploadHandle,
+  type UploadOptions,
+  type UploadProgress,
+  type UploadState,
 } from '@darkroom/client';
-import type { ImageErrorCode } from '@darkroom/contract';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useDarkroom } from './context.ts';
 
@@ -76,22 +75,6 @@ const IDLE: UploadSnapshot = {
 
 /** Handle states that are the image's status on the server. */
 const SERVER_STATES: ReadonlySet<UploadState> = new Set(['pending', 'uploaded', 'processing', 'ready']);
-/**
- * Failures another attempt cannot fix: the file itself was refused (type, size, unreadable) or the
- * worker found it is not a usable image. Upload-side ones (checksum, size mismatch) and processing
- * errors or timeouts may pass, so they stay retryable.
- */
-const PERMANENT: ReadonlySet<string> = new Set([
-  'unsupported_type',
-  'too_many_pixels',
-  'corrupt_image',
-  'too_large',
-  'empty_file',
-  'too_small',
-  'too_many_files',
-  'file_unreadable',
-] satisfies (ImageErrorCode | ClientErrorCode)[]);
-
 /** Where a handle's bytes came from, to start it again. */
 interface Attempt {
   handle: UploadHandle;
@@ -143,7 +126,7 @@ export function useUpload(options: UseUploadOptions = {}): UseUploadResult {
           progress: progressOf(handle.progress),
           prepared: handle.prepared ?? s.prepared,
           error,
-          canRetry: (state === 'failed' || state === 'cancelled') && !(error && PERMANENT.has(error.code)),
+          canRetry: (state === 'failed' || state === 'cancelled') && !(error && isPermanent(error.code)),
         };
       }),
     );

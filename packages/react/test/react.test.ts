@@ -28,6 +28,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The smallest multipart threshold and part size config.ts allows (S3's own 5 MiB minimum part). */
 const PART = 5 * 1024 * 1024;
 const PHOTO = path.join(TESTDATA, 'photos/2569067123_aca715a2ee_o.jpg');
+// The cancel test's photo is another one: the same bytes again would be answered with the first image.
+const OTHER_PHOTO = path.join(TESTDATA, 'photos/DSCN0010.jpg');
 
 let stack: BrowserStack;
 let vite: ViteDevServer;
@@ -219,7 +221,7 @@ describe('@darkroom/react in Chromium', () => {
       if (holding && route.request().method() === 'PUT') held.push(route);
       else await route.continue();
     });
-    await page.evaluate(([p]) => window.uploadPath(p!, 'heron.jpg', 'image/jpeg'), [PHOTO]);
+    await page.evaluate(([p]) => window.uploadPath(p!, 'DSCN0010.jpg', 'image/jpeg'), [OTHER_PHOTO]);
     await expect.poll(() => held.length, { timeout: 30_000 }).toBeGreaterThan(0);
     const out = upload(page);
     expect(await out.getAttribute('data-state')).toBe('uploading');

@@ -24,8 +24,10 @@ const params = new URLSearchParams(location.search);
 const uploader = createUploader({
   endpoint: params.get('endpoint') ?? '',
   token: params.get('token') ?? '',
-  // One attempt: the retry test makes a part fail and wants the hook (not the SDK) to try again.
+  // One attempt, and no waiting out an outage: the retry test makes parts fail and wants the hook (not
+  // the SDK) to try again.
   retry: { attempts: 1 },
+  offlineGiveUpMs: 0,
 });
 
 window.states = [];
