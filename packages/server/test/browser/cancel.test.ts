@@ -17,6 +17,8 @@ import {
 } from './harness.ts';
 
 const BIG = path.join(TESTDATA, 'photos/canon-eos-5d-mark-iii_22mp.jpg');
+// Another photo for the closed tab: the first test's bytes, once ready, would be answered with that image.
+const OTHER_BIG = path.join(TESTDATA, 'photos/HMD_Nokia_8.3_5G.jpg');
 /** The shortest pending TTL config.ts allows; presigned URLs must expire before it. */
 const PENDING_TTL_SECONDS = 60;
 
@@ -111,7 +113,7 @@ describe('cancel in the web app', () => {
     await cdp.send('Network.setBlockedURLs', { urls: [`${stack.s3Url}/*`] });
     const started = Date.now();
     await page.locator('#shrink').uncheck();
-    await page.setInputFiles('#file-input', [BIG]);
+    await page.setInputFiles('#file-input', [OTHER_BIG]);
     const card = page.locator('li.card').first();
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 30_000 }).toBe('uploading');
     const id = (await card.getAttribute('data-image-id'))!;
