@@ -409,6 +409,17 @@ export class WebhookDispatcher {
     const msgId = `evt_${d.id}`;
     const timestamp = Math.floor(Date.now() / 1000);
     let error: string | undefined;
+    // One controller for the timeout and shutdown, held by its own timer. Not AbortSignal.any() over
+    // AbortSignal.timeout(): on Node 20 the timeout signal inside it can be garbage-collected before it
+    // fires (nodejs/node#57736), and a hung receiver then holds the attempt for ever (seen in a full test run).
+    const attempt = new AbortController();
+    const timer = setTimeout(
+      () => attempt.abort(new DOMException(`timed out after ${this.o.timeoutMs} ms`, 'TimeoutError')),
+      this.o.timeoutMs,
+    );
+    const onStop = () => attempt.abort(this.abort.signal.reason);
+    if (this.abort.signal.aborted) onStop();
+    else this.abort.signal.addEventListener('abort', onStop, { once: true });
     try {
       const res = await fetch(this.url!, {
         method: 'POST',
@@ -420,13 +431,16 @@ export class WebhookDispatcher {
         body: d.payload,
         // A redirect is a failure, as Standard Webhooks recommends: the signed URL is the one configured.
         redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs), this.abort.signal]),
+        signal: attempt.signal,
       });
       // The response body is not read: only the status counts.
       await res.body?.cancel().catch(() => undefined);
       if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
     } catch (err) {
       error = describeError(err, this.o.timeoutMs);
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', onStop);
     }
     const now = Date.now();
     const log = { deliveryId: msgId, imageId: d.image_id, attempts: d.attempts };

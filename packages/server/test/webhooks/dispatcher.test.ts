@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { WebhookPayload } from '@darkroom/contract';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -385,6 +387,28 @@ describe('WebhookDispatcher', () => {
       .where('image_id', '=', hung)
       .executeTakeFirstOrThrow();
     expect(row.delivered_at).not.toBeNull();
+  });
+
+  it('times out a hung receiver even while the garbage collector runs (it once hung for ever)', async () => {
+    // AbortSignal.any([AbortSignal.timeout(…), …]) lost its timeout to a collection on Node 20
+    // (nodejs/node#57736): the attempt then never ended. Collect every 50 ms while it hangs.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const collecting = setInterval(gc, 50);
+    try {
+      const t = await tempDb();
+      let calls = 0;
+      const hooks = await receiver((_req, res) => {
+        if (++calls > 1) res.writeHead(200).end();
+      });
+      const d = dispatcher(t, hooks.url, { timeoutMs: 500 });
+      await d.start();
+      const hung = await imageTo(t.images, 'ready');
+      await waitFor(() => hooks.received.length >= 2);
+      expect(parse(hooks.received[1]!).data.id).toBe(hung);
+    } finally {
+      clearInterval(collecting);
+    }
   });
 
   it('stops promptly: idle at once, and a hung webhook is aborted after the stop timeout', async () => {
