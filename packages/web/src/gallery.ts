@@ -1,9 +1,8 @@
 // The owner's images: a grid of tiles that show the thumbhash placeholder at once and fade into the real
 // variant when it loads, cursor-paginated, kept live by status events; a details dialog with delete.
-import type { ApiClientLike } from '@darkroom/client';
+import { type ApiClientLike, thumbhashDataUrl } from '@darkroom/client';
 // Aliased: `Image` is also the DOM's image element constructor.
 import type { Image as ImageJson, ImageStatus } from '@darkroom/contract';
-import { thumbHashToDataURL } from 'thumbhash';
 import { byId, bytes, h, messageOf, reserveAspect } from './dom.ts';
 
 const PAGE_SIZE = 24;
@@ -22,19 +21,6 @@ const DATE_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', ti
 export function tileAspect(image: Pick<ImageJson, 'width' | 'height'>): number {
   if (!image.width || !image.height) return 1;
   return Math.min(MAX_TILE_ASPECT, Math.max(MIN_TILE_ASPECT, image.width / image.height));
-}
-
-/** A thumbhash (base64) as a data: URL, or undefined when it cannot be decoded. */
-export function placeholderUrl(thumbhash: string | null | undefined): string | undefined {
-  if (!thumbhash) return undefined;
-  try {
-    const raw = atob(thumbhash);
-    const bin = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) bin[i] = raw.charCodeAt(i);
-    return thumbHashToDataURL(bin);
-  } catch {
-    return undefined;
-  }
 }
 
 /** `srcset` from an image's variants, smallest first. */
@@ -74,7 +60,7 @@ export function paintFrame(frame: HTMLElement, image: ImageJson, mode: 'tile' | 
   if (image.transparent) frame.style.removeProperty('background-color');
   else if (image.dominantColor) frame.style.setProperty('background-color', image.dominantColor);
   let placeholder = frame.querySelector<HTMLImageElement>('img.placeholder');
-  const url = placeholderUrl(image.thumbhash);
+  const url = thumbhashDataUrl(image.thumbhash);
   if (url && !placeholder) {
     placeholder = h('img', { class: 'placeholder', alt: '', src: url, 'aria-hidden': 'true' });
     frame.prepend(placeholder);
