@@ -40,6 +40,27 @@ describe('GroupCommit', () => {
     expect(await owners()).toHaveLength(20);
   });
 
+  it('commits the units of one turn of the event loop in one transaction', async () => {
+    // A transaction settles in microtasks alone, so a batch that started at the first unit held only it.
+    const group = new GroupCommit(db);
+    const other = (await openDatabase(`sqlite:${path.join(dir, 'db.sqlite')}`)).db;
+    try {
+      const committedBefore = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          group.run(async (trx) => {
+            await addIntent(`o${i}`, i)(trx);
+            const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM intent_log`.execute(other);
+            return Number(rows[0]!.n);
+          }),
+        ),
+      );
+      // Nothing was committed while any of them ran: they all shared the one commit.
+      expect(committedBefore).toEqual(Array.from({ length: 10 }, () => 0));
+    } finally {
+      await other.destroy();
+    }
+  });
+
   it('rolls back a unit that throws, alone', async () => {
     const group = new GroupCommit(db);
     const results = await Promise.allSettled([
