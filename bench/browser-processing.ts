@@ -12,7 +12,8 @@ import { chromium } from 'playwright-core';
 import sharp, { type Sharp } from 'sharp';
 import { build } from 'vite';
 import type { BenchOptions, CaseResult, SweepOptions, SweepPoint } from './browser-processing/page.ts';
-import { benchDir, repoRoot, writeResults } from './lib.ts';
+import { benchDir, repoRoot } from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
 
 const SECTION = '## Browser processing: the SDK vs browser-image-compression';
 const CHROMIUM = process.env.DARKROOM_CHROMIUM ?? '/usr/bin/chromium';

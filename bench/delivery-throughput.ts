@@ -14,20 +14,11 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { signTransformPath } from '@darkroom/server/parts';
 import { testImage } from '@darkroom/testdata';
-import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
-import { signTransformPath } from '../packages/server/src/delivery/transform-signature.ts';
-import {
-  benchDir,
-  type Child,
-  darkroomBin,
-  freePort,
-  repoRoot,
-  spawnServer,
-  statusMiB,
-  stopChild,
-  writeResults,
-} from './lib.ts';
+import { benchDir, type Child, freePort, spawnServer, statusMiB, stopChild } from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
+import { type Stack, startStack } from './lib/stack.ts';
 
 const SECTION = '## Delivery throughput (GET /img/{id}/{variant} vs nginx)';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -36,7 +27,6 @@ const CONNECTIONS = 64;
 const PIN_CORE = '0';
 const CLIENT_CORE = '1';
 const WRK = process.env.WRK ?? 'wrk';
-const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const TRANSFORM_SECRET = 'bench-transform-secret-0123456789';
 const PHOTO = testImage('photos/2569067123_aca715a2ee_o.jpg');
 /** `bench` at 1200 px WebP is ~100 KB for this photo; `large` is the transform source. */
@@ -216,40 +206,25 @@ async function timedGet(url: string, accept?: string): Promise<number> {
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-delivery-'));
   const dataDir = path.join(tmp, 'data');
-  let darkroom: Child | undefined;
+  let stack: Stack | undefined;
   let nginx: Child | undefined;
   let bare: Child | undefined;
   try {
-    const env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DARKROOM_PORT: String(await freePort()),
-      DARKROOM_S3_PORT: String(await freePort()),
-      DARKROOM_SQS_PORT: String(await freePort()),
-      DARKROOM_DATA_DIR: dataDir,
-      DARKROOM_JWT_SECRET: SECRET,
-      DARKROOM_TRANSFORM_SECRET: TRANSFORM_SECRET,
-      DARKROOM_VARIANTS: VARIANTS,
-      DARKROOM_LOG_LEVEL: 'warn',
-    };
-    darkroom = await spawnServer(
+    stack = await startStack({
+      roles: ['start'],
+      dataDir,
+      pin: { start: PIN_CORE },
       // BENCH_CPU_PROF=dir writes a V8 CPU profile of the darkroom process there on exit.
-      [
-        '-c',
-        PIN_CORE,
-        process.execPath,
-        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []),
-        darkroomBin,
-        'start',
-      ],
-      env,
-      (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1],
-      'taskset',
-    );
-    const api = darkroom.url;
+      nodeArgs: process.env.BENCH_CPU_PROF
+        ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
+        : [],
+      env: { DARKROOM_TRANSFORM_SECRET: TRANSFORM_SECRET, DARKROOM_VARIANTS: VARIANTS },
+    });
+    const darkroom = stack.child('start');
+    const api = stack.api;
 
     // One upload, developed by the worker in the same process.
-    const token = await mintToken(SECRET, { sub: 'bench', ttlSeconds: 3600 });
+    const token = await stack.token('bench');
     const auth = { authorization: `Bearer ${token}` };
     const bytes = await fsp.readFile(PHOTO);
     const intent = await fetch(`${api}/v1/uploads`, {
@@ -297,16 +272,10 @@ async function main(): Promise<void> {
 
     // A yardstick: node:http alone answering the same bytes from memory, pinned like the others.
     bare = await spawnServer(
-      [
-        '-c',
-        PIN_CORE,
-        process.execPath,
-        path.join(benchDir, 'bare-file-server.ts'),
-        path.join(root, 'img', id, 'bench.webp'),
-      ],
+      [path.join(benchDir, 'bare-file-server.ts'), path.join(root, 'img', id, 'bench.webp')],
       { PATH: process.env.PATH, NODE_OPTIONS: '--import tsx' },
       (l) => /^listening (http\S+)/.exec(l)?.[1],
-      'taskset',
+      PIN_CORE,
     );
     const bareUrl = `${bare.url}/img/${id}/bench.webp`;
 
@@ -396,7 +365,7 @@ Reproduce: \`npm run bench:delivery\` (\`BENCH_DURATION=30\` for longer runs).
   } finally {
     await stopChild(nginx);
     await stopChild(bare);
-    await stopChild(darkroom);
+    await stack?.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -16,133 +16,57 @@
 
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { testImage } from '@darkroom/testdata';
 import { createPgDatabase, type TestDatabase } from '@darkroom/testkit';
-import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
-import {
-  type Child,
-  darkroomBin,
-  freePort,
-  percentile,
-  repoRoot,
-  spawnServer,
-  stopChild,
-  writeResults,
-} from './lib.ts';
+import { openEvents } from './lib/events.ts';
+import { repoRoot } from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
+import { type Stack, startStack } from './lib/stack.ts';
+import { percentile } from './lib/stats.ts';
 
 const SECTION = '## Status event latency (ready → GET /v1/events)';
 const PHOTO = testImage('orientation/Portrait_1.jpg');
 const UPLOADS = Number(process.env.BENCH_EVENTS ?? 40);
 const WARMUP = 3;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const OWNER = 'bench-events';
 
-/** Wall clock in ms with sub-ms resolution, comparable with the server's Date.now() timestamps. */
-const now = () => performance.timeOrigin + performance.now();
 const fmt = (n: number, digits = 0) => (Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
-
-interface StatusEvent {
-  imageId: string;
-  status: string;
-  at: string;
-}
-
-/** One SSE stream for the owner; calls `onEvent` for each status event, resolves once connected. */
-function openEvents(api: string, token: string, onEvent: (e: StatusEvent, receivedAt: number) => void) {
-  return new Promise<http.ClientRequest>((resolve, reject) => {
-    const req = http.get(
-      `${api}/v1/events`,
-      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } },
-      (res) => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`GET /v1/events → ${res.statusCode}`));
-          res.resume();
-          return;
-        }
-        res.setEncoding('utf8');
-        let buffer = '';
-        res.on('data', (chunk: string) => {
-          const receivedAt = now();
-          buffer += chunk;
-          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const data = block
-              .split('\n')
-              .filter((l) => l.startsWith('data:'))
-              .map((l) => l.slice(5).trimStart())
-              .join('\n');
-            if (data) onEvent(JSON.parse(data) as StatusEvent, receivedAt);
-          }
-        });
-        resolve(req);
-      },
-    );
-    req.once('error', reject);
-  });
-}
 
 interface Setup {
   label: string;
-  api: string;
-  children: Child[];
+  stack: Stack;
 }
 
-async function baseEnv(dataDir: string): Promise<NodeJS.ProcessEnv> {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    DARKROOM_PORT: String(await freePort()),
-    DARKROOM_S3_PORT: String(await freePort()),
-    DARKROOM_SQS_PORT: String(await freePort()),
-    DARKROOM_DATA_DIR: dataDir,
-    DARKROOM_JWT_SECRET: SECRET,
-    DARKROOM_LOG_LEVEL: 'warn',
-    DARKROOM_WORKER_CONCURRENCY: '1',
-    DARKROOM_VARIANTS: 'thumb:160',
-    DARKROOM_UPLOADS_PER_MINUTE: '100000',
-    DARKROOM_MAX_PENDING_UPLOADS: '100000',
-  };
-}
+/** What every set-up runs with: one variant, one image at a time, the per-owner limits out of the way. */
+const SETTINGS = {
+  DARKROOM_WORKER_CONCURRENCY: '1',
+  DARKROOM_VARIANTS: 'thumb:160',
+  DARKROOM_UPLOADS_PER_MINUTE: '100000',
+  DARKROOM_MAX_PENDING_UPLOADS: '100000',
+};
 
 /** `darkroom start`: every role in one process. */
 async function inProcess(dataDir: string): Promise<Setup> {
-  const env = await baseEnv(dataDir);
-  const server = await spawnServer([darkroomBin, 'start'], env, (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1]);
-  return { label: 'in-process (`darkroom start`, SQLite)', api: server.url, children: [server] };
+  const stack = await startStack({ roles: ['start'], dataDir, env: SETTINGS });
+  return { label: 'in-process (`darkroom start`, SQLite)', stack };
 }
 
 /** The embedded SQS and S3, an API and a worker, each its own process, on `databaseUrl` (or SQLite). */
 async function separate(label: string, dataDir: string, databaseUrl?: string): Promise<Setup> {
-  const env = { ...(await baseEnv(dataDir)), ...(databaseUrl ? { DARKROOM_DATABASE_URL: databaseUrl } : {}) };
-  const children: Child[] = [];
-  const role = async (name: string, ready: RegExp) => {
-    const child = await spawnServer([darkroomBin, name], env, (l) => ready.exec(l)?.[1] ?? undefined);
-    children.push(child);
-    return child;
-  };
-  try {
-    await role('sqs', /Embedded SQS listening on (\S+)/);
-    await role('s3', /Embedded S3 listening on (\S+)/);
-    const api = await role('api', /API listening on (\S+)/);
-    await role('worker', /(worker running)/);
-    return { label, api: api.url, children };
-  } catch (err) {
-    for (const c of children) await stopChild(c);
-    throw err;
-  }
+  const roles = ['sqs', 's3', 'api', 'worker'] as const;
+  return { label, stack: await startStack({ roles, dataDir, databaseUrl, env: SETTINGS }) };
 }
 
 /** Uploads UPLOADS + WARMUP photos one at a time; returns ready → received for the measured ones (ms). */
 async function measure(setup: Setup, bytes: Buffer): Promise<number[]> {
-  const token = await mintToken(SECRET, { sub: OWNER, ttlSeconds: 3600 });
+  const token = await setup.stack.token(OWNER);
+  const api = setup.stack.api;
   const waiters = new Map<string, (ms: number) => void>();
   const early = new Map<string, number>();
-  const stream = await openEvents(setup.api, token, (e, receivedAt) => {
+  const stream = await openEvents(api, token, (e, receivedAt) => {
     if (e.status === 'failed') throw new Error(`image ${e.imageId} failed`);
     if (e.status !== 'ready') return;
     const ms = receivedAt - Date.parse(e.at);
@@ -153,7 +77,7 @@ async function measure(setup: Setup, bytes: Buffer): Promise<number[]> {
   try {
     const samples: number[] = [];
     for (let i = 0; i < UPLOADS + WARMUP; i++) {
-      const intent = await fetch(`${setup.api}/v1/uploads`, {
+      const intent = await fetch(`${api}/v1/uploads`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ filename: `p${i}.jpg`, contentType: 'image/jpeg', size: bytes.length }),
@@ -219,7 +143,7 @@ async function main(): Promise<void> {
             `round ${round}, ${setup.label}: p50 ${fmt(percentile(ms, 50), 1)} ms, p95 ${fmt(percentile(ms, 95), 1)} ms\n`,
           );
         } finally {
-          for (const c of setup.children.reverse()) await stopChild(c);
+          await setup.stack.stop();
         }
       }
     }

@@ -9,58 +9,39 @@
  */
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { testImage } from '@darkroom/testdata';
-import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
-import {
-  cpuSeconds,
-  darkroomBin,
-  freePort,
-  percentile,
-  repoRoot,
-  spawnServer,
-  statusMiB,
-  stopChild,
-  writeResults,
-} from './lib.ts';
+import { cpuSeconds, statusMiB } from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
+import { startStack } from './lib/stack.ts';
+import { percentile } from './lib/stats.ts';
 
 const SECTION = '## Load: 200 clients doing the whole flow';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 60);
-const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const READY_TIMEOUT_MS = 180_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-load-'));
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    DARKROOM_PORT: String(await freePort()),
-    DARKROOM_S3_PORT: String(await freePort()),
-    DARKROOM_SQS_PORT: String(await freePort()),
-    DARKROOM_DATA_DIR: dataDir,
-    DARKROOM_JWT_SECRET: SECRET,
-    DARKROOM_LOG_LEVEL: 'warn',
-    DARKROOM_VARIANTS: 'thumb:320,medium:1280',
-    // Every simulated client connects from 127.0.0.1: the per-address cap must make room for all of them.
-    DARKROOM_MAX_CONNECTIONS_PER_CLIENT: String(4 * CLIENTS),
-  };
-  const server = await spawnServer([darkroomBin, 'start'], env, (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1]);
-  const pid = server.proc.pid;
+  const stack = await startStack({
+    roles: ['start'],
+    env: {
+      DARKROOM_VARIANTS: 'thumb:320,medium:1280',
+      // Every simulated client connects from 127.0.0.1: the per-address cap must make room for all of them.
+      DARKROOM_MAX_CONNECTIONS_PER_CLIENT: String(4 * CLIENTS),
+    },
+  });
+  const pid = stack.pid('start');
   try {
-    const api = server.url;
+    const api = stack.api;
     const dir = testImage('orientation');
     const photos = fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.jpg'))
       .map((f) => fs.readFileSync(path.join(dir, f)));
     const meanKiB = photos.reduce((a, b) => a + b.length, 0) / photos.length / 1024;
-    const tokens = await Promise.all(
-      Array.from({ length: CLIENTS }, (_, i) => mintToken(SECRET, { sub: `load-${i}`, ttlSeconds: 3600 })),
-    );
+    const tokens = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => stack.token(`load-${i}`)));
     const intentMs: number[] = [];
     const flowMs: number[] = [];
     const errors = new Map<string, number>();
@@ -180,8 +161,7 @@ Reproduce: \`npm run bench:load\` (\`BENCH_CLIENTS\`, \`BENCH_DURATION\`).
     process.stdout.write(`${section}\n`);
     if (lost.length > 0 || errorCount > 0) process.exitCode = 1;
   } finally {
-    await stopChild(server);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

@@ -15,37 +15,22 @@
  * Runs the compiled server (packages/server/dist): `npm run build` first after changing it.
  */
 
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from '@darkroom/contract';
+import { DEFAULT_LIMITS, developImage } from '@darkroom/server/parts';
 import { testImage } from '@darkroom/testdata';
-import { createPgDatabase, createVhost, type RgwCluster, removeWhenGone, startRgw } from '@darkroom/testkit';
+import { createPgDatabase, createVhost, type RgwCluster, startRgw } from '@darkroom/testkit';
 import sharp from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
-import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
-import {
-  DEFAULT_LIMITS,
-  DEFAULT_VARIANTS,
-  developImage,
-  parseVariants,
-  type VariantSpec,
-} from '../packages/server/src/pipeline/index.ts';
-import {
-  darkroomBin,
-  freePort,
-  percentile,
-  repoRoot,
-  spawnServer,
-  statusMiB,
-  stopChild,
-  writeResults,
-} from './lib.ts';
+import { now, openEvents, type StatusEvent } from './lib/events.ts';
+import { repoRoot, statusMiB } from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
+import { type Stack, startStack } from './lib/stack.ts';
+import { percentile } from './lib/stats.ts';
 
-const run = promisify(execFile);
 const SECTION = '## Pipeline throughput (upload → ready, 22 MP photo)';
 const PHOTO = testImage('photos/canon-eos-5d-mark-iii_22mp.jpg');
 const CONCURRENCY = os.cpus().length;
@@ -56,7 +41,6 @@ const ENGINES = process.env.BENCH_ENGINES !== '0';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 // Issue 16.5: the whole pipeline at least as fast as bare sharp (0.85 before).
 const TARGET = 1.0;
-const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const OWNER = 'bench-pipeline';
 const BUCKET = 'bench-pipeline';
 const VARIANTS: readonly VariantSpec[] = parseVariants(undefined);
@@ -64,9 +48,6 @@ const CLK_TCK = 100;
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers.
-
-/** Wall clock in ms with sub-ms resolution, comparable with the server's Date.now() timestamps. */
-const now = () => performance.timeOrigin + performance.now();
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; undefined off Linux. */
 function cpuSeconds(pid: number | undefined): number | undefined {
@@ -230,48 +211,6 @@ const IN_PROCESS = [
 // ---------------------------------------------------------------------------------------------------
 // The whole pipeline, through Darkroom's public API.
 
-interface StatusEvent {
-  imageId: string;
-  status: string;
-  at: string;
-}
-
-/** One SSE stream for the owner; calls `onEvent` for each status event, resolves once connected. */
-function openEvents(api: string, token: string, onEvent: (e: StatusEvent, receivedAt: number) => void) {
-  return new Promise<http.ClientRequest>((resolve, reject) => {
-    const req = http.get(
-      `${api}/v1/events`,
-      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } },
-      (res) => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`GET /v1/events → ${res.statusCode}`));
-          res.resume();
-          return;
-        }
-        res.setEncoding('utf8');
-        let buffer = '';
-        res.on('data', (chunk: string) => {
-          const receivedAt = now();
-          buffer += chunk;
-          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            // `id:` lines carry the resume point (unused here: one stream for the whole run).
-            const data = block
-              .split('\n')
-              .filter((l) => l.startsWith('data:'))
-              .map((l) => l.slice(5).trimStart())
-              .join('\n');
-            if (data) onEvent(JSON.parse(data) as StatusEvent, receivedAt);
-          }
-        });
-        resolve(req);
-      },
-    );
-    req.once('error', reject);
-  });
-}
-
 interface Upload {
   id: string;
   putStart: number;
@@ -318,9 +257,10 @@ interface Darkroom {
   close(): Promise<void>;
 }
 
-/** Opens the owner's event stream on `api` and returns an uploader. */
-async function uploader(api: string) {
-  const token = await mintToken(SECRET, { sub: OWNER, ttlSeconds: 3600 });
+/** Opens the owner's event stream on the stack's API and returns an uploader. */
+async function uploader(stack: Stack) {
+  const api = stack.api;
+  const token = await stack.token(OWNER);
   const bytes = await fsp.readFile(PHOTO);
   const byId = new Map<string, Upload>();
   const waiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
@@ -405,12 +345,8 @@ async function uploader(api: string) {
   return { uploadOne, failed, retries, close: () => stream.destroy() };
 }
 
-/** Settings both lanes share: logging at warn, the per-owner limits out of the way. */
+/** Settings both lanes share (with the stack's logging at warn): the per-owner limits out of the way. */
 const commonEnv = () => ({
-  PATH: process.env.PATH ?? '',
-  HOME: process.env.HOME ?? os.tmpdir(),
-  DARKROOM_JWT_SECRET: SECRET,
-  DARKROOM_LOG_LEVEL: 'warn',
   DARKROOM_WORKER_CONCURRENCY: String(CONCURRENCY),
   DARKROOM_UPLOADS_PER_MINUTE: '100000',
   DARKROOM_MAX_PENDING_UPLOADS: '100000',
@@ -419,34 +355,27 @@ const commonEnv = () => ({
 
 /** Spawns `darkroom start` (every role and the embedded engines in one process). */
 async function startEmbedded(dataDir: string): Promise<Darkroom> {
-  const env = {
-    ...commonEnv(),
-    DARKROOM_PORT: String(await freePort()),
-    DARKROOM_S3_PORT: String(await freePort()),
-    DARKROOM_SQS_PORT: String(await freePort()),
-    DARKROOM_DATA_DIR: dataDir,
-  };
-  const server = await spawnServer([darkroomBin, 'start'], env, (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1]);
+  const stack = await startStack({ roles: ['start'], dataDir, env: commonEnv() });
   try {
-    const client = await uploader(server.url);
-    const pid = server.proc.pid!;
+    const client = await uploader(stack);
+    const pid = stack.pid('start');
     return {
       lane: 'embedded',
       pids: { darkroom: () => [pid] },
-      metricsUrl: `${server.url}/metrics`,
+      metricsUrl: `${stack.api}/metrics`,
       uploadOne: client.uploadOne,
       failed: client.failed,
       retries: client.retries,
       peakRss: () => ({ 'darkroom start': statusMiB(pid, 'VmHWM') }),
       notes: [],
-      workerOutput: () => server.output?.() ?? '',
+      workerOutput: () => stack.child('start').output?.() ?? '',
       async close() {
         client.close();
-        await stopChild(server);
+        await stack.stop();
       },
     };
   } catch (e) {
-    await stopChild(server);
+    await stack.stop();
     throw e;
   }
 }
@@ -496,36 +425,27 @@ async function startEngines(dataDir: string): Promise<Darkroom> {
       notes.push(`radosgw died by itself and was started again (it printed: ${said || 'nothing'})`);
     });
     cleanups.push(async () => stopWatching());
-    const metricsPort = await freePort();
-    const env = {
-      ...commonEnv(),
-      DARKROOM_S3_ENDPOINT: rgw.endpoint,
-      AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-      DARKROOM_S3_PROVIDER: 'ceph',
-      DARKROOM_S3_FORCE_PATH_STYLE: 'true',
-      DARKROOM_S3_BUCKET: BUCKET,
-      DARKROOM_QUEUE_URL: vhost.url,
-      DARKROOM_DATABASE_URL: db.url,
-      DARKROOM_DATA_DIR: dataDir,
-      DARKROOM_PORT: String(await freePort()),
-      DARKROOM_WORKER_METRICS_PORT: String(metricsPort),
-    };
-    const setup = await run(process.execPath, [darkroomBin, 'setup'], { env, cwd: repoRoot });
-    process.stdout.write(`darkroom setup:\n${setup.stdout.trimEnd().replace(/^/gm, '  ')}\n`);
-    const spawnRole = async (role: string, ready: RegExp) => {
-      const child = await spawnServer([darkroomBin, role], env, (l) => ready.exec(l)?.[1]);
-      // Killed with this process even when it dies before close() (Ctrl-C, a crash).
-      const pid = child.proc.pid!;
-      child.proc.once('exit', removeWhenGone({ pid }));
-      cleanups.push(() => stopChild(child));
-      return child;
-    };
-    const [api, worker] = await Promise.all([
-      spawnRole('api', /API listening on (\S+)/),
-      spawnRole('worker', /worker running.*metrics at (\S+)/),
-    ]);
-    const client = await uploader(api.url);
+    const stack = await startStack({
+      roles: ['api', 'worker'],
+      dataDir,
+      databaseUrl: db.url,
+      setup: true,
+      workerMetrics: true,
+      env: {
+        ...commonEnv(),
+        DARKROOM_S3_ENDPOINT: rgw.endpoint,
+        AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+        DARKROOM_S3_PROVIDER: 'ceph',
+        DARKROOM_S3_FORCE_PATH_STYLE: 'true',
+        DARKROOM_S3_BUCKET: BUCKET,
+        DARKROOM_QUEUE_URL: vhost.url,
+      },
+    });
+    cleanups.push(() => stack.stop());
+    process.stdout.write(`darkroom setup:\n${stack.setupOutput.trimEnd().replace(/^/gm, '  ')}\n`);
+    const [api, worker] = [stack.child('api'), stack.child('worker')];
+    const client = await uploader(stack);
     cleanups.push(async () => {
       client.close();
     });

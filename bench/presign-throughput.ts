@@ -12,29 +12,25 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {
+  createS3Clients,
+  createTokenVerifier,
+  ImageRepository,
+  loadConfig,
+  newImageRow,
+  openDatabase,
+  StorageGateway,
+} from '@darkroom/server/parts';
 import { createPgDatabase, type TestDatabase } from '@darkroom/testkit';
 import autocannon from 'autocannon';
 import { jwtVerify } from 'jose';
-import { createTokenVerifier, mintToken } from '../packages/server/src/api/auth/jwt.ts';
-import { loadConfig } from '../packages/server/src/config.ts';
-import { openDatabase } from '../packages/server/src/db/connect.ts';
-import { ImageRepository, newImageRow } from '../packages/server/src/db/images.ts';
-import { StorageGateway } from '../packages/server/src/storage/gateway.ts';
-import { createS3Clients } from '../packages/server/src/storage/s3-client.ts';
-import {
-  type Child,
-  cpuSeconds,
-  darkroomBin,
-  spawnServer,
-  statusMiB,
-  stopChild,
-  writeResults,
-} from './lib.ts';
+import { type Child, cpuSeconds, listeningPort, spawnServer, statusMiB, stopChild } from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
+import { mintToken, BENCH_JWT_SECRET as SECRET, type Stack, startStack } from './lib/stack.ts';
 
 const SECTION = '## Presign throughput (POST /v1/uploads)';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 32;
-const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const PIN_CORE = '0';
 const USERS = 5000;
 
@@ -173,23 +169,10 @@ async function runEngine(
   tokens: readonly string[],
   body: string,
 ): Promise<EngineRun> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    DARKROOM_PORT: '0',
-    DARKROOM_DATA_DIR: dataDir,
-    DARKROOM_JWT_SECRET: SECRET,
-    DARKROOM_LOG_LEVEL: 'warn',
-    ...(databaseUrl ? { DARKROOM_DATABASE_URL: databaseUrl } : {}),
-  };
-  let api: Child | undefined;
+  let stack: Stack | undefined;
   try {
-    api = await spawnServer(
-      ['-c', PIN_CORE, process.execPath, darkroomBin, 'api'],
-      env,
-      (l) => /API listening on (\S+)/.exec(l)?.[1],
-      'taskset',
-    );
+    stack = await startStack({ roles: ['api'], dataDir, databaseUrl, pin: { api: PIN_CORE } });
+    const api = stack.child('api');
     const sample = await fetch(`${api.url}/v1/uploads`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[0]}` },
@@ -199,12 +182,12 @@ async function runEngine(
     await load(api, tokens, body);
     const result = await load(api, tokens, body);
     const rssMiB = statusMiB(api.proc.pid, 'VmHWM');
-    await stopChild(api);
-    api = undefined;
+    await stack.stop();
+    stack = undefined;
     const parts = await componentCosts(path.join(dataDir, 'components'), databaseUrl, tokens);
     return { label, result, rssMiB, parts };
   } finally {
-    await stopChild(api);
+    await stack?.stop();
   }
 }
 
@@ -216,20 +199,13 @@ async function main(): Promise<void> {
   try {
     // Many users at the default per-user limits, as in production: no one hits 429, and per-owner
     // counts stay the size they are in real life.
-    const tokens = await Promise.all(
-      Array.from({ length: USERS }, (_, i) =>
-        mintToken(SECRET, { sub: `bench-user-${i}`, ttlSeconds: 3600 }),
-      ),
-    );
+    const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => mintToken(`bench-user-${i}`)));
     const body = JSON.stringify({ filename: 'photo.jpg', contentType: 'image/jpeg', size: 2_400_000 });
     bare = await spawnServer(
-      ['-c', PIN_CORE, process.execPath, '--import', 'tsx', 'bench/bare-server.ts'],
+      ['--import', 'tsx', 'bench/bare-server.ts'],
       { PATH: process.env.PATH, HOME: process.env.HOME, RESPONSE_BYTES: '900' },
-      (l) => {
-        const port = /^listening (\d+)/.exec(l)?.[1];
-        return port ? `http://127.0.0.1:${port}` : undefined;
-      },
-      'taskset',
+      listeningPort,
+      PIN_CORE,
     );
     await load(bare, tokens, body);
     const baseline = await load(bare, tokens, body);

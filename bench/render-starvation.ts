@@ -11,15 +11,14 @@
  * UV_THREADPOOL_SIZE in the environment are passed to the server)
  */
 
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
+import { signTransformPath } from '@darkroom/server/parts';
 import { testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
-import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
-import { signTransformPath } from '../packages/server/src/delivery/transform-signature.ts';
-import { darkroomBin, freePort, percentile, spawnServer, stopChild, writeResults } from './lib.ts';
+import { writeResults } from './lib/results.ts';
+import { startStack } from './lib/stack.ts';
+import { percentile } from './lib/stats.ts';
 
 const LABEL = process.env.BENCH_LABEL;
 // The label goes before the colon: no heading may begin with another one (writeResults finds sections by prefix).
@@ -28,7 +27,6 @@ const LEVELS = (process.env.BENCH_LEVELS ?? '0,6,20').split(',').map(Number);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 8);
 /** AVIF: the costliest encoding a viewer's Accept (or `f_avif`) can ask for, as browsers do by default. */
 const FORMAT = process.env.BENCH_FORMAT ?? 'avif';
-const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const TRANSFORM_SECRET = 'bench-transform-secret-0123456789';
 const PHOTO = testImage('photos/canon-eos-5d-mark-iii_22mp.jpg');
 /** Lets the render loops fill the server before the first PUT is timed. */
@@ -53,26 +51,16 @@ interface Level {
 }
 
 async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-starve-'));
   const passed = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => k.startsWith('DARKROOM_') || k === 'UV_THREADPOOL_SIZE'),
   );
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    ...passed,
-    DARKROOM_PORT: String(await freePort()),
-    DARKROOM_S3_PORT: String(await freePort()),
-    DARKROOM_SQS_PORT: String(await freePort()),
-    DARKROOM_DATA_DIR: dataDir,
-    DARKROOM_JWT_SECRET: SECRET,
-    DARKROOM_TRANSFORM_SECRET: TRANSFORM_SECRET,
-    DARKROOM_LOG_LEVEL: 'warn',
-  };
-  const server = await spawnServer([darkroomBin, 'start'], env, (l) => /^\s*API:\s+(http\S+)/.exec(l)?.[1]);
-  const api = server.url;
+  const stack = await startStack({
+    roles: ['start'],
+    env: { ...passed, DARKROOM_TRANSFORM_SECRET: TRANSFORM_SECRET, DARKROOM_LOG_LEVEL: 'warn' },
+  });
+  const api = stack.api;
   try {
-    const tokenOf = (sub: string) => mintToken(SECRET, { sub, ttlSeconds: 3600 });
+    const tokenOf = (sub: string) => stack.token(sub);
     /** POST /v1/uploads as `owner`; the presigned URL and headers. */
     const intent = async (owner: string, bytes: Buffer) => {
       const res = await fetch(`${api}/v1/uploads`, {
@@ -223,8 +211,7 @@ Machine load average at the end: ${os.loadavg()[0]?.toFixed(1)}. Reproduce: \`np
     await writeResults(SECTION, section);
     process.stdout.write(`${section}\n`);
   } finally {
-    await stopChild(server);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

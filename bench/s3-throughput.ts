@@ -26,13 +26,14 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   benchDir,
   type Child,
-  darkroomBin,
+  listeningPort,
   repoRoot,
   spawnServer,
   statusMiB,
   stopChild,
-  writeResults,
-} from './lib.ts';
+} from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
+import { type Stack, startStack } from './lib/stack.ts';
 
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
   const s3DataDir = path.join(root, 's3-data');
   await fsp.mkdir(baselineDir);
   let baseline: Child | undefined;
-  let s3: Child | undefined;
+  let stack: Stack | undefined;
   const clients: S3Client[] = [];
   try {
     process.stdout.write(
@@ -224,30 +225,27 @@ async function main(): Promise<void> {
     baseline = await spawnServer(
       ['--import', 'tsx', fileURLToPath(import.meta.url), '--baseline-server', baselineDir],
       quietEnv,
-      (line) =>
-        /^listening (\d+)/.exec(line)?.[1] && `http://127.0.0.1:${/^listening (\d+)/.exec(line)?.[1]}`,
+      listeningPort,
     );
-    s3 = await spawnServer(
-      [darkroomBin, 's3'],
-      {
-        ...quietEnv,
+    stack = await startStack({
+      roles: ['s3'],
+      dataDir: s3DataDir,
+      env: {
+        NODE_ENV: 'production',
         DARKROOM_HOST: '127.0.0.1',
-        DARKROOM_S3_PORT: '0',
-        DARKROOM_DATA_DIR: s3DataDir,
         DARKROOM_S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
         DARKROOM_S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
         DARKROOM_S3_REGION: REGION,
-        DARKROOM_LOG_LEVEL: 'warn',
       },
-      (line) => /Embedded S3 listening on (http:\/\/\S+)/.exec(line)?.[1],
-    );
+    });
+    const s3 = stack.child('s3');
     const s3Pid = s3.proc.pid;
     const baselinePid = baseline.proc.pid;
     const idleRss = statusMiB(s3Pid, 'VmRSS');
 
     const sdk = (overrides: Partial<S3ClientConfig> = {}) => {
       const c = new S3Client({
-        endpoint: s3?.url,
+        endpoint: s3.url,
         region: REGION,
         forcePathStyle: true,
         credentials: CREDENTIALS,
@@ -408,7 +406,7 @@ Reproduce: \`npm run bench:s3\`
   } finally {
     for (const c of clients) c.destroy();
     agent.destroy();
-    await stopChild(s3);
+    await stack?.stop();
     await stopChild(baseline);
     await fsp.rm(root, { recursive: true, force: true });
     // Leave bench/.tmp itself only if something else is in it.

@@ -25,26 +25,24 @@ import path from 'node:path';
 import { testImage } from '@darkroom/testdata';
 import sharp from 'sharp';
 import ts from 'typescript';
-import { mintToken } from '../packages/server/src/api/auth/jwt.ts';
 import {
   benchDir,
   type Child,
   cpuSeconds,
-  darkroomBin,
-  freePort,
-  percentile,
+  listeningPort,
   repoRoot,
   spawnServer,
   statusMiB,
   stopChild,
-  writeResults,
-} from './lib.ts';
+} from './lib/processes.ts';
+import { writeResults } from './lib/results.ts';
+import { BENCH_JWT_SECRET, mintToken, type Stack, startStack } from './lib/stack.ts';
+import { percentile } from './lib/stats.ts';
 
 const SECTION = "## Upload paths: through the app server vs presigned (the seed's claim)";
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 60);
 const WARMUP_S = Math.min(5, Math.max(1, Math.round(DURATION_S / 10)));
 const CLIENTS = 50;
-const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const ACCESS_KEY_ID = 'AKIDBENCHUPLOADPATHS';
 const SECRET_ACCESS_KEY = 'bench-upload-paths-secret-0123456789';
 const BUCKET = 'darkroom';
@@ -471,86 +469,55 @@ async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
   const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-upload-paths-'));
   const dirs = {
-    s3: path.join(workRoot, 's3-data'),
-    sqs: path.join(workRoot, 'sqs-data'),
-    apiData: path.join(workRoot, 'api-data'),
     tradTemp: path.join(workRoot, 'trad-tmp'),
     tradData: path.join(workRoot, 'trad-data'),
     photos: path.join(workRoot, 'photos'),
   };
   for (const d of Object.values(dirs)) fs.mkdirSync(d);
-  const children: Child[] = [];
+  let stack: Stack | undefined;
+  let trad: Child | undefined;
   let compiled: string | undefined;
   try {
     const photos = await loadPhotos(dirs.photos);
-    const [s3Port, sqsPort] = [await freePort(), await freePort()];
-    const env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DARKROOM_HOST: '127.0.0.1',
-      DARKROOM_PORT: '0',
-      DARKROOM_S3_PORT: String(s3Port),
-      DARKROOM_SQS_PORT: String(sqsPort),
-      DARKROOM_S3_BUCKET: BUCKET,
-      DARKROOM_S3_REGION: REGION,
-      DARKROOM_S3_ACCESS_KEY_ID: ACCESS_KEY_ID,
-      DARKROOM_S3_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
-      DARKROOM_JWT_SECRET: SECRET,
-      DARKROOM_LOG_LEVEL: 'warn',
-      // No worker runs, so every image stays pending: lift the per-owner limits out of the way.
-      DARKROOM_UPLOADS_PER_MINUTE: '1000000',
-      DARKROOM_MAX_PENDING_UPLOADS: '1000000',
-      DARKROOM_QUOTA_BYTES: String(1024 ** 4),
-    };
-    const pinned = (core: string, args: string[]) => ['-c', core, process.execPath, ...args];
-    const sqs = await spawnServer(
-      pinned(OTHER_CORE, [darkroomBin, 'sqs']),
-      { ...env, DARKROOM_DATA_DIR: dirs.sqs },
-      (l) => /SQS listening on (\S+)/.exec(l)?.[1],
-      'taskset',
-    );
-    children.push(sqs);
-    const s3 = await spawnServer(
-      pinned(OTHER_CORE, [darkroomBin, 's3']),
-      { ...env, DARKROOM_DATA_DIR: dirs.s3 },
-      (l) => /S3 listening on (\S+)/.exec(l)?.[1],
-      'taskset',
-    );
-    children.push(s3);
-    const api = await spawnServer(
-      pinned(API_CORE, [darkroomBin, 'api']),
-      { ...env, DARKROOM_DATA_DIR: dirs.apiData },
-      (l) => /API listening on (\S+)/.exec(l)?.[1],
-      'taskset',
-    );
-    children.push(api);
+    // S3 and SQS share the load generator's core; each role has its own data dir, so that the API's
+    // own disk use shows.
+    stack = await startStack({
+      roles: ['sqs', 's3', 'api'],
+      dataDir: path.join(workRoot, 'darkroom'),
+      dataDirPerRole: true,
+      pin: { sqs: OTHER_CORE, s3: OTHER_CORE, api: API_CORE },
+      env: {
+        DARKROOM_HOST: '127.0.0.1',
+        DARKROOM_S3_BUCKET: BUCKET,
+        DARKROOM_S3_REGION: REGION,
+        DARKROOM_S3_ACCESS_KEY_ID: ACCESS_KEY_ID,
+        DARKROOM_S3_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
+        // No worker runs, so every image stays pending: lift the per-owner limits out of the way.
+        DARKROOM_UPLOADS_PER_MINUTE: '1000000',
+        DARKROOM_MAX_PENDING_UPLOADS: '1000000',
+        DARKROOM_QUOTA_BYTES: String(1024 ** 4),
+      },
+    });
+    const [sqs, s3, api] = [stack.child('sqs'), stack.child('s3'), stack.child('api')];
     compiled = await compileTraditionalServer();
-    const trad = await spawnServer(
-      pinned(API_CORE, [compiled]),
+    trad = await spawnServer(
+      [compiled],
       {
-        ...env,
+        ...stack.env,
         S3_ENDPOINT: s3.url,
         S3_BUCKET: BUCKET,
         S3_REGION: REGION,
-        JWT_SECRET: SECRET,
+        JWT_SECRET: BENCH_JWT_SECRET,
         TEMP_DIR: dirs.tradTemp,
         DB_FILE: path.join(dirs.tradData, 'app.sqlite'),
       },
-      (l) => {
-        const port = /^listening (\d+)/.exec(l)?.[1];
-        return port ? `http://127.0.0.1:${port}` : undefined;
-      },
-      'taskset',
+      listeningPort,
+      API_CORE,
     );
-    children.push(trad);
     const idleRss = { trad: statusMiB(trad.proc.pid, 'VmRSS'), api: statusMiB(api.proc.pid, 'VmRSS') };
 
     // One user per client, as 50 people uploading at once would be.
-    const tokens = await Promise.all(
-      Array.from({ length: CLIENTS }, (_, i) =>
-        mintToken(SECRET, { sub: `bench-user-${i}`, ttlSeconds: 3600 }),
-      ),
-    );
+    const tokens = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => mintToken(`bench-user-${i}`)));
     const pids = {
       trad: { api: trad.proc.pid, s3: s3.proc.pid, sqs: sqs.proc.pid },
       dark: { api: api.proc.pid, s3: s3.proc.pid, sqs: sqs.proc.pid },
@@ -567,7 +534,7 @@ async function main(): Promise<void> {
     // Warm both up, then traditional, darkroom, traditional (halves), so drift hits both.
     brief('warm-up traditional', await load(upTrad, photos, tokens, WARMUP_S, pids.trad));
     brief('warm-up darkroom', await load(upDark, photos, tokens, WARMUP_S, pids.dark));
-    const sampler = sampleDisk(dirs);
+    const sampler = sampleDisk({ ...dirs, apiData: stack.dataDirOf('api') });
     const t1 = await load(upTrad, photos, tokens, DURATION_S / 2, pids.trad);
     brief('traditional (1/2)', t1);
     const dark = await load(upDark, photos, tokens, DURATION_S, pids.dark);
@@ -577,7 +544,7 @@ async function main(): Promise<void> {
     const disk = await sampler.stop();
     const tradP = merge(t1, t2);
     const peakRss = { trad: statusMiB(trad.proc.pid, 'VmHWM'), api: statusMiB(api.proc.pid, 'VmHWM') };
-    const s3Objects = await dirBytes(dirs.s3);
+    const s3Objects = await dirBytes(stack.dataDirOf('s3'));
 
     const per100 = (p: Phase, cpu: number) => (cpu / p.uploads) * 100;
     const rate = (p: Phase) => p.uploads / p.wallS;
@@ -698,7 +665,8 @@ Reproduce: \`${reproduce}\`. \`BENCH_DURATION=10\` gives a short trial; the defa
     await writeResults(SECTION, section);
     say(`\n${section}`);
   } finally {
-    for (const child of children.reverse()) await stopChild(child);
+    await stopChild(trad);
+    await stack?.stop();
     agent.destroy();
     if (compiled) await fsp.rm(compiled, { force: true });
     await fsp.rm(workRoot, { recursive: true, force: true });

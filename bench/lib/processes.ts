@@ -1,12 +1,11 @@
-/** Helpers the benchmarks share: child servers, their memory, and bench/RESULTS.md sections. */
+/** Child processes the benchmarks start (Darkroom's roles through stack.ts, baselines directly) and their CPU and memory. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+export const benchDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const repoRoot = path.dirname(benchDir);
 export const darkroomBin = path.join(repoRoot, 'packages/server/bin/darkroom.js');
 
@@ -18,17 +17,20 @@ export interface Child {
 }
 
 /**
- * Spawns `command args` (node by default) and waits for the stdout line from which `urlFrom` extracts
- * the URL it serves.
+ * Spawns `node args` (under `taskset -c pin` when `pin` names cores) and waits for the stdout line from
+ * which `urlFrom` extracts the URL it serves.
  */
 export function spawnServer(
-  args: string[],
+  args: readonly string[],
   env: NodeJS.ProcessEnv,
   urlFrom: (line: string) => string | undefined,
-  command: string = process.execPath,
+  pin?: string,
 ): Promise<Child> {
+  const [command, argv] = pin
+    ? ['taskset', ['-c', pin, process.execPath, ...args]]
+    : [process.execPath, [...args]];
   return new Promise<Child>((resolve, reject) => {
-    const proc = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(command, argv, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let all = '';
@@ -59,6 +61,12 @@ export function spawnServer(
   });
 }
 
+/** The URL of a baseline server that prints `listening <port>` on 127.0.0.1 (a spawnServer `urlFrom`). */
+export function listeningPort(line: string): string | undefined {
+  const port = /^listening (\d+)/.exec(line)?.[1];
+  return port ? `http://127.0.0.1:${port}` : undefined;
+}
+
 /** SIGTERM, then SIGKILL after 15 s; resolves when the child has exited. */
 export async function stopChild(child: Child | undefined): Promise<void> {
   if (!child || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
@@ -67,17 +75,6 @@ export async function stopChild(child: Child | undefined): Promise<void> {
   const timer = setTimeout(() => child.proc.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
-}
-
-/** A /proc/<pid>/status field in MiB (VmRSS, VmHWM), or undefined off Linux. */
-export function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A port free right now on 127.0.0.1 (roles need each other's ports before they start). */
@@ -93,11 +90,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Nearest-rank percentile (NaN for no samples). */
-export function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+/** A /proc/<pid>/status field in MiB (VmRSS, VmHWM), or undefined off Linux. */
+export function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux clock ticks are 1/100 s). */
@@ -105,18 +106,4 @@ export function cpuSeconds(pid: number | undefined): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // utime and stime are fields 14 and 15 of stat, i.e. 12 and 13 after the command name.
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Replaces the section that starts with `heading` in bench/RESULTS.md (creating the file if needed). */
-export async function writeResults(heading: string, section: string): Promise<void> {
-  const file = path.join(benchDir, 'RESULTS.md');
-  let text = await fsp.readFile(file, 'utf8').catch(() => '# Benchmarks\n');
-  const start = text.indexOf(heading);
-  if (start < 0) {
-    text = `${text.trimEnd()}\n\n${section}`;
-  } else {
-    const next = text.indexOf('\n## ', start + heading.length);
-    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
-  }
-  await fsp.writeFile(file, `${text.trimEnd()}\n`);
 }
