@@ -34,7 +34,11 @@ export function spawnServer(
     let out = '';
     let err = '';
     let all = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}${err}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not left running behind the error: nobody holds it to stop it later.
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start within 30 s: ${out}${err}`));
+    }, 30_000);
     let started = false;
     proc.stderr?.on('data', (d: Buffer) => {
       err += d.toString();
