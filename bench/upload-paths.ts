@@ -100,18 +100,18 @@ function pinSelf(core: string): void {
 }
 
 /**
- * Compiles bench/traditional-server.ts to plain JS under node_modules/.cache, so the baseline runs
- * without tsx's loader thread (which would add to its RSS), like the compiled `darkroom api`.
+ * Compiles a bench server (`traditional-server`, `bare-server`) to plain JS under node_modules/.cache, so
+ * it runs without tsx's loader thread (which would add to its RSS and CPU), like the compiled `darkroom api`.
  */
-async function compileTraditionalServer(): Promise<string> {
-  const source = await fsp.readFile(path.join(benchDir, 'traditional-server.ts'), 'utf8');
+async function compileServer(name: string): Promise<string> {
+  const source = await fsp.readFile(path.join(benchDir, `${name}.ts`), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
   // Inside the repo so that `fastify`, `busboy`, … resolve from the root node_modules.
   const dir = path.join(repoRoot, 'node_modules/.cache/darkroom-bench');
   await fsp.mkdir(dir, { recursive: true });
-  const file = path.join(dir, `traditional-server-${process.pid}.mjs`);
+  const file = path.join(dir, `${name}-${process.pid}.mjs`);
   await fsp.writeFile(file, outputText);
   return file;
 }
@@ -261,6 +261,55 @@ function darkroomUploader(url: string): Uploader {
   };
 }
 
+/**
+ * The floor under any API on this path: the same POST, answered by a bare Fastify route with a constant
+ * JSON of an intent's size (no auth, database or signing), then the same PUT to storage, with a URL
+ * darkroom presigned before the phase (one per client and photo). Its API CPU per upload is what one small
+ * HTTP request costs at this pace on this machine, whatever the API does.
+ */
+function floorUploader(url: string, putUrls: ReadonlyMap<string, string>): Uploader {
+  return async (photo, token) => {
+    const r = await request(
+      `${url}/v1/uploads`,
+      'POST',
+      { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      JSON.stringify({ filename: photo.name, contentType: 'image/jpeg', size: photo.bytes.length }),
+    );
+    if (r.status !== 201) throw new Error(`bare POST → ${r.status}`);
+    const put = await request(
+      putUrls.get(`${token} ${photo.name}`)!,
+      'PUT',
+      { 'content-type': 'image/jpeg', 'content-length': photo.bytes.length },
+      photo.bytes,
+    );
+    if (put.status !== 200) throw new Error(`PUT → ${put.status} ${put.body.slice(0, 200)}`);
+  };
+}
+
+/** One presigned PUT URL per token and photo, from darkroom's API, for {@link floorUploader}, and the answers' length. */
+async function presignedUrls(
+  api: string,
+  photos: readonly Photo[],
+  tokens: readonly string[],
+): Promise<{ urls: Map<string, string>; answerBytes: number }> {
+  const urls = new Map<string, string>();
+  let answerBytes = 0;
+  for (const token of tokens) {
+    for (const photo of photos) {
+      const r = await request(
+        `${api}/v1/uploads`,
+        'POST',
+        { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        JSON.stringify({ filename: photo.name, contentType: 'image/jpeg', size: photo.bytes.length }),
+      );
+      if (r.status !== 201) throw new Error(`POST /v1/uploads → ${r.status} ${r.body.slice(0, 200)}`);
+      urls.set(`${token} ${photo.name}`, (JSON.parse(r.body) as Intent).upload.url);
+      answerBytes = Math.max(answerBytes, Buffer.byteLength(r.body));
+    }
+  }
+  return { urls, answerBytes };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Load and sampling.
 
@@ -330,6 +379,35 @@ async function load(
   const self = process.cpuUsage(self0);
   phase.clientCpuS = (self.user + self.system) / 1e6;
   return phase;
+}
+
+/**
+ * CPU µs per `POST /v1/uploads` of the process `pid` serves at `url` with 32 requests in flight for
+ * `seconds` (no PUT), the clients' users in turn: the same request back to back, for comparison with the
+ * paced phases.
+ */
+async function burstCpuUs(
+  url: string,
+  pid: number | undefined,
+  tokens: readonly string[],
+  seconds: number,
+): Promise<number> {
+  const body = JSON.stringify({ filename: 'photo.jpg', contentType: 'image/jpeg', size: PHOTO_TARGET_BYTES });
+  const cpu0 = cpuSeconds(pid);
+  const deadline = performance.now() + seconds * 1000;
+  let requests = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (performance.now() < deadline) {
+        const token = tokens[requests % tokens.length];
+        const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+        const r = await request(`${url}/v1/uploads`, 'POST', headers, body);
+        if (r.status !== 201) throw new Error(`POST /v1/uploads → ${r.status} ${r.body.slice(0, 200)}`);
+        requests++;
+      }
+    }),
+  );
+  return ((cpuSeconds(pid) - cpu0) * 1e6) / requests;
 }
 
 /** Adds phase `b` into `a` (the traditional path runs in two halves around darkroom's). */
@@ -476,7 +554,8 @@ async function main(): Promise<void> {
   for (const d of Object.values(dirs)) fs.mkdirSync(d);
   let stack: Stack | undefined;
   let trad: Child | undefined;
-  let compiled: string | undefined;
+  let bare: Child | undefined;
+  const compiled: string[] = [];
   try {
     const photos = await loadPhotos(dirs.photos);
     // S3 and SQS share the load generator's core; each role has its own data dir, so that the API's
@@ -499,9 +578,9 @@ async function main(): Promise<void> {
       },
     });
     const [sqs, s3, api] = [stack.child('sqs'), stack.child('s3'), stack.child('api')];
-    compiled = await compileTraditionalServer();
+    compiled.push(await compileServer('traditional-server'), await compileServer('bare-server'));
     trad = await spawnServer(
-      [compiled],
+      [compiled[0]!],
       {
         ...stack.env,
         S3_ENDPOINT: s3.url,
@@ -521,6 +600,7 @@ async function main(): Promise<void> {
     const pids = {
       trad: { api: trad.proc.pid, s3: s3.proc.pid, sqs: sqs.proc.pid },
       dark: { api: api.proc.pid, s3: s3.proc.pid, sqs: sqs.proc.pid },
+      floor: { api: undefined as number | undefined, s3: s3.proc.pid, sqs: sqs.proc.pid },
     };
     const upTrad = traditionalUploader(trad.url);
     const upDark = darkroomUploader(api.url);
@@ -534,11 +614,36 @@ async function main(): Promise<void> {
     // Warm both up, then traditional, darkroom, traditional (halves), so drift hits both.
     brief('warm-up traditional', await load(upTrad, photos, tokens, WARMUP_S, pids.trad));
     brief('warm-up darkroom', await load(upDark, photos, tokens, WARMUP_S, pids.dark));
+    const intents = await presignedUrls(api.url, photos, tokens);
+    // Its answer is as long as darkroom's intent answers were.
+    bare = await spawnServer(
+      [compiled[1]!],
+      { ...stack.env, RESPONSE_BYTES: String(intents.answerBytes) },
+      listeningPort,
+      API_CORE,
+    );
+    const upFloor = floorUploader(bare.url, intents.urls);
+    pids.floor = { api: bare.proc.pid, s3: s3.proc.pid, sqs: sqs.proc.pid };
+    brief('warm-up floor', await load(upFloor, photos, tokens, WARMUP_S, pids.floor));
     const sampler = sampleDisk({ ...dirs, apiData: stack.dataDirOf('api') });
     const t1 = await load(upTrad, photos, tokens, DURATION_S / 2, pids.trad);
     brief('traditional (1/2)', t1);
     const dark = await load(upDark, photos, tokens, DURATION_S, pids.dark);
     brief('darkroom', dark);
+    const floor = await load(upFloor, photos, tokens, DURATION_S / 2, pids.floor);
+    brief('floor (bare route)', floor);
+    // The same request back to back, after a first second to warm up.
+    const loadedUs = { bare: 0, dark: 0 };
+    for (const [name, url, pid] of [
+      ['bare', bare.url, bare.proc.pid],
+      ['dark', api.url, api.proc.pid],
+    ] as const) {
+      await burstCpuUs(url, pid, tokens, 1);
+      loadedUs[name] = await burstCpuUs(url, pid, tokens, 3);
+    }
+    say(
+      `back to back, 32 in flight: bare route ${fmt(loadedUs.bare)} µs, darkroom ${fmt(loadedUs.dark)} µs per intent`,
+    );
     const t2 = await load(upTrad, photos, tokens, DURATION_S / 2, pids.trad);
     brief('traditional (2/2)', t2);
     const disk = await sampler.stop();
@@ -640,19 +745,23 @@ async function main(): Promise<void> {
     const reproduce = `${DURATION_S === 60 ? '' : `BENCH_DURATION=${DURATION_S} `}npm run bench:upload-paths`;
     const section = `${SECTION}
 
-Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), Linux ${os.release()}, Node ${process.version}. ${CLIENTS} concurrent clients (one user each, keep-alive), ${DURATION_S} s per path after ${WARMUP_S} s of warm-up each, in the same run: traditional ${DURATION_S / 2} s, darkroom ${DURATION_S} s, traditional ${DURATION_S / 2} s, so drift hits both. Photos: phone-sized (~5 MB) JPEGs derived at the start of the run, into a temp dir, from the ${photos.length} largest real photos in \`testdata/\` (mean ${fmt(meanMB, 2)} MB: ${sizes}): each is resampled with Lanczos by the factor shown and encoded at q95 without chroma subsampling (a phone's high-quality setting), EXIF kept; the factor starts at 1.2 and is corrected twice towards 5 MB (\`phoneSized\` in \`bench/upload-paths.ts\`; deterministic for a given sharp build). Each client cycles through the photos.
+Run ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${os.cpus().length} cores (${cpu}), Linux ${os.release()}, Node ${process.version}. ${CLIENTS} concurrent clients (one user each, keep-alive), ${DURATION_S} s per path after ${WARMUP_S} s of warm-up each, in the same run: traditional ${DURATION_S / 2} s, darkroom ${DURATION_S} s, the floor ${DURATION_S / 2} s, traditional ${DURATION_S / 2} s, so drift hits both. Photos: phone-sized (~5 MB) JPEGs derived at the start of the run, into a temp dir, from the ${photos.length} largest real photos in \`testdata/\` (mean ${fmt(meanMB, 2)} MB: ${sizes}): each is resampled with Lanczos by the factor shown and encoded at q95 without chroma subsampling (a phone's high-quality setting), EXIF kept; the factor starts at 1.2 and is corrected twice towards 5 MB (\`phoneSized\` in \`bench/upload-paths.ts\`; deterministic for a given sharp build). Each client cycles through the photos.
 
 Same storage for both: one \`darkroom s3\` (SigV4, MD5 + fsync per object, ObjectCreated events) and one \`darkroom sqs\`, spawned and pinned to core ${OTHER_CORE} with the load generator (this script). The process under test is pinned alone to core ${API_CORE}. Both paths store each photo as \`uploads/<uuid>\` in the same bucket, so S3 and SQS do the same work either way. No worker runs, because processing is not part of the claim.
 
 - **traditional** (\`bench/traditional-server.ts\`, its own process, compiled to plain JS so that no tsx loader thread adds to its RSS): Fastify \`POST /upload\`. It verifies an HS256 JWT with jose (the same tokens as darkroom), parses multipart/form-data with busboy (@fastify/multipart is not installed), streams the file part to a temp file, sends that file to the embedded S3 with \`PutObject\` (stream + ContentLength, AWS SDK v3, \`forcePathStyle\`, default checksums), deletes the temp file, inserts one row into SQLite (better-sqlite3, WAL, \`synchronous = NORMAL\`, as darkroom's SQLite) and answers JSON. The client sends one multipart POST (a text field and the file).
+- **floor** (\`bench/bare-server.ts\`, compiled the same way, pinned as the others): the client sends the same \`POST /v1/uploads\` to a bare Fastify route that answers a constant JSON as long as darkroom's answers, then PUTs the bytes with a URL darkroom presigned before the phase. What any API would cost on this path at this pace.
 - **darkroom** (\`darkroom api\` from the compiled \`packages/server/dist\`, its own process, logging at \`warn\`; per-owner limits are lifted because no worker ever finishes the images): \`POST /v1/uploads\` (JWT, validation, limits, SQLite insert, presigned PUT URL), then the client PUTs the bytes to that URL on the embedded S3. Latency counts both requests.
 
 | path | API CPU s / 100 uploads | uploads/s one API core could take (100 ÷ CPU) | API RSS MiB, idle → peak | API RSS growth MiB | API temp disk, peak MiB | API data dir growth, peak MiB | uploads/s (measured) | p50 ms | p99 ms | uploads | errors |
 |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|
 ${row('traditional (multipart through the app server)', tradP, { idle: idleRss.trad, peak: peakRss.trad, growth: growth.trad }, disk.tradTemp, disk.tradData)}
 ${row('darkroom (presigned PUT, bytes direct to S3)', dark, { idle: idleRss.api, peak: peakRss.api, growth: growth.api }, 0, disk.apiData)}
+${row('floor: a bare Fastify route in place of the API, then the same PUT', floor, { growth: Number.NaN }, 0, 0)}
 
 Ratios darkroom / traditional: API CPU per upload **${ratio(per100(dark, dark.apiCpuS), per100(tradP, tradP.apiCpuS))}**, API RSS growth under load **${ratio(growth.api, growth.trad)}**, API peak RSS **${ratio(peakRss.api ?? Number.NaN, peakRss.trad ?? Number.NaN)}**, API temp disk **0** (${fmt(disk.tradTemp / MiB, 1)} MiB → none), measured uploads/s **${ratio(rate(dark), rate(tradP))}**, p50 **${ratio(percentile(dark.latencies, 50), percentile(tradP.latencies, 50))}**, p99 **${ratio(percentile(dark.latencies, 99), percentile(tradP.latencies, 99))}**.
+
+The floor: a bare route's CPU per upload / traditional **${ratio(per100(floor, floor.apiCpuS), per100(tradP, tradP.apiCpuS))}**; darkroom / the bare route **${ratio(per100(dark, dark.apiCpuS), per100(floor, floor.apiCpuS))}**. At ${fmt(rate(floor), 0)} uploads/s, one small request costs the bare route ${fmt((floor.apiCpuS / floor.uploads) * 1e6)} µs of CPU here, against ${fmt(loadedUs.bare)} µs when the same POSTs come back to back (32 in flight, 3 s, measured after the phases); darkroom's API spends ${fmt((dark.apiCpuS / dark.uploads) * 1e6)} µs per upload at this pace and ${fmt(loadedUs.dark)} µs back to back. At this pace the process wakes for each request and runs it with cold caches, so whatever an API does per request costs several times what it costs under load, and the bare route's share of the traditional server's CPU is the lowest ratio any API can reach here.
 
 ![Upload paths chart](upload-paths.svg)
 
@@ -666,9 +775,10 @@ Reproduce: \`${reproduce}\`. \`BENCH_DURATION=10\` gives a short trial; the defa
     say(`\n${section}`);
   } finally {
     await stopChild(trad);
+    await stopChild(bare);
     await stack?.stop();
     agent.destroy();
-    if (compiled) await fsp.rm(compiled, { force: true });
+    for (const file of compiled) await fsp.rm(file, { force: true });
     await fsp.rm(workRoot, { recursive: true, force: true });
   }
 }
