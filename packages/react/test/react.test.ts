@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { ImageJson } from '@darkroom/client';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
-import sharp from 'sharp';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,6 +21,7 @@ import {
   startDarkroom,
   TESTDATA,
 } from '../../server/test/browser/harness.ts';
+import { noisePng } from '../../server/test/helpers/photos.ts';
 import { freePort } from '../../server/test/helpers/process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -252,17 +252,7 @@ describe('@darkroom/react in Chromium', () => {
   it('retry() continues a failed multipart upload: only the parts storage lacks are sent, same image', async () => {
     // Noise does not compress: a 2000×2000 PNG of it is about 12 MB, three parts.
     const file = path.join(tmp, 'noise.png');
-    await sharp({
-      create: {
-        width: 2000,
-        height: 2000,
-        channels: 3,
-        background: '#808080',
-        noise: { type: 'gaussian', mean: 128, sigma: 60 },
-      },
-    })
-      .png({ compressionLevel: 1 })
-      .toFile(file);
+    fs.writeFileSync(file, await noisePng(2000, 2000));
     expect(fs.statSync(file).size).toBeGreaterThan(2 * PART);
     const { page, errors } = await openPage();
     const partOf = (url: string) => Number(new URL(url).searchParams.get('partNumber') ?? 0);

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Browser, BrowserContext, Route } from 'playwright-core';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { noisePng } from '../helpers/photos.ts';
 import {
   assertPrerequisites,
   type BrowserStack,
@@ -32,17 +32,7 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-resume-'));
   // Noise does not compress: a 2000×2000 PNG of it is about 12 MB, three parts.
   file = path.join(tmp, 'noise.png');
-  await sharp({
-    create: {
-      width: 2000,
-      height: 2000,
-      channels: 3,
-      background: '#808080',
-      noise: { type: 'gaussian', mean: 128, sigma: 60 },
-    },
-  })
-    .png({ compressionLevel: 1 })
-    .toFile(file);
+  fs.writeFileSync(file, await noisePng(2000, 2000));
   expect(fs.statSync(file).size).toBeGreaterThan(2 * PART);
   stack = await startDarkroom({
     DARKROOM_MULTIPART_THRESHOLD: String(PART),

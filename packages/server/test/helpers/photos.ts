@@ -16,12 +16,15 @@ export function numberedPhoto(i: number): Promise<Buffer> {
     .toBuffer();
 }
 
-/** A real 2200×1800 PNG of Gaussian noise that stays above 10 MiB (noise does not compress): multipart-sized. */
-export function noisePng(): Promise<Buffer> {
+/**
+ * A real PNG of Gaussian noise, which does not compress: ~3 bytes per pixel, so the default 2200×1800 stays
+ * above 10 MiB (multipart-sized) and 2000×2000 is ~12 MB.
+ */
+export function noisePng(width = 2200, height = 1800): Promise<Buffer> {
   return sharp({
     create: {
-      width: 2200,
-      height: 1800,
+      width,
+      height,
       channels: 3,
       background: '#808080',
       noise: { type: 'gaussian', mean: 128, sigma: 60 },
