@@ -22,7 +22,13 @@ import path from 'node:path';
 import { DEFAULT_VARIANTS, parseVariants, type VariantSpec } from '@darkroom/contract';
 import { DEFAULT_LIMITS, developImage } from '@darkroom/server/parts';
 import { testImage } from '@darkroom/testdata';
-import { createPgDatabase, createVhost, type RgwCluster, startRgw } from '@darkroom/testkit';
+import {
+  createPgDatabase,
+  createVhost,
+  darkroomStorageEnv,
+  type RgwCluster,
+  startRgw,
+} from '@darkroom/testkit';
 import sharp from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { now, openEvents, type StatusEvent } from './lib/events.ts';
@@ -433,12 +439,7 @@ async function startEngines(dataDir: string): Promise<Darkroom> {
       workerMetrics: true,
       env: {
         ...commonEnv(),
-        DARKROOM_S3_ENDPOINT: rgw.endpoint,
-        AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-        DARKROOM_S3_PROVIDER: 'ceph',
-        DARKROOM_S3_FORCE_PATH_STYLE: 'true',
-        DARKROOM_S3_BUCKET: BUCKET,
+        ...darkroomStorageEnv(rgw, BUCKET),
         DARKROOM_QUEUE_URL: vhost.url,
       },
     });

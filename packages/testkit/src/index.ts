@@ -13,4 +13,4 @@ export {
   type TestVhost,
 } from './rabbitmq.ts';
 export { type Leftover, removeWhenGone } from './reaper.ts';
-export { type RgwCluster, startRgw } from './rgw.ts';
+export { darkroomStorageEnv, type RgwCluster, startRgw } from './rgw.ts';

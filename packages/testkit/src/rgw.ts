@@ -33,6 +33,21 @@ export interface RgwCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * The DARKROOM_* (and AWS_*) variables that point Darkroom's storage at `rgw`'s `bucket`, as its README
+ * documents for Ceph: the endpoint, the keys through the standard AWS chain, the provider and path style.
+ */
+export function darkroomStorageEnv(rgw: RgwCluster, bucket: string): Record<string, string> {
+  return {
+    DARKROOM_S3_ENDPOINT: rgw.endpoint,
+    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+    DARKROOM_S3_PROVIDER: 'ceph',
+    DARKROOM_S3_FORCE_PATH_STYLE: 'true',
+    DARKROOM_S3_BUCKET: bucket,
+  };
+}
+
 const live = new Set<string>();
 let exitHookInstalled = false;
 

@@ -10,6 +10,7 @@ import {
   closeConnections,
   createPgDatabase,
   createVhost,
+  darkroomStorageEnv,
   listQueues,
   type RgwCluster,
   startRgw,
@@ -97,12 +98,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-engines-'));
   env = {
-    DARKROOM_S3_ENDPOINT: rgw.endpoint,
-    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    DARKROOM_S3_PROVIDER: 'ceph',
-    DARKROOM_S3_FORCE_PATH_STYLE: 'true',
-    DARKROOM_S3_BUCKET: BUCKET,
+    ...darkroomStorageEnv(rgw, BUCKET),
     DARKROOM_QUEUE_URL: vhost.url,
     DARKROOM_DATABASE_URL: db.url,
     DARKROOM_DATA_DIR: dataDir,
