@@ -48,6 +48,8 @@ interface Result {
   p50: number;
   p99: number;
   errors: number;
+  /** wrk's socket errors by kind, e.g. `timeout 19` (wrk gives up on a response after 2 s). */
+  errorKinds: string;
   non2xx: number;
 }
 
@@ -98,12 +100,28 @@ async function load(url: string, headers: readonly string[] = []): Promise<Resul
     mbps: transfer ? Number(transfer[1]) * (scale[transfer[2] ?? 'MB'] ?? 1) : Number.NaN,
     p50: ms(/50%\s+([\d.]+)(us|ms|s)/),
     p99: ms(/99%\s+([\d.]+)(us|ms|s)/),
-    errors:
-      /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
-        .exec(out)
-        ?.slice(1)
-        .reduce((a, b) => a + Number(b), 0) ?? 0,
+    ...socketErrors(out),
     non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+  };
+}
+
+/** The table's last cell: errors and non-2xx answers, with what they were when there were any. */
+function errorCell(r: Result): string {
+  const what = [r.errorKinds, r.non2xx > 0 ? `non-2xx ${r.non2xx}` : ''].filter((x) => x !== '').join(', ');
+  return what === '' ? '0' : `${r.errors + r.non2xx} (${what})`;
+}
+
+/** wrk's "Socket errors" line: their sum and the kinds that occurred. */
+function socketErrors(out: string): { errors: number; errorKinds: string } {
+  const m = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  if (!m) return { errors: 0, errorKinds: '' };
+  const kinds = ['connect', 'read', 'write', 'timeout'].map((kind, i) => [kind, Number(m[i + 1])] as const);
+  return {
+    errors: kinds.reduce((sum, [, n]) => sum + n, 0),
+    errorKinds: kinds
+      .filter(([, n]) => n > 0)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(', '),
   };
 }
 
@@ -324,7 +342,7 @@ async function main(): Promise<void> {
 
     const ratio = dr.rps / ng.rps;
     const row = (name: string, r: Measured) =>
-      `| ${name} | ${Math.round(r.rps)} | ${r.mbps.toFixed(0)} | ${r.p50} | ${r.p99} | ${Math.round(r.cpuUs)} | ${r.errors + r.non2xx} |`;
+      `| ${name} | ${Math.round(r.rps)} | ${r.mbps.toFixed(0)} | ${r.p50} | ${r.p99} | ${Math.round(r.cpuUs)} | ${errorCell(r)} |`;
     const ms = (x: number) => x.toFixed(1);
     const section = `${SECTION}
 

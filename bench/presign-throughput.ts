@@ -8,31 +8,19 @@
  * Run: npm run bench:presign   (writes the "Presign throughput" section of bench/RESULTS.md)
  */
 
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  createS3Clients,
-  createTokenVerifier,
-  ImageRepository,
-  loadConfig,
-  newImageRow,
-  openDatabase,
-  StorageGateway,
-} from '@darkroom/server/parts';
 import { createPgDatabase, type TestDatabase } from '@darkroom/testkit';
 import autocannon from 'autocannon';
-import { jwtVerify } from 'jose';
 import { type Child, cpuSeconds, listeningPort, spawnServer, statusMiB, stopChild } from './lib/processes.ts';
 import { writeResults } from './lib/results.ts';
-import { mintToken, BENCH_JWT_SECRET as SECRET, type Stack, startStack } from './lib/stack.ts';
+import { mintToken, type Stack, startStack } from './lib/stack.ts';
+import { CONNECTIONS, measureParts, type PartCosts, USERS } from './presign-parts.ts';
 
 const SECTION = '## Presign throughput (POST /v1/uploads)';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-const CONNECTIONS = 32;
 const PIN_CORE = '0';
-const USERS = 5000;
 
 interface Result {
   rps: number;
@@ -40,6 +28,8 @@ interface Result {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Requests answered in the run. */
+  requests: number;
   /** The server's CPU time per answered request, in µs: robust to other load on the machine. */
   cpuUs: number;
 }
@@ -70,84 +60,9 @@ async function load(server: Child, tokens: readonly string[], body: string): Pro
     p99: r.latency.p99,
     errors: r.errors,
     non2xx: r.non2xx,
+    requests: r.requests.total,
     cpuUs: ((cpuSeconds(server.proc.pid) - cpuBefore) * 1e6) / r.requests.total,
   };
-}
-
-/** Mean CPU µs per call of `fn`, `concurrency` calls in flight at a time (after a warm-up). */
-async function cpuPerCall(
-  n: number,
-  concurrency: number,
-  fn: (i: number) => Promise<unknown>,
-): Promise<number> {
-  const run = async (count: number) => {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < count) await fn(next++);
-      }),
-    );
-  };
-  await run(500);
-  const before = process.cpuUsage();
-  await run(n);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / n;
-}
-
-/**
- * What one intent's parts cost on their own, in this process: the floor under the API's CPU per
- * request, whatever the HTTP layer does.
- */
-async function componentCosts(dataDir: string, databaseUrl: string | undefined, tokens: readonly string[]) {
-  const config = loadConfig({
-    DARKROOM_DATA_DIR: dataDir,
-    DARKROOM_JWT_SECRET: SECRET,
-    ...(databaseUrl ? { DARKROOM_DATABASE_URL: databaseUrl } : {}),
-  });
-  const { db, dialect } = await openDatabase(config.databaseUrl);
-  const { client, presigner } = createS3Clients(config);
-  try {
-    const images = new ImageRepository(db, dialect);
-    const storage = new StorageGateway(client, presigner, config.s3.bucket);
-    const verifier = createTokenVerifier(config.jwt);
-    const key = new TextEncoder().encode(SECRET);
-    const jwtUncached = await cpuPerCall(4000, 1, (i) => jwtVerify(tokens[i % tokens.length]!, key));
-    const jwtCached = await cpuPerCall(20_000, 1, (i) => verifier.verify(`Bearer ${tokens[i % 1000]}`));
-    const presign = await cpuPerCall(10_000, 1, () =>
-      storage.presignPut({
-        key: `uploads/${randomUUID()}`,
-        contentType: 'image/jpeg',
-        contentLength: 2_400_000,
-        expiresIn: 600,
-      }),
-    );
-    const transaction = await cpuPerCall(10_000, CONNECTIONS, async (i) => {
-      const owner = `bench-part-user-${i % USERS}`;
-      const now = Date.now();
-      const row = newImageRow(
-        {
-          id: randomUUID(),
-          owner,
-          filename: 'photo.jpg',
-          content_type: 'image/jpeg',
-          declared_bytes: 2_400_000,
-          upload_method: 'put',
-        },
-        now,
-      );
-      await images.withOwnerLock(owner, async (repo) => {
-        await repo.usage(owner, now, { perMinute: 120, maxPending: 50 });
-        await repo.logIntent(owner, now);
-        await repo.insert(row);
-      });
-    });
-    return { jwtUncached, jwtCached, presign, transaction };
-  } finally {
-    client.destroy();
-    presigner.destroy();
-    await db.destroy();
-  }
 }
 
 /** One engine's run: the API's intents under load, then the parts alone against the same engine. */
@@ -155,7 +70,7 @@ interface EngineRun {
   label: string;
   result: Result;
   rssMiB: number | undefined;
-  parts: Awaited<ReturnType<typeof componentCosts>>;
+  parts: PartCosts;
 }
 
 /**
@@ -170,6 +85,7 @@ async function runEngine(
   body: string,
 ): Promise<EngineRun> {
   let stack: Stack | undefined;
+  let partsDatabase: TestDatabase | undefined;
   try {
     stack = await startStack({ roles: ['api'], dataDir, databaseUrl, pin: { api: PIN_CORE } });
     const api = stack.child('api');
@@ -179,15 +95,22 @@ async function runEngine(
       body,
     });
     if (sample.status !== 201) throw new Error(`API answered ${sample.status}: ${await sample.text()}`);
-    await load(api, tokens, body);
+    const warmUp = await load(api, tokens, body);
     const result = await load(api, tokens, body);
     const rssMiB = statusMiB(api.proc.pid, 'VmHWM');
     await stack.stop();
     stack = undefined;
-    const parts = await componentCosts(path.join(dataDir, 'components'), databaseUrl, tokens);
+    partsDatabase = databaseUrl === undefined ? undefined : await createPgDatabase();
+    const parts = await measureParts(PIN_CORE, {
+      dataDir: path.join(dataDir, 'parts'),
+      ...(partsDatabase ? { databaseUrl: partsDatabase.url } : {}),
+      warmUp: warmUp.requests,
+      measured: result.requests,
+    });
     return { label, result, rssMiB, parts };
   } finally {
     await stack?.stop();
+    await partsDatabase?.drop();
   }
 }
 
@@ -243,8 +166,10 @@ per-user limits, on SQLite (the default) and on PostgreSQL (a throw-away databas
 ${runs.map((r) => row(`darkroom api, POST /v1/uploads (put), ${r.label}`, r.result)).join('\n')}
 ${row('bare Fastify route, constant JSON', baseline)}
 
-Parts of an intent, each measured alone in the benchmark process after the API's run (CPU µs per call, the
-API's own code; the database part with ${CONNECTIONS} intents in flight, as under load), against the API's CPU per intent:
+Parts of an intent, each measured alone after the API's run, in a process of their own pinned to core ${PIN_CORE} as the
+API was (\`bench/presign-parts.ts\`; CPU µs per call, the API's own code; the database part with ${CONNECTIONS} intents in
+flight, as under load, replaying the API's warm-up and measured run, same users in the same order, on a fresh
+database), against the API's CPU per intent:
 
 | part (µs) | ${runs.map((r) => r.label).join(' | ')} |
 |---|${runs.map(() => '--:').join('|')}|
