@@ -217,21 +217,66 @@ export class ImageRepository {
     );
   }
 
+  /**
+   * Records an upload intent and its pending image (`row`, created at the intent's time): the intent log,
+   * the image, the owner's bytes and the status event. On PostgreSQL it is one statement (data-modifying
+   * CTEs): inside the owner's lock each statement is a round trip, and each round trip costs the API a
+   * socket write and read (~60 µs of its CPU per statement, bench:presign). SQLite runs the
+   * statements in process.
+   */
+  async recordIntent(row: ImageRow): Promise<void> {
+    if (this.dialect === 'sqlite') {
+      await this.logIntent(row.owner, row.created_at);
+      await this.insert(row);
+      return;
+    }
+    await this.runCompiled(
+      'recordIntent',
+      (db) =>
+        sql`WITH
+          intent AS (INSERT INTO intent_log (owner, created_at) VALUES (${''}, ${0})),
+          image AS (INSERT INTO images (${sql.join(IMAGE_COLUMNS.map((c) => sql.ref(c)))})
+            VALUES (${sql.join(IMAGE_COLUMNS.map(() => null))})),
+          usage AS (INSERT INTO owner_usage (owner, bytes) VALUES (${''}, ${0})
+            ON CONFLICT (owner) DO UPDATE SET bytes = owner_usage.bytes + ${0})
+        INSERT INTO image_events (owner, image_id, status, created_at) VALUES (${''}, ${''}, ${''}, ${0})`.compile(
+          db,
+        ),
+      [
+        row.owner,
+        row.created_at,
+        ...IMAGE_COLUMNS.map((c) => row[c] ?? null),
+        row.owner,
+        row.declared_bytes,
+        row.declared_bytes,
+        row.owner,
+        row.id,
+        row.status,
+        row.created_at,
+      ],
+    );
+    this.eventLogged();
+    await this.pruneIntentLog(row.created_at);
+  }
+
   /** Records an intent; now and then prunes the log beyond the window any limit looks at. */
-  async logIntent(owner: string, now: number): Promise<void> {
+  private async logIntent(owner: string, now: number): Promise<void> {
     await this.runCompiled(
       'logIntent',
       (db) => db.insertInto('intent_log').values({ owner: '', created_at: 0 }).compile(),
       [owner, now],
     );
-    // Pruning on every intent would add a statement to each; old rows only cost a little space.
-    if (++intentsSincePrune >= PRUNE_EVERY) {
-      intentsSincePrune = 0;
-      await this.db
-        .deleteFrom('intent_log')
-        .where('created_at', '<', now - INTENT_LOG_KEEP)
-        .execute();
-    }
+    await this.pruneIntentLog(now);
+  }
+
+  /** Pruning on every intent would add a statement to each; old rows only cost a little space. */
+  private async pruneIntentLog(now: number): Promise<void> {
+    if (++intentsSincePrune < PRUNE_EVERY) return;
+    intentsSincePrune = 0;
+    await this.db
+      .deleteFrom('intent_log')
+      .where('created_at', '<', now - INTENT_LOG_KEEP)
+      .execute();
   }
 
   /** Inserts a new image; its declared size counts against the owner's quota from now on. */
@@ -256,7 +301,11 @@ export class ImageRepository {
           .compile(),
       [owner, imageId, status, at],
     );
-    // Inside one of our transactions the hubs hear of it after the commit; otherwise it is committed.
+    this.eventLogged();
+  }
+
+  /** Inside one of our transactions the hubs hear of an event after the commit; otherwise it is committed. */
+  private eventLogged(): void {
     if (this.scope) this.scope.loggedEvents = true;
     else statusEventsCommitted();
   }

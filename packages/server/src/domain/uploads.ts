@@ -190,8 +190,7 @@ export async function createUploadIntent(
     );
     await images.withOwnerLock(owner, async (repo) => {
       await checkLimits(repo, owner, input.size, config, now);
-      await repo.logIntent(owner, now);
-      await repo.insert(row);
+      await repo.recordIntent(row);
     });
 
     const expiresIn = config.uploads.presignTtlSeconds;
