@@ -2,8 +2,8 @@
  * Presign throughput: POST /v1/uploads requests per second and CPU per request with the API pinned to
  * one core (auth + validation + limits + insert + SigV4 presigning), on SQLite and on PostgreSQL, against
  * a bare Fastify route that returns a constant JSON of the same size, pinned the same way, in the same
- * run; then each necessary part of an intent alone, and the ratio of the API's CPU per intent to their
- * sum. autocannon drives the servers from the other core.
+ * run; after each round of the API's load, each necessary part of an intent alone (bench/presign-parts.ts),
+ * and the ratio of the API's CPU per intent to their sum. autocannon drives the servers from the other core.
  *
  * Run: npm run bench:presign   (writes the "Presign throughput" section of bench/RESULTS.md)
  */
